@@ -1,0 +1,53 @@
+# mammo_nb — every command a user or CI needs. Each target first makes sure .venv is present and current.
+SHELL := /bin/bash
+VENV  ?= .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.stamp
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+
+.PHONY: help demo test test-fast test-slow docs preview lab export clean-nbs readme lock bench venv distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock settings.ini setup.py tools/setup_venv.sh
+	@tools/setup_venv.sh
+	@touch $@
+
+venv: $(STAMP) ## create or refresh the virtual environment
+
+demo: $(STAMP) ## run the main job: every demo step -> runs/demo/report.md
+	$(BIN)/mammo-nb demo --out runs/demo
+
+test: $(STAMP) ## the whole gate: hygiene, nbdev_test, pytest, docs processing (times each part)
+	$(BIN)/python tools/gate.py
+
+test-slow: $(STAMP) ## the long tests: `#| slow` notebook cells and pytest -m slow
+	$(BIN)/python tools/gate.py --slow
+
+docs: $(STAMP) ## the docs site into _docs/ (Quarto), or an HTML preview into _preview/ without Quarto
+	$(BIN)/python tools/docs.py
+
+lab: $(STAMP) ## JupyterLab on the notebooks
+	$(BIN)/jupyter lab nbs/
+
+export: $(STAMP) ## notebooks -> mammo_nb/ (then commit both)
+	$(BIN)/nbdev_export
+
+clean-nbs: $(STAMP) ## strip notebook metadata noise (nbdev_clean)
+	$(BIN)/nbdev_clean
+
+readme: $(STAMP) ## regenerate README.md from nbs/index.ipynb
+	$(BIN)/python tools/hygiene.py --write-readme
+
+bench: $(STAMP) ## run every benchmark in its quick form
+	@for b in $$($(BIN)/python -c "from mammo_nb.cli import load_components; from mammo_nb.core import BENCHMARKS; load_components(); print(' '.join(BENCHMARKS.names()))"); do \
+	  echo "== mammo-nb bench $$b --quick"; $(BIN)/mammo-nb bench $$b --quick || exit 1; done
+
+lock: $(STAMP) ## re-pin requirements.lock from the current .venv (after adding a dependency)
+	@{ head -3 requirements.lock; $(BIN)/python -m pip freeze --disable-pip-version-check 2>/dev/null | grep -v -E '^(-e |mammo[-_]nb|pyradiomics==)'; } > requirements.lock.new
+	@mv requirements.lock.new requirements.lock && echo "requirements.lock updated"
+
+distclean: ## remove the environment and every generated folder
+	rm -rf $(VENV) _proc _docs _preview runs

@@ -1,0 +1,1 @@
+"""mammo_nb.models: Backbones and the published models. (package marker, not generated: the modules are exported from nbs/)."""

@@ -1,0 +1,331 @@
+#!/usr/bin/env python
+"""Hygiene checks of the mammo_nb repository (part of `make test`).
+
+Each check returns a list of problems (empty = OK); every problem names the file and what is wrong.
+  python tools/hygiene.py                  # all checks on this checkout
+  python tools/hygiene.py --root DIR sync  # selected checks on another copy
+  python tools/hygiene.py --write-readme   # regenerate README.md from nbs/index.ipynb
+"""
+from __future__ import annotations
+import argparse, ast, json, os, re, shutil, subprocess, sys, tempfile, warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NB_BUDGET = 1_500_000      # bytes per notebook (outputs included)
+TOTAL_BUDGET = 20_000_000  # bytes for all notebooks together
+# DICOM attributes that identify a person; none may appear in notebook outputs or manifests.
+PHI_KEYWORDS = ['PatientName', 'PatientBirthDate', 'PatientBirthTime', 'PatientAddress', 'PatientTelephoneNumbers',
+                'PatientMotherBirthName', 'OtherPatientNames', 'OtherPatientIDs', 'AccessionNumber',
+                'ReferringPhysicianName', 'PerformingPhysicianName', 'OperatorsName', 'InstitutionAddress',
+                'MilitaryRank', 'MedicalRecordLocator', "Patient's Name", "Patient's Birth Date", 'Accession Number',
+                '(0010,0010)', '(0010, 0010)', '(0010,0030)', '(0010, 0030)', '(0008,0050)', '(0008, 0050)']
+ABS_PATH = re.compile(r'''(?<![\w.~/-])(?:/(?:home|root|tmp|work|Users|mnt|var|opt|private|usr/local)/[^\s'"]*|[A-Za-z]:\\\\?[^\s'"]+)''')
+DIRECTIVE = re.compile(r'^\s*#\|\s*([\w-]+)(.*)$')
+
+
+def notebooks(root: Path) -> list[Path]:
+    "Every notebook under nbs/ (not the docs cache or checkpoints)."
+    return sorted(p for p in (root/'nbs').rglob('*.ipynb')
+                  if not any(part.startswith(('.', '_')) for part in p.relative_to(root/'nbs').parts))
+
+
+def _nb(p: Path) -> dict: return json.loads(p.read_text(encoding='utf-8'))
+def _src(c) -> str: return c['source'] if isinstance(c['source'], str) else ''.join(c['source'])
+def _rel(p: Path, root: Path) -> str: return p.relative_to(root).as_posix()
+
+
+def directives(cell) -> dict:
+    "The `#| name args` directives at the top of a code cell."
+    out = {}
+    for line in _src(cell).splitlines():
+        m = DIRECTIVE.match(line)
+        if m: out[m.group(1)] = m.group(2).strip()
+        elif line.strip(): break
+    return out
+
+
+def default_exp(nb: dict) -> str | None:
+    for c in nb['cells']:
+        if c['cell_type'] == 'code':
+            d = directives(c)
+            if 'default_exp' in d: return d['default_exp']
+    return None
+
+
+def band(p: Path) -> tuple[int, str] | None:
+    "The number band of a notebook from its file name: `12a_x.ipynb` -> (12, 'a')."
+    m = re.match(r'^(\d+)([a-z]?)_', p.name)
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
+# --------------------------------------------------------------------------------------------- checks
+def _copy(root: Path, dst: Path, names=('settings.ini', 'nbs', 'mammo_nb', 'setup.py', 'pyproject.toml')):
+    for n in names:
+        s = root/n
+        if s.is_dir(): shutil.copytree(s, dst/n, symlinks=True, ignore=shutil.ignore_patterns('__pycache__', '_proc', '.ipynb_checkpoints'))
+        elif s.exists(): shutil.copy2(s, dst/n)
+
+
+def _nbdev(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which(cmd) or str(Path(sys.executable).parent/cmd)
+    return subprocess.run([exe], cwd=cwd, capture_output=True, text=True)
+
+
+def check_sync(root: Path) -> list[str]:
+    "mammo_nb/ is exactly what `nbdev_export` makes of the notebooks."
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d); _copy(root, d)
+        for f in (d/'mammo_nb').rglob('*.py'):  # export from scratch; keep only the hand-written package markers
+            if f.name != '__init__.py': f.unlink()
+        r = _nbdev('nbdev_export', d)
+        if r.returncode: return [f"nbdev_export failed: {r.stderr.strip()[-800:]}"]
+        probs = []
+        a, b = root/'mammo_nb', d/'mammo_nb'
+        fa = {p.relative_to(a).as_posix() for p in a.rglob('*.py') if '__pycache__' not in p.parts}
+        fb = {p.relative_to(b).as_posix() for p in b.rglob('*.py') if '__pycache__' not in p.parts}
+        for f in sorted(fa | fb):
+            if f not in fa: probs.append(f"mammo_nb/{f}: missing — a notebook exports it; run `make export` and commit")
+            elif f not in fb: continue  # checked by the orphan rule below
+            elif (a/f).read_bytes() != (b/f).read_bytes():
+                probs.append(f"mammo_nb/{f}: differs from what the notebooks export (edit the notebook, never the "
+                             "generated module; then `make export`)")
+        exported = {m.replace('.', '/') for m in (default_exp(_nb(p)) for p in notebooks(root)) if m}
+        for f in sorted(fa - fb):
+            stem = f[:-3]
+            if f.endswith('__init__.py') and (stem[:-len('/__init__')] if stem != '__init__' else '') in {'', *{e.rsplit('/', 1)[0] for e in exported if '/' in e}}:
+                continue  # package markers
+            probs.append(f"mammo_nb/{f}: no notebook exports this module (orphan; delete it or add its notebook)")
+        return probs
+
+
+def check_clean(root: Path) -> list[str]:
+    "`nbdev_clean` leaves every notebook unchanged."
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d); _copy(root, d, ('settings.ini', 'nbs'))
+        r = _nbdev('nbdev_clean', d)
+        if r.returncode: return [f"nbdev_clean failed: {r.stderr.strip()[-800:]}"]
+        return [f"{_rel(p, root)}: not clean (run `make clean-nbs` and commit)" for p in notebooks(root)
+                if p.read_bytes() != (d/p.relative_to(root)).read_bytes()]
+
+
+def _output_texts(nb: dict):
+    for i, c in enumerate(nb['cells']):
+        for o in c.get('outputs', []):
+            parts = []
+            if 'text' in o: parts.append(o['text'] if isinstance(o['text'], str) else ''.join(o['text']))
+            for mime, v in (o.get('data') or {}).items():
+                if mime.startswith('image/') and mime != 'image/svg+xml': continue
+                parts.append(v if isinstance(v, str) else ''.join(v) if isinstance(v, list) else json.dumps(v))
+            if 'traceback' in o: parts.append('\n'.join(o['traceback']))
+            yield i, '\n'.join(parts)
+
+
+def _phi_hits(text: str) -> list[str]:
+    hits = [k for k in PHI_KEYWORDS if k in text]
+    hits += [f"absolute path {m.group(0)[:60]!r}" for m in ABS_PATH.finditer(text)]
+    return hits
+
+
+def check_phi(root: Path) -> list[str]:
+    "No notebook output, notebook metadata or committed manifest carries PHI-like DICOM fields or absolute paths."
+    probs = []
+    for p in notebooks(root):
+        nb = _nb(p)
+        for i, text in _output_texts(nb):
+            for h in _phi_hits(text): probs.append(f"{_rel(p, root)}, cell {i} output: {h}")
+        for h in _phi_hits(json.dumps(nb.get('metadata', {}))): probs.append(f"{_rel(p, root)} metadata: {h}")
+    man = root/'data_manifests'
+    if man.exists():
+        for f in sorted(man.rglob('*')):
+            if f.is_file() and f.suffix.lower() in ('.csv', '.json', '.yaml', '.yml', '.tsv', '.txt', '.md'):
+                for h in _phi_hits(f.read_text(encoding='utf-8', errors='replace')): probs.append(f"{_rel(f, root)}: {h}")
+    return probs
+
+
+def check_size(root: Path) -> list[str]:
+    "Every notebook within its size budget, and all of them together."
+    probs, total = [], 0
+    for p in notebooks(root):
+        n = p.stat().st_size; total += n
+        if n > NB_BUDGET: probs.append(f"{_rel(p, root)}: {n/1e6:.2f} MB exceeds the {NB_BUDGET/1e6:.1f} MB notebook budget (smaller figures, fewer outputs)")
+    if total > TOTAL_BUDGET: probs.append(f"nbs/: {total/1e6:.1f} MB of notebooks exceeds the {TOTAL_BUDGET/1e6:.0f} MB budget")
+    return probs
+
+
+def _parse(src: str) -> ast.AST:
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # e.g. invalid escape sequences in notebook code
+        return ast.parse(src)
+
+
+def _imports_of(tree: ast.AST, module: str) -> set[str]:
+    "Absolute names of the mammo_nb modules imported by `tree` (relative imports resolved from `module`)."
+    pkg = module.split('.')[:-1]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split('.')[0] == 'mammo_nb'}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg[:len(pkg) - (node.level - 1)] if node.level > 1 else pkg
+                mod = '.'.join(base + ([node.module] if node.module else []))
+            else: mod = node.module or ''
+            if mod.split('.')[0] != 'mammo_nb': continue
+            out.add(mod)
+            for a in node.names: out.add(f"{mod}.{a.name}")  # `from mammo_nb.data import dicom`
+    return out
+
+
+def check_layering(root: Path) -> list[str]:
+    "Modules and notebooks import only from notebooks of lower bands; tutorials export nothing; one notebook per module."
+    probs, owner = [], {}
+    nbs = notebooks(root)
+    for p in nbs:
+        mod = default_exp(_nb(p))
+        if mod is None: continue
+        full = f"mammo_nb.{mod}"
+        if full in owner: probs.append(f"{_rel(p, root)}: exports {full}, already exported by {_rel(owner[full], root)}")
+        owner[full] = p
+        if band(p) is None: probs.append(f"{_rel(p, root)}: exports a module but has no number band in its name")
+        if band(p) and band(p)[0] >= 80: probs.append(f"{_rel(p, root)}: tutorials (band 80+) must not export a module")
+    known = {m: band(p) for m, p in owner.items() if band(p)}
+    def target_band(name):
+        while name:
+            if name in known: return name, known[name]
+            name = name.rpartition('.')[0]
+        return None, None
+    def check(src_name, src_band, imported, where):
+        for imp in sorted(imported):
+            tgt, tb = target_band(imp)
+            if tgt is None or tgt == src_name: continue
+            if tb >= src_band:
+                probs.append(f"{where}: imports {tgt} (band {tb[0]}{tb[1]}) from band {src_band[0]}{src_band[1]}; "
+                             "a module may only import from lower bands")
+    for mod, p in owner.items():
+        f = root/(mod.replace('.', '/') + '.py')
+        if f.exists() and band(p):
+            check(mod, band(p), _imports_of(_parse(f.read_text(encoding='utf-8')), mod), _rel(f, root))
+    for p in nbs:
+        b = band(p)
+        if b is None: continue
+        nb = _nb(p); me = default_exp(nb)
+        for i, c in enumerate(nb['cells']):
+            if c['cell_type'] != 'code': continue
+            src = '\n'.join(l for l in _src(c).splitlines() if not l.lstrip().startswith(('%', '!')))
+            try: tree = _parse(src)
+            except SyntaxError: continue
+            check(f"mammo_nb.{me}" if me else None, b, _imports_of(tree, 'mammo_nb.__nb__'), f"{_rel(p, root)}, cell {i}")
+    return probs
+
+
+def check_notebooks(root: Path) -> list[str]:
+    "Each notebook opens with `# Title` + `> subtitle`, carries tests, keeps imports in import-only cells, is in the sidebar."
+    probs = []
+    side = _sidebar(root)
+    for p in notebooks(root):
+        nb, rel = _nb(p), _rel(p, root)
+        first = nb['cells'][0] if nb['cells'] else None
+        lines = [l for l in _src(first).splitlines() if l.strip()] if first else []
+        if not first or first['cell_type'] != 'markdown' or not lines or not re.match(r'^# \S', lines[0]) \
+           or not any(l.startswith('> ') for l in lines[1:3]):
+            probs.append(f"{rel}: must open with a markdown cell `# Title` followed by `> one-line subtitle`")
+        code = [c for c in nb['cells'] if c['cell_type'] == 'code']
+        if p.name != 'index.ipynb' and not any(re.search(r'\b(test_eq|test_close|test_fail|test_ne|test_is|test_eq_type|assert)\b', _src(c))
+                                               for c in code if 'export' not in directives(c)):
+            probs.append(f"{rel}: carries no tests (test_eq/test_close/test_fail/assert)")
+        for i, c in enumerate(nb['cells']):
+            if c['cell_type'] != 'code': continue
+            d = directives(c)
+            if d.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or d.get('eval:') == 'false': continue
+            if 'nbdev_export()' in _src(c): continue  # nbdev never executes this cell during docs processing
+            kind = _import_mix(_src(c))
+            if kind and 'slow' in d:
+                probs.append(f"{rel}, cell {i}: a `#| slow` cell imports (the docs build executes every cell that "
+                             "imports, which would run the slow work); move the import to the imports cell")
+            elif kind == 'mixed':
+                probs.append(f"{rel}, cell {i}: imports mixed with other code (nbdev's docs build executes every cell "
+                             "that imports, out of context); move the import to the imports cell")
+        rel_nb = p.relative_to(root/'nbs').as_posix()
+        if side is not None and rel_nb not in side: probs.append(f"{rel}: not listed in the sidebar of _quarto.yml")
+    if side is not None:
+        for s in side:
+            if not (root/'nbs'/s).exists(): probs.append(f"_quarto.yml: sidebar lists {s}, which does not exist")
+    return probs
+
+
+def _import_mix(src: str) -> str | None:
+    "'mixed' if a cell has imports (anywhere) and other statements, 'imports' if only imports, else None."
+    src = '\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!')))
+    try: tree = _parse(src)
+    except SyntaxError: return None
+    if not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree)): return None
+    return 'imports' if all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body) else 'mixed'
+
+
+def _sidebar(root: Path) -> list[str] | None:
+    "Pages of the sidebar in `_quarto.yml`, in order."
+    import yaml
+    q = root/'_quarto.yml'
+    if not q.exists(): return None
+    cfg = yaml.safe_load(q.read_text())
+    out = []
+    def walk(items):
+        for it in items or []:
+            if isinstance(it, str): out.append(it)
+            elif isinstance(it, dict):
+                if 'href' in it: out.append(it['href'])
+                walk(it.get('contents'))
+    walk(((cfg.get('website') or {}).get('sidebar') or {}).get('contents'))
+    return out
+
+
+def readme_text(root: Path) -> str:
+    "README.md as generated from nbs/index.ipynb: markdown cells as they are, visible code cells fenced."
+    nb = _nb(root/'nbs'/'index.ipynb')
+    parts = []
+    for c in nb['cells']:
+        src = _src(c).rstrip()
+        if c['cell_type'] == 'markdown': parts.append(src)
+        elif c['cell_type'] == 'code':
+            d = directives(c)
+            if 'hide' in d or 'export' in d or 'exporti' in d or d.get('echo') == 'false': continue
+            code = '\n'.join(l for l in src.splitlines() if not DIRECTIVE.match(l)).strip()
+            if code: parts.append(f"```python\n{code}\n```")
+    return '\n\n'.join(parts) + '\n\n<!-- generated from nbs/index.ipynb by `make readme`; edit the notebook, not this file -->\n'
+
+
+def check_readme(root: Path) -> list[str]:
+    "README.md is in step with nbs/index.ipynb."
+    r = root/'README.md'
+    if not r.exists(): return ["README.md: missing (run `make readme`)"]
+    return [] if r.read_text(encoding='utf-8') == readme_text(root) else \
+        ["README.md: out of step with nbs/index.ipynb (edit the notebook, then `make readme`)"]
+
+
+CHECKS = {'sync': check_sync, 'clean': check_clean, 'phi': check_phi, 'size': check_size,
+          'layering': check_layering, 'notebooks': check_notebooks, 'readme': check_readme}
+
+
+def run(root: Path, names=None) -> int:
+    failed = 0
+    for n in names or CHECKS:
+        probs = CHECKS[n](root)
+        if probs:
+            failed += 1
+            print(f"FAIL {n}: {CHECKS[n].__doc__}")
+            for p in probs: print(f"  - {p}")
+        else: print(f"ok   {n}: {CHECKS[n].__doc__}")
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('checks', nargs='*', choices=[[], *CHECKS], help='checks to run (default: all)')
+    ap.add_argument('--root', default=str(ROOT))
+    ap.add_argument('--write-readme', action='store_true')
+    a = ap.parse_args()
+    root = Path(a.root).resolve()
+    if a.write_readme:
+        (root/'README.md').write_text(readme_text(root), encoding='utf-8'); print("README.md written from nbs/index.ipynb")
+        sys.exit(0)
+    sys.exit(run(root, a.checks or None))
