@@ -46,7 +46,7 @@ bench: $(STAMP) ## run every benchmark in its quick form
 	  echo "== mammo-nb bench $$b --quick"; $(BIN)/mammo-nb bench $$b --quick || exit 1; done
 
 lock: $(STAMP) ## re-pin requirements.lock from the current .venv (after adding a dependency)
-	@{ head -3 requirements.lock; $(BIN)/python -m pip freeze --disable-pip-version-check 2>/dev/null | grep -v -E '^(-e |mammo[-_]nb|pyradiomics==)'; } > requirements.lock.new
+	@{ head -3 requirements.lock; $(BIN)/python -m pip freeze --disable-pip-version-check 2>/dev/null | grep -v -E "^(-e |#|mammo[-_]nb|pyradiomics==)"; } > requirements.lock.new
 	@mv requirements.lock.new requirements.lock && echo "requirements.lock updated"
 
 distclean: ## remove the environment and every generated folder

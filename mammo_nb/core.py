@@ -36,6 +36,10 @@ class MammoInputError(ValueError):
         super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
 
 # %% ../nbs/core/00_core.ipynb #f3054ad2
+def _abs(p) -> Path:
+    "Absolute, normalised path; symlinks are kept (a data set may be a link to another disk)."
+    return Path(os.path.normpath(Path(p).expanduser().absolute()))
+
 def repo_root() -> Path|None:
     "The mammo_nb checkout containing this package (the folder with `settings.ini`), or `None` if installed elsewhere."
     here = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()
@@ -46,19 +50,19 @@ def repo_root() -> Path|None:
 def data_root() -> Path:
     "Root folder of image data; manifests hold paths relative to it (`MAMMO_DATA_ROOT` overrides)."
     env = os.environ.get('MAMMO_DATA_ROOT')
-    if env: return Path(env).expanduser().resolve()
+    if env: return _abs(env)
     root = repo_root()
     return (root/'data') if root is not None else Path.home()/'mammo_nb_data'
 
 def cache_dir() -> Path:
     "Folder of the preprocessed cache (`MAMMO_CACHE_DIR` overrides)."
     env = os.environ.get('MAMMO_CACHE_DIR')
-    return Path(env).expanduser().resolve() if env else data_root()/'.cache'
+    return _abs(env) if env else data_root()/'.cache'
 
 def runs_dir() -> Path:
     "Folder where training runs, checkpoints and reports go (`MAMMO_RUNS_DIR` overrides)."
     env = os.environ.get('MAMMO_RUNS_DIR')
-    if env: return Path(env).expanduser().resolve()
+    if env: return _abs(env)
     root = repo_root()
     return (root/'runs') if root is not None else Path.cwd()/'runs'
 
@@ -67,9 +71,10 @@ def resolve_data_path(path:str|os.PathLike, # a path relative to `root` (absolut
                       root:str|os.PathLike|None=None, # data root; `data_root()` when `None`
                       ) -> Path:
     "Absolute path of a manifest entry; `MammoInputError` if it escapes the data root."
-    root = Path(root).expanduser().resolve() if root is not None else data_root()
+    root = _abs(root) if root is not None else data_root()
     p = Path(path).expanduser()
-    full = (p if p.is_absolute() else root/p).resolve()
+    # lexical normalisation (not `resolve`): a data set symlinked into the root stays inside it
+    full = Path(os.path.normpath(p if p.is_absolute() else root/p))
     if full != root and root not in full.parents:
         raise MammoInputError(f"path lies outside the data root {root}", path=path)
     return full

@@ -1,0 +1,222 @@
+"""Golden tests of `read_mammogram`: one per branch of the intensity policy and one per transfer syntax.
+
+Every DICOM is written on the fly with pydicom (compressed frames that pydicom cannot encode are made with
+`imagecodecs`, a test dependency). Expected intensities come from a separate, literal implementation of the
+DICOM formulas (PS3.3 C.11.2.1.2) below — piecewise, as the standard states them — not from the library.
+"""
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from pydicom import uid
+from pydicom.dataset import Dataset
+
+from mammo_nb.core import MammoInputError
+from mammo_nb.data.dicom import read_mammogram, _make_dicom, _synthetic_breast
+
+IMG, _ = _synthetic_breast(128, 96, view='CC', seed=5)       # canonical left breast, values in [0, 1]
+S12 = np.round(IMG * 4095).astype(np.uint16)
+HDR = dict(ImageLaterality='L', ViewPosition='CC')
+
+
+@pytest.fixture
+def d(tmp_path):
+    p = tmp_path/'g'/'h'/'i'; p.mkdir(parents=True); return p
+
+
+def linear(x, c, w):
+    "PS3.3 C.11.2.1.2.1, piecewise, ymin=0, ymax=1."
+    out = np.empty_like(x, dtype=np.float64)
+    lo, hi = x <= c - 0.5 - (w - 1) / 2, x > c - 0.5 + (w - 1) / 2
+    out[lo], out[hi] = 0.0, 1.0
+    mid = ~(lo | hi)
+    out[mid] = ((x[mid] - (c - 0.5)) / (w - 1) + 0.5)
+    return out
+
+def linear_exact(x, c, w):
+    out = np.empty_like(x, dtype=np.float64)
+    lo, hi = x <= c - w / 2, x > c + w / 2
+    out[lo], out[hi] = 0.0, 1.0
+    mid = ~(lo | hi)
+    out[mid] = (x[mid] - c) / w + 0.5
+    return out
+
+def sigmoid(x, c, w): return 1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))
+
+def read(path, **kw):
+    m = read_mammogram(path, **kw)
+    assert m.image.dtype == torch.float32 and m.image.ndim == 3 and m.image.shape[0] == 1
+    assert float(m.image.min()) >= 0 and float(m.image.max()) <= 1
+    assert not m.geometry.flipped_x            # the left breast is already canonical
+    return m, m.image[0].double().numpy()
+
+
+# --- intensity policy branches -------------------------------------------------------------------------
+
+def test_window_linear(d):
+    _make_dicom(S12, d/'a.dcm', WindowCenter=1500, WindowWidth=1200, **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, linear(S12.astype(float), 1500, 1200), atol=1e-6)
+    assert m.meta['intensity']['policy'] == 'window' and m.meta['intensity']['voi_function'] == 'LINEAR'
+    # hand-computed: c=1500, w=1200 -> 0 at x <= 900, 1 at x > 2099, (x - 1499.5)/1199 + 0.5 between
+    x = np.array([899.0, 900.0, 901.0, 1500.0, 2098.0, 2099.0, 2100.0])
+    np.testing.assert_allclose(linear(x, 1500, 1200), [0, 0, 1 / 1199, 0.5 + 0.5 / 1199, 1 - 1 / 1199, 1, 1], atol=1e-9)
+
+
+def test_window_linear_exact_and_first_of_several(d):
+    _make_dicom(S12, d/'a.dcm', WindowCenter=[1000, 3000], WindowWidth=[800, 100], VOILUTFunction='LINEAR_EXACT', **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, linear_exact(S12.astype(float), 1000, 800), atol=1e-6)
+    assert 'window 1 of 2' in m.meta['intensity']['voi']
+
+
+def test_window_sigmoid(d):
+    _make_dicom(S12, d/'a.dcm', WindowCenter=1800, WindowWidth=900, VOILUTFunction='SIGMOID', **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, sigmoid(S12.astype(float), 1800, 900), atol=1e-6)
+    assert math.isclose(float(sigmoid(np.array([1800.0]), 1800, 900)[0]), 0.5)
+    assert m.meta['intensity']['voi_function'] == 'SIGMOID'
+
+
+def test_voi_lut_sequence_beats_window(d):
+    lut = (np.linspace(0, 1, 2048) ** 0.5 * 65535).round().astype(np.uint16)   # 2048 entries from stored value 1024
+    item = Dataset(); item.LUTDescriptor = [2048, 1024, 16]; item.add_new(0x00283006, 'US', lut.tolist())
+    _make_dicom(S12, d/'a.dcm', VOILUTSequence=[item], WindowCenter=100, WindowWidth=10, **HDR)
+    m, y = read(d/'a.dcm')
+    idx = np.clip(S12.astype(int) - 1024, 0, 2047)
+    np.testing.assert_allclose(y, lut[idx] / 65535, atol=1e-6)
+    assert m.meta['intensity']['policy'] == 'voi_lut'
+
+
+def test_minmax_over_stored_bits_12(d):
+    _make_dicom(S12, d/'a.dcm', **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, S12 / 4095, atol=1e-6)                        # divided by 4095, not 65535
+    assert m.meta['intensity']['policy'] == 'minmax' and m.meta['intensity']['stored_range'] == [0, 4095]
+
+
+def test_14_bit_stored_with_garbage_in_unused_high_bits(d):
+    s14 = np.round(IMG * 16383).astype(np.uint16)
+    _make_dicom(s14 | 0xC000, d/'a.dcm', bits_stored=14, **HDR)                 # bits 14-15 must be ignored
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, s14 / 16383, atol=1e-6)
+    assert m.meta['bits_stored'] == 14
+
+
+def test_16_bit_stored(d):
+    s16 = np.round(IMG * 65535).astype(np.uint16)
+    _make_dicom(s16, d/'a.dcm', bits_stored=16, **HDR)
+    np.testing.assert_allclose(read(d/'a.dcm')[1], s16 / 65535, atol=1e-6)
+
+
+def test_monochrome1_is_inverted_after_the_window(d):
+    inv = (4095 - S12).astype(np.uint16)
+    _make_dicom(inv, d/'a.dcm', photometric='MONOCHROME1', WindowCenter=2048, WindowWidth=4096, **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, 1 - linear(inv.astype(float), 2048, 4096), atol=1e-6)
+    assert m.meta['intensity']['inverted'] is True
+
+
+def test_modality_rescale_then_minmax(d):
+    _make_dicom(S12, d/'a.dcm', RescaleSlope=0.5, RescaleIntercept=10, **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, (S12 * 0.5 + 10 - 10) / (4095 * 0.5), atol=1e-6)
+    assert m.meta['intensity']['modality'] == 'rescale slope=0.5 intercept=10'
+
+
+def test_modality_lut_sequence_feeds_the_window(d):
+    table = (np.arange(4096) // 2).astype(np.uint16)                              # m = v // 2
+    item = Dataset(); item.LUTDescriptor = [4096, 0, 16]; item.add_new(0x00283006, 'US', table.tolist())
+    _make_dicom(S12, d/'a.dcm', ModalityLUTSequence=[item], WindowCenter=1000, WindowWidth=1000, **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, linear((S12 // 2).astype(float), 1000, 1000), atol=1e-6)
+    assert m.meta['intensity']['modality'] == 'ModalityLUTSequence'
+
+
+def test_signed_pixels(d):
+    s = (S12.astype(np.int16) - 2048)
+    _make_dicom(s, d/'a.dcm', bits_stored=12, **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, (s + 2048) / 4095, atol=1e-6)
+    assert m.meta['intensity']['stored_range'] == [-2048, 2047]
+
+
+# --- transfer syntaxes ---------------------------------------------------------------------------------
+
+try: import imagecodecs as ic       # test dependency: encoders for the JPEG family that pydicom cannot write
+except ImportError: ic = None
+S8 = np.round(IMG * 255).astype(np.uint8)
+
+SYNTAXES = {  # name: (transfer syntax, stored array, bits, encoder or None for pydicom, lossless)
+    'explicit VR LE': (uid.ExplicitVRLittleEndian, S12, 12, None, True),
+    'implicit VR LE': (uid.ImplicitVRLittleEndian, S12, 12, None, True),
+    'RLE': (uid.RLELossless, S12, 12, None, True),
+    'JPEG baseline (8 bit)': (uid.JPEGBaseline8Bit, S8, 8, lambda a: ic.jpeg8_encode(a, level=95), False),
+    'JPEG extended (12 bit)': (uid.JPEGExtended12Bit, S12, 12, lambda a: ic.jpeg8_encode(a, level=95, bitspersample=12), False),
+    'JPEG lossless (process 14)': (uid.JPEGLossless, S12, 12, lambda a: ic.ljpeg_encode(a, bitspersample=12), True),
+    'JPEG lossless SV1': (uid.JPEGLosslessSV1, S12, 12, lambda a: ic.jpeg8_encode(a, lossless=True, predictor=1, bitspersample=12), True),
+    'JPEG-LS lossless': (uid.JPEGLSLossless, S12, 12, lambda a: ic.jpegls_encode(a), True),
+    'JPEG-LS near-lossless': (uid.JPEGLSNearLossless, S12, 12, lambda a: ic.jpegls_encode(a, level=2), False),
+    'JPEG 2000 lossless': (uid.JPEG2000Lossless, S12, 12, None, True),
+    'JPEG 2000': (uid.JPEG2000, S12, 12, None, False),
+}
+
+
+@pytest.mark.parametrize('name', list(SYNTAXES))
+def test_transfer_syntax(d, name):
+    ts, arr, bits, enc, lossless = SYNTAXES[name]
+    if enc is not None and ic is None: pytest.skip('imagecodecs is not installed (pip install imagecodecs)')
+    frame = enc(arr) if enc else None
+    _make_dicom(arr, d/'a.dcm', bits_stored=bits, transfer_syntax=ts, encoded_frame=frame, **HDR)
+    m, y = read(d/'a.dcm')
+    assert m.meta['transfer_syntax'] == ts.name
+    ref = arr / ((1 << bits) - 1)
+    if lossless: np.testing.assert_allclose(y, ref, atol=1e-6)
+    else: assert np.abs(y - ref).mean() < 0.005 and np.abs(y - ref).max() < 0.05
+
+
+def test_right_breast_is_mirrored_with_every_syntax(d):
+    for ts in (uid.ExplicitVRLittleEndian, uid.RLELossless, uid.JPEG2000Lossless):
+        _make_dicom(S12[:, ::-1].copy(), d/'r.dcm', transfer_syntax=ts, ImageLaterality='R', ViewPosition='CC')
+        m = read_mammogram(d/'r.dcm')
+        assert m.geometry.flipped_x and m.meta['orientation']['source'] == 'image content'
+        np.testing.assert_allclose(m.image[0].numpy(), S12 / 4095, atol=1e-6)
+
+
+# --- PNG and TIFF -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('suffix,bits', [('.png', 8), ('.png', 16), ('.tif', 8), ('.tiff', 16)])
+def test_png_tiff(d, suffix, bits):
+    arr = (np.round(IMG * 255).astype(np.uint8) if bits == 8 else np.round(IMG * 65535).astype(np.uint16))
+    f = d/f'P_0001_LEFT_CC{suffix}'
+    Image.fromarray(arr).save(f)
+    m, y = read(f)
+    np.testing.assert_allclose(y, arr / ((1 << bits) - 1), atol=1e-6)
+    assert (m.laterality, m.view, m.meta['bits_stored'], m.meta['laterality_source']) == ('L', 'CC', bits, 'file name')
+
+
+def test_rgb_png_with_equal_channels_is_grayscale(d):
+    arr = np.round(IMG * 255).astype(np.uint8)
+    Image.fromarray(np.stack([arr] * 3, -1)).save(d/'LCC.png')
+    np.testing.assert_allclose(read(d/'LCC.png')[1], arr / 255, atol=1e-6)
+
+
+# --- geometry round trips on real reads ------------------------------------------------------------------
+
+def test_geometry_round_trip_through_the_reader(d):
+    _make_dicom(S12[:, ::-1].copy(), d/'r.dcm', ImageLaterality='R', ViewPosition='CC')
+    g = read_mammogram(d/'r.dcm').geometry.crop((5, 7, 80, 120)).scale((60, 40)).pad(0, 2, 3, 1)
+    pts = np.array([[10.0, 20.0], [90.0, 100.0]])
+    np.testing.assert_allclose(g.to_original(g.to_frame(pts)), pts, atol=1e-9)
+    box = np.array([[20.0, 30.0, 60.0, 90.0]])
+    np.testing.assert_allclose(g.box_to_original(g.box_to_frame(box)), box, atol=1e-9)
+    mask = np.zeros((128, 96), bool); mask[30:90, 20:60] = True
+    fr = g.mask_to_frame(mask)
+    rows, cols = np.nonzero(fr)
+    np.testing.assert_allclose([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], g.box_to_frame(box)[0], atol=1.0)
+    back = g.mask_to_original(fr)
+    rows, cols = np.nonzero(back)
+    np.testing.assert_allclose([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], box[0], atol=2.0)

@@ -1,0 +1,112 @@
+"""`mammo-nb phantom` end to end: determinism of the bytes across runs and workers, read-back, bad input, the demo step."""
+import hashlib, json, os, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+EXE = str(Path(sys.executable).parent/'mammo-nb')
+ENV = {**os.environ, 'MPLBACKEND': 'Agg'}
+
+
+def run(*args):
+    return subprocess.run([EXE, *args], capture_output=True, text=True, env=ENV, timeout=600)
+
+
+def digest(root):
+    root = Path(root)
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob('*')) if p.is_file()}
+
+
+def phantom(out, seed=7, workers=1, patients=3):
+    r = run('phantom', '--out', str(out), '--patients', str(patients), '--years', '3', '--size', '128', '104',
+            '--seed', str(seed), '--workers', str(workers), '--p-cancer', '0.6')
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+def test_same_seed_same_bytes_across_runs_and_workers(tmp_path):
+    r = phantom(tmp_path/'a')
+    assert 'patient' in r.stderr # the tqdm progress bar
+    assert 'wrote' in r.stdout and 'images/s' in r.stdout
+    phantom(tmp_path/'b', workers=2)
+    a, b = digest(tmp_path/'a'), digest(tmp_path/'b')
+    assert a == b and len(a) > 40
+    assert {k.split('/')[0] for k in a} == {'manifest.csv', 'annotations.json', 'images', 'masks', 'gaze', 'flows'}
+    phantom(tmp_path/'c', seed=8)
+    c = digest(tmp_path/'c')
+    assert c['manifest.csv'] != a['manifest.csv']
+    # every DICOM of the other seed differs too
+    same = [k for k in a if k.endswith('.dcm') and c.get(k) == a[k]]
+    assert same == []
+
+
+def test_every_dicom_reads_back(tmp_path):
+    from mammo_nb.data.dicom import read_mammogram
+    from mammo_nb.data.phantom import PhantomConfig
+    from mammo_nb.data.phantom_dicom import generate_phantom
+    generate_phantom(tmp_path/'p', 4, 3, (128, 104), seed=11, config=PhantomConfig(p_cancer=0.6), workers=2, progress=False)
+    df = pd.read_csv(tmp_path/'p'/'manifest.csv', keep_default_na=False)
+    assert len(df) >= 16 and df.vendor.nunique() >= 2
+    for _, r in df.iterrows():
+        mg = read_mammogram(tmp_path/'p'/r.image_path)
+        assert (mg.laterality, mg.view) == (r['laterality'], r['view'])
+        assert mg.geometry.flipped_x == (r['laterality'] == 'R')
+        x = mg.image[0].numpy()
+        assert x[:, :8].mean() > 4 * x[:, -8:].mean() + 1e-3 # breast on the left
+        for les in json.loads(r.lesions): # boxes map into the canonical frame inside the image
+            b = mg.geometry.box_to_frame(np.array([les['box']], float))[0]
+            assert 0 <= b[0] < b[2] <= 104 and 0 <= b[1] < b[3] <= 128
+
+
+def test_bad_input_is_a_clear_error(tmp_path, capsys):
+    from mammo_nb.cli import main
+    assert main(['phantom', '--out', str(tmp_path/'x'), '--size', '32', '20']) == 2
+    assert 'H >= 64' in capsys.readouterr().err
+    (tmp_path/'busy').mkdir(); (tmp_path/'busy'/'notes.txt').write_text('keep me')
+    assert main(['phantom', '--out', str(tmp_path/'busy'), '--patients', '1', '--size', '128', '104', '--quiet']) == 2
+    assert 'does not hold a phantom' in capsys.readouterr().err
+    assert (tmp_path/'busy'/'notes.txt').read_text() == 'keep me'
+    assert main(['phantom', '--out', str(tmp_path/'y'), '--patients', '0', '--size', '128', '104', '--quiet']) == 2
+    assert 'n_patients >= 1' in capsys.readouterr().err
+
+
+def test_demo_step(tmp_path):
+    from mammo_nb.cli import run_demo
+    report, ok = run_demo(tmp_path/'demo', ['phantom'], seed=0, quick=True)
+    assert ok
+    report = report.read_text()
+    assert '## The phantom data set' in report and '| The phantom data set | patients | 6 |' in report
+    assert (tmp_path/'demo'/'phantom_overview.png').stat().st_size > 10000
+    assert (tmp_path/'demo'/'phantom'/'manifest.csv').exists()
+    assert str(tmp_path) not in report
+
+
+def test_manifest_passes_the_schema(tmp_path):
+    from mammo_nb.data.manifest import load_manifest
+    from mammo_nb.data.phantom import PhantomConfig
+    from mammo_nb.data.phantom_dicom import generate_phantom, MANIFEST_COLUMNS
+    man = generate_phantom(tmp_path/'p', 3, 2, (128, 104), seed=2, config=PhantomConfig(p_cancer=0.6), progress=False)
+    df = load_manifest(man, root=man.parent, check_files=True) # raises MammoInputError listing every bad row
+    assert len(df) >= 12 and set(MANIFEST_COLUMNS) <= set(df.columns)
+    assert np.isinf(df.years_to_cancer).any() and (df.years_to_cancer >= 0).all()
+
+
+def test_flows_follow_the_registration_convention():
+    "The phantom's flow_from_prior is exactly what `registration.spatial.warp` expects (fixed grid, pull-back, (dy, dx))."
+    import torch
+    from scipy import ndimage
+    from mammo_nb.data.phantom import simulate_patient
+    from mammo_nb.data.phantom_anatomy import warp
+    from mammo_nb.registration.spatial import warp as torch_warp
+    p = simulate_patient(5, 2, 3, (128, 104))
+    for j in range(1, len(p.exams)):
+        for key in (('L', 'CC'), ('R', 'MLO')):
+            cur, pri = p[(j, *key)], p[(j - 1, *key)]
+            m = ndimage.binary_erosion(cur.breast_mask, iterations=4)
+            t = torch_warp(torch.from_numpy(pri.tissue)[None, None], torch.from_numpy(cur.flow_from_prior)[None],
+                           padding_mode='border')[0, 0].numpy()
+            assert np.abs(t - warp(pri.tissue, cur.flow_from_prior))[m].max() < 1e-4
+            assert np.abs(t - cur.tissue)[m].mean() < 0.3 * np.abs(pri.tissue - cur.tissue)[m].mean()
