@@ -4,7 +4,7 @@
 
 # %% ../../nbs/train/60_learner.ipynb #9907a409
 from __future__ import annotations
-import json, math, random, shutil, time, warnings
+import json, math, os, random, shutil, time, warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,18 +29,20 @@ from ..core import (MammoInputError, atomic_path, write_json, environment_info, 
 
 # %% auto #0
 __all__ = ['TinyTwoHead', 'SyntheticPairs', 'synthetic_dls', 'batch_size', 'DictLearner', 'DictLoss', 'DictMetric',
-           'LossPartsLogger', 'set_trainable', 'FreezeEncoder', 'GradAccumulation', 'save_checkpoint',
-           'load_checkpoint', 'SaveBestCheckpoint', 'ResumeCheckpoint', 'load_resume_state', 'fit_resumable',
-           'dict_learner', 'predict_dicts', 'demo_train_core']
+           'LossPartsLogger', 'set_trainable', 'FreezeEncoder', 'GradAccumulation', 'world_size', 'rank',
+           'is_main_process', 'unwrap', 'save_checkpoint', 'load_checkpoint', 'SaveBestCheckpoint', 'ResumeCheckpoint',
+           'load_resume_state', 'fit_resumable', 'shard_dl', 'DDPTrainer', 'dict_learner', 'predict_dicts',
+           'demo_train_core']
 
 # %% ../../nbs/train/60_learner.ipynb #0ff9a909
 class TinyTwoHead(nn.Module):
     "A minimal model in the dict contract: an MLP encoder and two logistic heads."
     loss_part_names = ('a', 'b')
-    def __init__(self, n_in:int=8, n_hidden:int=16):
+    def __init__(self, n_in:int=8, n_hidden:int=16, norm:bool=True, dropout:float=0.1):
         super().__init__()
-        self.config = dict(model='tiny-two-head', n_in=n_in, n_hidden=n_hidden)
-        self.encoder = nn.Sequential(nn.Linear(n_in, n_hidden), nn.BatchNorm1d(n_hidden), nn.ReLU(), nn.Dropout(0.1))
+        self.config = dict(model='tiny-two-head', n_in=n_in, n_hidden=n_hidden, norm=norm, dropout=dropout)
+        self.encoder = nn.Sequential(nn.Linear(n_in, n_hidden), nn.BatchNorm1d(n_hidden) if norm else nn.Identity(),
+                                     nn.ReLU(), nn.Dropout(dropout))
         self.head_a, self.head_b = nn.Linear(n_hidden, 1), nn.Linear(n_hidden, 1)
     def forward(self, batch:dict) -> dict:
         h = self.encoder(batch['x'])
@@ -223,10 +225,30 @@ class GradAccumulation(Callback):
         self.learn.opt.step(); self.learn.opt.zero_grad(); self.count = 0
 
 # %% ../../nbs/train/60_learner.ipynb #e27a4345
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+def world_size() -> int:
+    "Number of processes of this run (1 when not launched by torchrun/accelerate)."
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else int(os.environ.get('WORLD_SIZE', 1))
+
+def rank() -> int:
+    "This process's rank (0 when not distributed)."
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else int(os.environ.get('RANK', 0))
+
+def is_main_process() -> bool:
+    "True in the process that writes logs and checkpoints."
+    return rank() == 0
+
+def unwrap(model:nn.Module) -> nn.Module:
+    "The model inside a `DistributedDataParallel` wrapper (or the model itself)."
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+# %% ../../nbs/train/60_learner.ipynb #79c4a0aa
 def save_checkpoint(model:nn.Module, path:str|Path, # `.../name` (suffixes are added)
                     **extra) -> Path:
     "Save `model` weights to `path.safetensors` and config/versions/`extra` to `path.json`, atomically."
-    path = Path(path); st = path.with_suffix('.safetensors')
+    path = Path(path); st = path.with_suffix('.safetensors'); model = unwrap(model)
     with atomic_path(st) as tmp: save_model(model, str(tmp))
     meta = dict(config=getattr(model, 'config', {}), versions=environment_info(), weights=st.name, **extra)
     write_json(path.with_suffix('.json'), meta)
@@ -248,15 +270,15 @@ def load_checkpoint(path:str|Path, # `.../name`, `name.json` or `name.safetensor
         name = cfg.pop('model', None)
         if name is None: raise MammoInputError("checkpoint has no model config; pass `model=`", path=js)
         model = MODELS[name](**cfg)
-    try: load_model(model, str(st), strict=strict)
+    try: load_model(unwrap(model), str(st), strict=strict)
     except Exception as e: raise MammoInputError(f"weights do not fit {type(model).__name__}: {e}", path=st) from None
     return model, meta
 
-# %% ../../nbs/train/60_learner.ipynb #001885f5
+# %% ../../nbs/train/60_learner.ipynb #5b567a09
 from ..core import MODELS
 MODELS.register('tiny-two-head', TinyTwoHead)
 
-# %% ../../nbs/train/60_learner.ipynb #79c4a0aa
+# %% ../../nbs/train/60_learner.ipynb #a568a048
 class SaveBestCheckpoint(TrackerCallback):
     "Save the best model (by `monitor`) with `save_checkpoint`; optionally load it back at the end of training."
     order = TrackerCallback.order + 1
@@ -266,17 +288,17 @@ class SaveBestCheckpoint(TrackerCallback):
         self.path, self.load_at_end = Path(path), load_at_end
     def after_epoch(self):
         super().after_epoch()
-        if self.new_best:
+        if self.new_best and is_main_process():
             save_checkpoint(self.learn.model, self.path, epoch=int(self.epoch), monitor=self.monitor, value=float(self.best),
                             metrics=dict(zip(self.recorder.metric_names[1:], map(_jsonable, self.recorder.values[-1]))))
     def after_fit(self):
-        if self.load_at_end and self.path.with_suffix('.json').exists(): load_checkpoint(self.path, self.learn.model)
+        if self.load_at_end and self.path.with_suffix('.json').exists(): load_checkpoint(self.path, unwrap(self.learn.model))
 
 def _jsonable(v):
     try: return float(v)
     except (TypeError, ValueError): return str(v)
 
-# %% ../../nbs/train/60_learner.ipynb #28021274
+# %% ../../nbs/train/60_learner.ipynb #71752288
 def _py_state(): v, s, g = random.getstate(); return [v, list(s), g]
 def _np_state(): n, a, p, hg, cg = np.random.get_state(); return [n, a.tolist(), int(p), int(hg), float(cg)]
 
@@ -312,8 +334,9 @@ class ResumeCheckpoint(Callback):
         self.state = self.tensors = None
 
     def after_epoch(self):
+        if not is_main_process(): return
         learn = self.learn
-        tensors = {f'model.{k}': v.detach().cpu().contiguous() for k, v in learn.model.state_dict().items()}
+        tensors = {f'model.{k}': v.detach().cpu().contiguous() for k, v in unwrap(learn.model).state_dict().items()}
         opt = learn.opt.state_dict()
         opt_state = []
         for i, st in enumerate(opt['state']):
@@ -331,7 +354,7 @@ class ResumeCheckpoint(Callback):
         self.path.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path/st_name) as tmp: save_file(tensors, str(tmp))
         state = dict(
-            epoch_done=epoch, n_epoch=int(learn.n_epoch), tensors=st_name, config=getattr(learn.model, 'config', {}),
+            epoch_done=epoch, n_epoch=int(learn.n_epoch), tensors=st_name, config=getattr(unwrap(learn.model), 'config', {}),
             opt=dict(state=opt_state, hypers=[{k: _jsonable(v) for k, v in h.items()} for h in opt['hypers']]),
             rng=dict(python=_py_state(), numpy=_np_state()),
             dl_rng={n: [dl.rng.getstate()[0], list(dl.rng.getstate()[1]), dl.rng.getstate()[2]]
@@ -356,7 +379,7 @@ def load_resume_state(path:str|Path) -> tuple[dict, dict]|None:
     return state, load_file(str(st))
 
 def _restore_model_and_opt(learn, state, tensors):
-    learn.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith('model.')})
+    unwrap(learn.model).load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith('model.')})
     if learn.opt is None: learn.create_opt()
     opt_state = []
     for i, plain in enumerate(state['opt']['state']):
@@ -367,7 +390,7 @@ def _restore_model_and_opt(learn, state, tensors):
     hypers = [{k: (v if isinstance(v, str) else float(v)) for k, v in h.items()} for h in state['opt']['hypers']]
     learn.opt.load_state_dict({'state': opt_state, 'hypers': hypers})
 
-# %% ../../nbs/train/60_learner.ipynb #a568a048
+# %% ../../nbs/train/60_learner.ipynb #00f78b94
 def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
                   ckpt_dir:str|Path|None=None, # where `last.json` lives (default: `learn.path/'resume'`)
                   resume:bool=True, # continue from `ckpt_dir` when it holds a checkpoint of the same run length
@@ -394,17 +417,53 @@ def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
     learn.fit_one_cycle(n_epoch, lr_max, cbs=[cb] + list(cbs or []), start_epoch=start, **one_cycle_kw)
     return learn
 
-# %% ../../nbs/train/60_learner.ipynb #71752288
+# %% ../../nbs/train/60_learner.ipynb #046cdaac
 class _CSVLogger(CSVLogger):
     "fastai's CSVLogger that does not repeat the header when appending to an existing log."
     def before_fit(self):
-        if hasattr(self, "gather_preds"): return
+        if hasattr(self, "gather_preds") or not is_main_process(): self.run = False; return
         p = self.path/self.fname
         p.parent.mkdir(parents=True, exist_ok=True)
         new = not (self.append and p.exists() and p.stat().st_size > 0)
         self.file = p.open('a' if self.append else 'w')
         if new: self.file.write(','.join(self.recorder.metric_names) + '\n')
         self.old_logger, self.learn.logger = self.logger, self._write_line
+
+def shard_dl(dl, rank:int, world:int):
+    "Make fastai DataLoader `dl` yield only this rank's share (every `world`-th item) of each epoch's order."
+    if getattr(dl, '_sharded', None) == (rank, world) or world <= 1: return dl
+    base, n_full = type(dl), dl.n
+    class _Sharded(base):
+        def get_idxs(self):
+            self.n = n_full                      # the full order, identical in every process
+            try: idxs = list(super().get_idxs())
+            finally: self.n = -(-n_full // world)
+            idxs += idxs[:(-len(idxs)) % world]  # pad so every rank gets the same number of items
+            return idxs[rank::world]
+    _Sharded.__name__ = f'Sharded{base.__name__}'
+    dl.__class__, dl.n, dl._sharded = _Sharded, -(-n_full // world), (rank, world)
+    return dl
+
+class DDPTrainer(Callback):
+    "Train in `DistributedDataParallel` across the processes of a torchrun/accelerate launch (see above)."
+    order = -5  # before everything that looks at the model or the data
+    def __init__(self, find_unused_parameters:bool=True, backend:str|None=None): store_attr()
+    def before_fit(self):
+        if not dist.is_initialized():
+            backend = self.backend or ('nccl' if torch.cuda.is_available() else 'gloo')
+            if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+            dist.init_process_group(backend=backend, init_method='env://')
+        self.world, self.rank = dist.get_world_size(), dist.get_rank()
+        dev = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
+        self.learn.model = DistributedDataParallel(unwrap(self.learn.model).to(dev), find_unused_parameters=self.find_unused_parameters,
+                                                   device_ids=[dev.index] if dev.type == 'cuda' else None)
+        shard_dl(self.dls.train, self.rank, self.world)
+        if self.rank != 0:
+            self.learn.logger = lambda *a, **k: None
+            for cb in [c for c in self.learn.cbs if type(c).__name__ == 'ProgressCallback']: self.learn.remove_cb(cb)
+    def after_fit(self):
+        dist.barrier()   # process 0 has finished writing checkpoints before anyone reloads the best one
+        self.learn.model = unwrap(self.learn.model)
 
 def dict_learner(dls:DataLoaders, model:nn.Module,
                  head_loss:Callable|None=None, # per-head loss for models with `get_heads`
@@ -431,12 +490,13 @@ def dict_learner(dls:DataLoaders, model:nn.Module,
     if early_stop: cbs.append(EarlyStoppingCallback(monitor=early_stop[0], patience=early_stop[1]))
     if save_best: cbs.append(SaveBestCheckpoint(path/'best', monitor=save_best))
     if csv: cbs.append(_CSVLogger(csv))
+    if world_size() > 1: cbs.append(DDPTrainer())
     learn = DictLearner(dls, model, loss_func=loss, metrics=metrics, opt_func=opt_func, lr=lr, wd=wd, path=path,
                         model_dir='.', cbs=cbs)
     if fp16 or (fp16 is None and torch.cuda.is_available()): learn = learn.to_fp16()
     return learn
 
-# %% ../../nbs/train/60_learner.ipynb #a2b2cc66
+# %% ../../nbs/train/60_learner.ipynb #5925c40f
 def _cat(vals):
     if isinstance(vals[0], torch.Tensor): return torch.cat([v.reshape(1) if v.ndim == 0 else v for v in vals])
     if isinstance(vals[0], (list, tuple)): return [x for v in vals for x in v]
@@ -459,7 +519,7 @@ def predict_dicts(model:nn.Module, dl, device:str|torch.device|None=None, with_b
     finally: model.train(was_training)
     return {k: _cat(v) for k, v in outs.items()}, ({k: _cat(v) for k, v in bats.items()} if with_batch else None)
 
-# %% ../../nbs/train/60_learner.ipynb #94437061
+# %% ../../nbs/train/60_learner.ipynb #471253a7
 @demo_step('train-core', order=5, title='The training core on synthetic tensors')
 def demo_train_core(ctx:DemoContext) -> DemoResult:
     "Train the toy two-head model, check kill-and-resume, plot the curves."
