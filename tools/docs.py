@@ -6,7 +6,7 @@ Without it: every notebook is processed exactly as nbdev processes it for Quarto
 preview of every page, with the sidebar order of _quarto.yml, is written to _preview/.
 """
 from __future__ import annotations
-import argparse, html, json, os, shutil, subprocess, sys, time
+import argparse, html, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,21 +74,36 @@ def preview(root: Path = ROOT, pages: list[Path] | None = None) -> Path:
     exp = HTMLExporter(template_name='basic')
     exp.exclude_input_prompt = exp.exclude_output_prompt = True
     proc = root/'_proc'
+    def front_matter(nb):
+        for c in nb['cells']:
+            src = ''.join(c['source']) if isinstance(c['source'], list) else c['source']
+            if c['cell_type'] in ('raw', 'markdown') and src.lstrip().startswith('---'):
+                return c, (yaml.safe_load(src.strip().strip('-')) or {})
+        return None, {}
     for rel in order:
         nb = json.loads((proc/rel).read_text())
-        first = next((c for c in nb['cells'] if c['cell_type'] == 'markdown'), None)
-        src = ''.join(first['source']) if first else ''
-        _titles[rel] = next((l.lstrip('# ').strip() for l in src.splitlines() if l.startswith('# ')), None) or \
-            next((l.split(':', 1)[1].strip().strip("'\"") for l in src.splitlines() if l.startswith('title:')), rel)
+        _titles[rel] = front_matter(nb)[1].get('title') or rel
+    import nbformat
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    exp.register_preprocessor(TagRemovePreprocessor(remove_input_tags={'remove_input'}, remove_cell_tags={'remove_cell'}), enabled=True)
+    quarto_attr = re.compile(r'\{(?:target|style|\.)[^}]*\}')
     for rel in order:
-        import nbformat
         nb = nbformat.reads((proc/rel).read_text(), as_version=4)
-        # nbdev turns the title cell into YAML front matter; show it as a heading again
+        fm_cell, fm = front_matter(nb)
+        if fm_cell is not None:  # nbdev turned the title cell into front matter; show it as a heading again
+            fm_cell.cell_type, fm_cell.metadata = 'markdown', {}
+            fm_cell.pop('outputs', None); fm_cell.pop('execution_count', None)
+            fm_cell.source = f"# {fm.get('title', '')}\n\n*{fm.get('description', '')}*"
         for c in nb.cells:
-            if c.cell_type == 'markdown' and c.source.startswith('---'):
-                fm = yaml.safe_load(c.source.strip().strip('-')) or {}
-                c.source = f"# {fm.get('title', '')}\n\n*{fm.get('description', '')}*"
-                break
+            if c.cell_type != 'code': continue
+            lines = c.source.splitlines()
+            dirs = [l for l in lines if l.lstrip().startswith('#|')]
+            c.source = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
+            if any(re.search(r'echo:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_input')
+            if any(re.search(r'include:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_cell')
+            for o in c.get('outputs', []):
+                for k in ('text/markdown', 'text/html'):
+                    if k in o.get('data', {}): o['data'][k] = quarto_attr.sub('', o['data'][k])
         body, _ = exp.from_notebook_node(nb)
         dst = out/rel.replace('.ipynb', '.html'); dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_text(PAGE.format(title=html.escape(_titles[rel]), nav=_nav(contents, rel, contents), body=body))
