@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 # %% ../nbs/cli/70_cli.ipynb #bcb7c323
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `mammo-nb` console script."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ['--version']:  # answer without importing torch and every component
+        print(f"mammo_nb {mammo_nb.__version__}"); raise SystemExit(0)
     load_components()
     args = build_parser().parse_args(argv)
     try: rc = args._run(args)

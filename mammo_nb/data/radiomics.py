@@ -16,10 +16,11 @@ import radiomics
 from radiomics import featureextractor
 
 from ..core import MammoInputError, write_json
+from .cache import Cache
 
 # %% auto #0
 __all__ = ['RADIOMICS_SCALE', 'FEATURE_CLASSES', 'radiomics_settings', 'settings_hash', 'check_lesion_mask', 'extract_radiomics',
-           'RadiomicsNormalizer']
+           'RadiomicsNormalizer', 'radiomics_feature_names', 'RadiomicsProvider', 'radiomics_provider']
 
 # %% ../../nbs/data/17_radiomics.ipynb #53421777
 RADIOMICS_SCALE = 4095.0 # canonical [0,1] images are multiplied by this before pyradiomics (12-bit range, float, unrounded)
@@ -213,3 +214,94 @@ class RadiomicsNormalizer:
             raise MammoInputError("corrupt radiomics normaliser (lengths or standard deviations)", path=path)
         return cls(list(d['feature_names']), [float(v) for v in d['mean']], [float(v) for v in d['std']],
                    float(d.get('clip', 5.0)), d.get('settings_hash'))
+
+# %% ../../nbs/data/17_radiomics.ipynb #06db68e7
+_FEATURE_NAMES: dict = {}
+
+def radiomics_feature_names(settings:Mapping|None=None, # settings (`radiomics_settings` fills the rest)
+                            ) -> list[str]:
+    "The names (in order) of the features `extract_radiomics` returns with these settings."
+    s = radiomics_settings(**dict(settings or {}))
+    h = settings_hash(s)
+    if h not in _FEATURE_NAMES:
+        yy, xx = np.mgrid[:48, :48]
+        disk = (yy - 24)**2 + (xx - 24)**2 < 100
+        img = (0.3 + 0.2 * disk + 0.05 * np.sin(xx / 1.7) * np.cos(yy / 2.3)).astype(np.float32)
+        _FEATURE_NAMES[h] = list(extract_radiomics(img, disk, **{**s, 'spacing': (1.0, 1.0)}))
+    return list(_FEATURE_NAMES[h])
+
+class RadiomicsProvider:
+    "Radiomic vectors of cache entries: extracted once, stored with `Cache.put_extra` under the settings hash, optionally z-scored."
+    extra_name = 'radiomics'
+    def __init__(self, cache:Cache|str|os.PathLike|None=None, # the preprocessed cache (None: compute, don't store)
+                 settings:Mapping|None=None, # `extract_radiomics` settings (overrides of `radiomics_settings()`)
+                 normalizer:RadiomicsNormalizer|None=None, # z-scoring; None: raw features
+                 on_error:str='raise'): # 'raise' the extraction's MammoInputError, or return 'nan's
+        if on_error not in ('raise', 'nan'): raise MammoInputError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
+        self.cache = cache if isinstance(cache, Cache) or cache is None else Cache(cache)
+        self.settings = radiomics_settings(**dict(settings or {}))
+        self.settings_hash, self.on_error = settings_hash(self.settings), on_error
+        self.feature_names = radiomics_feature_names(self.settings)
+        if normalizer is not None:
+            if normalizer.settings_hash is not None and normalizer.settings_hash != self.settings_hash:
+                raise MammoInputError(f"the normaliser was fitted on radiomics settings {normalizer.settings_hash}, "
+                                      f"not on these ({self.settings_hash})")
+            if list(normalizer.feature_names) != self.feature_names and not set(normalizer.feature_names) <= set(self.feature_names):
+                raise MammoInputError("the normaliser uses features these settings do not extract")
+        self.normalizer, self.n_computed, self.n_stored = normalizer, 0, 0
+
+    @property
+    def dim(self) -> int:
+        "Length of the returned vector."
+        return self.normalizer.dim if self.normalizer is not None else len(self.feature_names)
+
+    def with_normalizer(self, normalizer:RadiomicsNormalizer|None):
+        "The same provider (cache, settings) returning z-scored vectors."
+        return RadiomicsProvider(self.cache, self.settings, normalizer, self.on_error)
+
+    def features(self, key:str|None, # cache entry key of the image (None: not stored)
+                 image, # canonical image `[1,H,W]` or `[H,W]`
+                 lesion_mask, # lesion mask, same shape
+                 ) -> np.ndarray:
+        "Raw features (float64 `[F]`, `feature_names` order), from the cache when stored there."
+        if key is not None and self.cache is not None:
+            v = self.cache.get_extra(key, self.extra_name, self.settings_hash)
+            if v is not None and v.shape == (len(self.feature_names),): return v.astype(np.float64)
+        path = None
+        if key is not None and self.cache is not None and key in self.cache: path = self.cache.meta(key).get('image_path')
+        try: f = extract_radiomics(image, lesion_mask, path=path, **self.settings)
+        except MammoInputError:
+            if self.on_error == 'raise': raise
+            return np.full(len(self.feature_names), np.nan)
+        v = np.array([f[n] for n in self.feature_names], dtype=np.float64)
+        self.n_computed += 1
+        if key is not None and self.cache is not None and key in self.cache:
+            self.cache.put_extra(key, self.extra_name, v, self.settings_hash); self.n_stored += 1
+        return v
+
+    def as_dict(self, vector) -> dict[str, float]:
+        "A raw feature vector as `{name: value}`."
+        return dict(zip(self.feature_names, map(float, vector)))
+
+    def __call__(self, key, image, lesion_mask) -> np.ndarray:
+        "The data loaders' radiomics hook: raw float64 features, or the float32 conditioning vector with a normaliser."
+        v = self.features(key, image, lesion_mask)
+        return v if self.normalizer is None else self.normalizer.transform(self.as_dict(v))
+
+    def fit_normalizer(self, items:Iterable, # `(key, image, lesion_mask)` of the TRAINING lesions
+                       clip:float=5.0) -> RadiomicsNormalizer:
+        "Fit a `RadiomicsNormalizer` on training lesions (refused lesions are left out), recording the settings hash."
+        rows = [self.as_dict(v) for v in (self.features(*it) for it in items) if np.isfinite(v).any()]
+        return RadiomicsNormalizer.fit(rows, self.feature_names, clip=clip, settings_hash=self.settings_hash)
+
+    def __repr__(self):
+        return (f"RadiomicsProvider({len(self.feature_names)} features, settings {self.settings_hash}, "
+                f"{'z-scored' if self.normalizer is not None else 'raw'}, cache={'yes' if self.cache is not None else 'no'})")
+
+def radiomics_provider(cache:Cache|str|os.PathLike|None=None, # the preprocessed cache (None: no storage)
+                       settings:Mapping|None=None, # `extract_radiomics` settings
+                       normalizer:RadiomicsNormalizer|None=None, # z-scoring (None: raw features)
+                       on_error:str='raise', # 'raise' or 'nan' for lesions `extract_radiomics` refuses
+                       ) -> RadiomicsProvider:
+    "The cache-backed radiomics hook of `dls_from_manifest(kind='paired', radiomics=...)`."
+    return RadiomicsProvider(cache, settings, normalizer, on_error)
