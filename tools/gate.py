@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """`make test`: the whole gate, each part timed. `--slow` runs the long tests instead (`make test-slow`).
 
-Parts: hygiene checks (tools/hygiene.py), nbdev_test on every notebook, pytest tests/, docs processing.
+Parts: hygiene checks (tools/hygiene.py), nbdev_test on every notebook (tools/nbtest.py: one fresh process per
+notebook), pytest tests/, docs processing.
 All parts run even when one fails; the exit status is non-zero if any failed.
 """
 from __future__ import annotations
@@ -9,7 +10,6 @@ import argparse, os, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 def part(name, cmd, env=None):
@@ -30,11 +30,11 @@ def main():
     t0, results = time.time(), []
     if a.slow:
         results.append(part('notebooks, slow cells included (nbdev_test --flags slow)',
-                            [BIN/'nbdev_test', '--n_workers', a.workers, '--timing', '--flags', 'slow'], env))
+                            [sys.executable, 'tools/nbtest.py', '--workers', a.workers, '--flags', 'slow'], env))
         results.append(part('pytest -m slow', [sys.executable, '-m', 'pytest', 'tests', '-m', 'slow', '-q'], env))
     else:
         results.append(part('hygiene', [sys.executable, 'tools/hygiene.py'], env))
-        results.append(part('notebooks (nbdev_test)', [BIN/'nbdev_test', '--n_workers', a.workers, '--timing'], env))
+        results.append(part('notebooks (nbdev_test)', [sys.executable, 'tools/nbtest.py', '--workers', a.workers], env))
         results.append(part('pytest', [sys.executable, '-m', 'pytest', 'tests', '-q', '--durations=8'], env))
         results.append(part('docs processing', [sys.executable, 'tools/docs.py', '--check', '--workers', a.workers], env))
     print("\n=== summary")
