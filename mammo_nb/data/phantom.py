@@ -58,6 +58,7 @@ class PhantomConfig:
     fov_mm:tuple=(220.0, 290.0) # physical height of the field of view; pixel spacing = fov / H
     vendors:tuple=('A', 'B', 'C', 'D', 'E', 'F') # vendor profiles (see `mammo_nb.data.phantom_dicom.VENDORS`)
     p_vendor_switch:float=0.15 # chance that a patient's site changes equipment during the series
+    malignant_contrast:float=1.0 # multiplies the display contrast of malignant findings (>1: cancers easier to learn at small sizes)
 
     def __post_init__(self):
         for k in ('p_cancer', 'p_benign', 'p_mass', 'p_future_diagnosis', 'p_recall', 'p_birads6', 'lr_similarity', 'p_vendor_switch'):
@@ -67,6 +68,7 @@ class PhantomConfig:
             raise MammoInputError(f"PhantomConfig.density_probs must be 4 probabilities summing to 1, got {self.density_probs}")
         if not 1.0 <= self.texture_beta <= 5.0: raise MammoInputError(f"PhantomConfig.texture_beta must lie in [1, 5], got {self.texture_beta}")
         if not self.vendors: raise MammoInputError("PhantomConfig.vendors must name at least one vendor profile")
+        if not 0 < self.malignant_contrast <= 10: raise MammoInputError(f"PhantomConfig.malignant_contrast must lie in (0, 10], got {self.malignant_contrast}")
 
 # %% ../../nbs/data/12b_phantom.ipynb #b2c9abb7
 _MORPH_P = {('mass', 'malignant'): {'spiculated': .45, 'irregular': .35, 'lobulated': .10, 'oval': .05, 'round': .05},
@@ -141,6 +143,7 @@ def _simulate_history(rng:np.random.Generator, pid:str, n_years:int, cfg:Phantom
         s_dx = rng.uniform(7, 18) if cat == 'mass' else rng.uniform(5, 15)
         tracks.append(_new_track(rng, pid, 1, cancer_side, cat, 'malignant', s_ref=s_dx, t_ref=yrs(dx_date),
                                  T_d=rng.uniform(*cfg.doubling_years), s_cap=np.inf))
+        tracks[-1].c_max *= cfg.malignant_contrast # after every draw: the default (1.0) leaves the bytes unchanged
         biopsied = rng.random() < cfg.p_birads6
     n_ben = 0
     if outcome == 'benign': n_ben = 1 + int(rng.random() < 0.25)
