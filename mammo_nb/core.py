@@ -16,7 +16,7 @@ import torch
 __all__ = ['MODELS', 'DATASETS', 'DEMO_STEPS', 'COMMANDS', 'BENCHMARKS', 'MammoInputError', 'repo_root', 'data_root', 'cache_dir',
            'runs_dir', 'resolve_data_path', 'atomic_path', 'write_json', 'seed_everything', 'get_device',
            'environment_info', 'Entry', 'Registry', 'arg', 'Command', 'command', 'DemoContext', 'DemoResult',
-           'demo_step']
+           'demo_step', 'markdown_table', 'peak_mb']
 
 # %% ../nbs/core/00_core.ipynb #1b2d82e4
 class MammoInputError(ValueError):
@@ -226,3 +226,27 @@ def demo_step(name:str, # unique id of the step
         DEMO_STEPS.register(name, f, order=order, title=title)
         return f
     return _do
+
+# %% ../nbs/core/00_core.ipynb #22e0aa0c
+def markdown_table(df, # a pandas DataFrame
+                   index:bool=False, # include the index as the first column(s)
+                   ) -> str:
+    "A DataFrame as a GitHub-flavoured Markdown table (cells as `str(value)`; format numbers before)."
+    if index: df = df.reset_index()
+    cells = [[str(c) for c in df.columns]] + [[str(v) for v in r] for r in df.itertuples(index=False)]
+    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in cells[:1] + [['---'] * len(df.columns)] + cells[1:])
+
+def _rss_kb(field:str) -> int|None:
+    "A `VmRSS`/`VmHWM` figure of this process in kB (Linux), else None."
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith(field + ':'): return int(line.split()[1])
+    except OSError: return None
+    return None
+
+def peak_mb(fn:Callable) -> float|None:
+    "Peak resident memory (MB) that `fn()` adds above the current level (Linux; None elsewhere)."
+    try: Path('/proc/self/clear_refs').write_text('5')   # reset the high-water mark
+    except OSError: return None
+    base = _rss_kb('VmRSS'); fn(); peak = _rss_kb('VmHWM')
+    return None if base is None or peak is None else max(0.0, (peak - base) / 1024)

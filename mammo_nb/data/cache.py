@@ -25,8 +25,8 @@ from .preprocess import preprocess
 from .manifest import load_manifest, validate_manifest, parse_lesions
 
 # %% auto #0
-__all__ = ['CACHE_FORMAT', 'preprocess_config', 'config_hash', 'file_sha256', 'HashMemo', 'CacheEntry', 'Cache', 'entry_key',
-           'resolve_cache', 'build_cache', 'cache_command', 'bench_cache']
+__all__ = ['CACHE_FORMAT', 'preprocess_config', 'config_hash', 'file_sha256', 'HashMemo', 'CacheEntry', 'Cache', 'read_array',
+           'entry_key', 'resolve_cache', 'build_cache', 'cache_command', 'bench_cache']
 
 # %% ../../nbs/data/15_cache.ipynb #b347d084
 CACHE_FORMAT = 1 # layout/contents version of an entry: bump it when an entry's files or their meaning change
@@ -245,7 +245,7 @@ def _sniff(path:Path) -> str:
     if len(head) >= 132 and head[128:132] == b'DICM': return 'dicom'
     return 'raster'
 
-def _read_array(path:Path, what:str) -> np.ndarray:
+def read_array(path:Path, what:str) -> np.ndarray:
     "A 2-D array from a `.npy`, binary DICOM, PNG or TIFF file; `MammoInputError` naming the file otherwise."
     try:
         kind = _sniff(path)
@@ -296,7 +296,7 @@ def _lesion_arrays(lesions:list, mask_paths:list, geometry:Geometry, root:Path) 
     for k, (les, mp_) in enumerate(zip(lesions, mask_paths)):
         src = 'none'
         if mp_ is not None:
-            m = _read_array(mp_, 'lesion mask') > 0
+            m = read_array(mp_, 'lesion mask') > 0
             if tuple(m.shape) != tuple(geometry.original_size):
                 raise MammoInputError(f"lesion mask of shape {m.shape} does not match the image's {tuple(geometry.original_size)}",
                                       path=mp_)
@@ -311,7 +311,7 @@ def _lesion_arrays(lesions:list, mask_paths:list, geometry:Geometry, root:Path) 
     return arr, metas
 
 def _heatmap_to_frame(path:Path, geometry:Geometry) -> np.ndarray:
-    g = _read_array(path, 'gaze map').astype(np.float32)
+    g = read_array(path, 'gaze map').astype(np.float32)
     if not np.isfinite(g).all(): raise MammoInputError("the gaze map contains NaN or infinite values", path=path)
     if tuple(g.shape) != tuple(geometry.original_size): g = _resize(g, geometry.original_size, 'bilinear')
     return np.asarray(geometry.image_to_frame(g, 'bilinear'), dtype=np.float32)[None]

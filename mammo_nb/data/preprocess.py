@@ -13,7 +13,7 @@ import torch
 import pydicom
 from pydicom import uid as _uid
 
-from ..core import MammoInputError, BENCHMARKS
+from ..core import MammoInputError, BENCHMARKS, peak_mb
 from .dicom import (Mammogram, Geometry, read_mammogram, segment_breast, _downsample, _dilate, _MIN_BREAST,
                                  _synthetic_breast, _make_dicom)
 
@@ -195,21 +195,6 @@ def preprocess(mammogram:Mammogram|str|os.PathLike, # a `Mammogram` (or a path, 
                         pectoral, geometry, mg.laterality, mg.view, meta, mg.path)
 
 # %% ../../nbs/data/11_preprocess.ipynb #3ea0e718
-def _rss_kb(field:str) -> int|None:
-    "A `VmRSS`/`VmHWM` figure of this process in kB (Linux), else None."
-    try:
-        for line in Path('/proc/self/status').read_text().splitlines():
-            if line.startswith(field + ':'): return int(line.split()[1])
-    except OSError: return None
-    return None
-
-def _peak_mb(fn) -> float|None:
-    "Peak resident memory (MB) that `fn()` adds above the current level (Linux; None elsewhere)."
-    try: Path('/proc/self/clear_refs').write_text('5')   # reset the high-water mark
-    except OSError: return None
-    base = _rss_kb('VmRSS'); fn(); peak = _rss_kb('VmHWM')
-    return None if base is None or peak is None else max(0.0, (peak - base) / 1024)
-
 def _traced_mb(fn) -> float:
     "Peak memory (MB) allocated through Python's allocators during `fn()` (NumPy arrays included; torch's own buffers not)."
     import tracemalloc
@@ -223,7 +208,7 @@ def _timed(fn) -> float:
 def _timed_peak(fn) -> tuple[float, float|None]:
     "Seconds and peak added resident memory (MB) of one call of `fn`."
     out = {}
-    peak = _peak_mb(lambda: out.setdefault('t', _timed(fn)))
+    peak = peak_mb(lambda: out.setdefault('t', _timed(fn)))
     return out['t'] if 't' in out else _timed(fn), peak
 
 def bench_data(quick:bool=False, # 2 timed runs per full-size file instead of 7 (finishes in well under a minute)

@@ -16,10 +16,10 @@ import torch.nn as nn
 from PIL import Image
 
 from ..core import (MammoInputError, BENCHMARKS, arg, atomic_path, command, demo_step, DemoContext, DemoResult,
-                           runs_dir, seed_everything, write_json)
+                           runs_dir, seed_everything, write_json, markdown_table, peak_mb)
 from ..data.dicom import read_mammogram
-from ..data.preprocess import preprocess, _peak_mb
-from ..data.cache import Cache, build_cache, resolve_cache, _read_array
+from ..data.preprocess import preprocess
+from ..data.cache import Cache, build_cache, resolve_cache, read_array
 from ..data.datasets import PairedViewDataset
 from ..data.loaders import MammoDL
 from ..data.phantom import PhantomConfig
@@ -35,8 +35,8 @@ from .cgan import (CGANConfig, CGANRun, CGAN_PRESETS, CGANTrainModel, _manifest,
 
 # %% auto #0
 __all__ = ['BASELINES', 'MEAN_BASELINE', 'METRIC_COLUMNS', 'cgan_test_loader', 'per_image_metrics', 'quality_table',
-           'markdown_table', 'format_table', 'CGANEvaluation', 'evaluate_cgan', 'plot_cgan_grid',
-           'evaluate_cgan_command', 'synthesize_mlo', 'write_png16', 'synthesize_command', 'bench_cgan', 'cgan_demo']
+           'format_table', 'CGANEvaluation', 'evaluate_cgan', 'plot_cgan_grid', 'evaluate_cgan_command',
+           'synthesize_mlo', 'write_png16', 'synthesize_command', 'bench_cgan', 'cgan_demo']
 
 # %% ../../nbs/train/63c_cgan_eval.ipynb #96f8f744
 def cgan_test_loader(run:CGANRun, manifest, # manifest CSV or table
@@ -100,11 +100,6 @@ def quality_table(per_image:pd.DataFrame, # rows of `per_image_metrics` (several
             r[m], r[f'{m}_lo'], r[f'{m}_hi'] = ci['estimate'], ci['lo'], ci['hi']
         rows.append(r)
     return pd.DataFrame(rows)
-
-def markdown_table(df:pd.DataFrame) -> str:
-    "A DataFrame as a GitHub-flavoured Markdown table (no extra dependency)."
-    cells = [[str(c) for c in df.columns]] + [[str(v) for v in r] for r in df.itertuples(index=False)]
-    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in cells[:1] + [['---'] * len(df.columns)] + cells[1:])
 
 def format_table(table:pd.DataFrame, metrics:Sequence[str]=METRIC_COLUMNS) -> pd.DataFrame:
     "The table as text: `mean [lo, hi]` per metric."
@@ -235,7 +230,7 @@ def synthesize_mlo(cc:str|os.PathLike, # the CC view: DICOM, PNG or TIFF
     bad = [c for c in mg.meta.get('conflicts', []) if c.startswith('view:') and 'gives MLO' in c]
     if bad: raise MammoInputError(f"this is not a CC view ({bad[0].split(': ', 1)[1]})", path=cc)
     pp = preprocess(mg, size=run.size)
-    m = _read_array(Path(mask), 'lesion mask')
+    m = read_array(Path(mask), 'lesion mask')
     if tuple(m.shape) != tuple(pp.geometry.original_size):
         raise MammoInputError(f"lesion mask shape {tuple(m.shape)} does not match the image's {tuple(pp.geometry.original_size)} "
                               "(the mask must be in the original file's pixel grid)", path=mask)
@@ -309,7 +304,7 @@ def bench_cgan(quick:bool=False, # cpu preset at 256 only (well under a minute)
         for preset, size in configs:
             m, step, x, les, r = _bench_parts(preset, size)
             step()                                                         # warm-up (allocations, lazy init)
-            t0 = time.perf_counter(); peak = _peak_mb(step); dt = time.perf_counter() - t0
+            t0 = time.perf_counter(); peak = peak_mb(step); dt = time.perf_counter() - t0
             m.eval()
             with torch.no_grad():
                 m.generate(x[:1], les[:1], r[:1])

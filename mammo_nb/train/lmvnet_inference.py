@@ -14,9 +14,9 @@ import torch
 import torch.nn as nn
 
 from ..core import (MammoInputError, runs_dir, write_json, seed_everything, command, arg, demo_step, DemoContext,
-                           DemoResult, BENCHMARKS)
+                           DemoResult, BENCHMARKS, markdown_table, peak_mb)
 from ..data.dicom import read_mammogram
-from ..data.preprocess import preprocess, _peak_mb
+from ..data.preprocess import preprocess
 from ..models.lmvnet import LMVNet, show_exam
 from ..models.backbones import create_encoder
 from ..metrics.risk import Recalibrator
@@ -288,7 +288,7 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
             res.update(infer_s_per_breast_exam=w, infer_cpu_s_per_breast_exam=c, infer_s_per_exam=2 * w)
             big = _bench_batch(1, full_size, N)
             tb = []
-            res['peak_mb_full_breast_exam'] = _peak_mb(lambda: tb.append(_timed(lambda: model(big))))
+            res['peak_mb_full_breast_exam'] = peak_mb(lambda: tb.append(_timed(lambda: model(big))))
             for _ in range(0 if quick else 1): tb.append(_timed(lambda: model(big)))
             del big
         w, c = min(tb)
@@ -317,12 +317,6 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
 BENCHMARKS.register('lmvnet', bench_lmvnet, help='LMV-Net training step vs its encoder alone (ratio), inference per exam at 256x208 and 2048x1664, peak memory')
 
 # %% ../../nbs/train/62b_lmvnet_inference.ipynb #78e611df
-def _markdown_table(df:pd.DataFrame) -> str:
-    "A DataFrame (with its index) as a Markdown table."
-    d = df.reset_index()
-    rows = [list(map(str, d.columns)), ['---'] * d.shape[1]] + [[str(v) for v in r] for r in d.itertuples(index=False)]
-    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
-
 @demo_step('lmvnet', order=30, title='LMV-Net: longitudinal multi-view risk on the phantom')
 def demo_lmvnet(ctx:DemoContext) -> DemoResult:
     "Train LMV-Net briefly on the phantom, evaluate it on the test split, draw one exam."
@@ -362,7 +356,7 @@ def demo_lmvnet(ctx:DemoContext) -> DemoResult:
           f"trained for {epochs} epoch(s) in {t_train:.0f} s on the phantom's training split and was evaluated on its test split "
           f"({res['n_exams']} breast exams of {res['n_patients']} women). 95 % CIs from 200 patient-level bootstrap replicates; "
           "'n/a' where a horizon has no case or no control. This is a smoke test of the pipeline, not a result: "
-          "see the tutorial *LMV-Net on the phantom* for the ablation.\n\n" + _markdown_table(summary) +
+          "see the tutorial *LMV-Net on the phantom* for the ablation.\n\n" + markdown_table(summary, index=True) +
           "\n\nThe figure shows the riskiest test exam that has a prior: current and prior views, the registered prior, where the "
           "features changed, the cross-view attention and the three risk curves.")
     c = m[(m['head'] == 'multi') & (m.metric == 'c_index')].estimate

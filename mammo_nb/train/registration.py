@@ -15,7 +15,7 @@ from scipy.ndimage import binary_erosion
 from tqdm.auto import tqdm
 
 from ..core import (MammoInputError, arg, command, demo_step, DemoContext, DemoResult, runs_dir, seed_everything,
-                           write_json, resolve_data_path)
+                           write_json, resolve_data_path, markdown_table)
 from ..data.manifest import parse_lesions
 from ..data.datasets import Augment, LongitudinalDataset
 from ..data.loaders import dls_from_manifest, MammoDL, MammoDataLoaders
@@ -524,13 +524,12 @@ def evaluate_registration_command(args) -> int:
     return 0
 
 # %% ../../nbs/train/61_train_registration.ipynb #52e2287b
-def _md_table(s:pd.DataFrame) -> str:
-    "A Markdown table of the summary (numbers to 3 decimals)."
-    cols = ['before_mean', 'before_median', 'after_mean', 'after_median', 'affine_stage_mean', 'true_flow_mean', 'n']
-    fmt = lambda v: '' if isinstance(v, float) and math.isnan(v) else (f'{v:.3f}' if isinstance(v, float) else str(v))
-    lines = ['| metric | ' + ' | '.join(c.replace('_', ' ') for c in cols) + ' |', '|---' * (len(cols) + 1) + '|']
-    lines += [f'| {i} | ' + ' | '.join(fmt(r[c]) if c != 'n' else str(int(r[c])) for c in cols) + ' |' for i, r in s.iterrows()]
-    return '\n'.join(lines)
+def _summary_text(s:pd.DataFrame) -> pd.DataFrame:
+    "The summary as text for the report: 3 decimals, blank for NaN, whole counts."
+    cols = ['before_mean', 'before_median', 'after_mean', 'after_median', 'affine_stage_mean', 'true_flow_mean']
+    t = s[cols].apply(lambda c: c.map(lambda v: '' if math.isnan(float(v)) else f'{float(v):.3f}'))
+    t['n'] = s['n'].astype(int).astype(str)
+    return t.rename(columns=lambda c: c.replace('_', ' ')).rename_axis('metric')
 
 @demo_step('registration', order=20, title='MammoRegNet: registering prior exams to current ones')
 def registration_demo(ctx:DemoContext) -> DemoResult:
@@ -563,7 +562,7 @@ def registration_demo(ctx:DemoContext) -> DemoResult:
           f"breast {ncc.before_mean:.3f} → {ncc.after_mean:.3f} (the true deformation reaches {ncc.true_flow_mean:.3f}); "
           f"folding pixels {s.loc['negative-Jacobian fraction'].after_mean:.2%}. This short run is a smoke test of the "
           "pipeline; `nbs/train/61_train_registration.ipynb` reports a full training run.\n\n"
-          + _md_table(s))
+          + markdown_table(_summary_text(s), index=True))
     metrics = {'TRE before (mm)': tre.before_mean, 'TRE after (mm)': tre.after_mean, 'NCC before': ncc.before_mean,
                'NCC after': ncc.after_mean, 'negative-Jacobian fraction': s.loc['negative-Jacobian fraction'].after_mean,
                'held-out pairs': len(ev), 'training seconds': round(t_train, 1)}
