@@ -68,7 +68,7 @@ def run_demo(out_dir:str|Path|None=None, # report folder (default `runs_dir()/'d
     with atomic_path(report) as tmp: tmp.write_text('\n'.join([head, table] + sections))
     return report, ok
 
-# %% ../nbs/cli/70_cli.ipynb #59ace968
+# %% ../nbs/cli/70_cli.ipynb #4551fda5
 def _add_command(sub, cmd:Command, groups:dict):
     words = cmd.name.split()
     parent_sub = sub
@@ -88,7 +88,9 @@ def _cmd_demo(args):
     return 0 if ok else 1
 
 def _cmd_bench(args):
-    BENCHMARKS[args.name](quick=args.quick)
+    "Call the benchmark with `quick` and the values of the flags it declared (`args=[arg(...)]` when registered)."
+    kw = {k: v for k, v in vars(args).items() if not k.startswith('_') and k != 'quick'}
+    BENCHMARKS[args._bench](quick=args.quick, **kw)
     return 0
 
 def _cmd_info(args):
@@ -112,9 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(_run=_cmd_demo)
     if len(BENCHMARKS):
         b = sub.add_parser('bench', help='run a benchmark and print its figures')
-        b.add_argument('name', choices=BENCHMARKS.names())
-        b.add_argument('--quick', action='store_true', help='small sizes, a few seconds')
-        b.set_defaults(_run=_cmd_bench)
+        bsub = b.add_subparsers(dest='_bench', metavar='NAME', required=True)
+        for e in BENCHMARKS.entries(key=lambda e: e.name):
+            bp = bsub.add_parser(e.name, help=e.meta.get('help', ''), description=e.meta.get('help', ''))
+            bp.add_argument('--quick', action='store_true', help='small sizes, a few seconds')
+            for flags, kw in e.meta.get('args', []): bp.add_argument(*flags, **kw)
+            bp.set_defaults(_run=_cmd_bench)
     i = sub.add_parser('info', help='versions, paths and registered components')
     i.set_defaults(_run=_cmd_info)
     groups = {}
