@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'DEMO_STEPS', 'COMMANDS', 'BENCHMARKS', 'MammoInputError', 'repo_root', 'data_root', 'cache_dir',
-           'runs_dir', 'resolve_data_path', 'atomic_path', 'write_json', 'seed_everything', 'get_device',
-           'environment_info', 'Entry', 'Registry', 'arg', 'Command', 'command', 'DemoContext', 'DemoResult',
-           'demo_step', 'markdown_table', 'peak_mb']
+__all__ = ['MODELS', 'DATASETS', 'DEMO_STEPS', 'COMMANDS', 'BENCHMARKS', 'SYSTEMS', 'MammoInputError', 'repo_root', 'data_root',
+           'cache_dir', 'runs_dir', 'resolve_data_path', 'atomic_path', 'strict_json', 'write_json', 'seed_everything',
+           'get_device', 'autocast_dtype', 'environment_info', 'Entry', 'Registry', 'arg', 'Command', 'command',
+           'DemoContext', 'DemoResult', 'demo_step', 'markdown_table', 'peak_mb']
 
 # %% ../nbs/core/00_core.ipynb #1b2d82e4
 class MammoInputError(ValueError):
@@ -79,7 +79,7 @@ def resolve_data_path(path:str|os.PathLike, # a path relative to `root` (absolut
         raise MammoInputError(f"path lies outside the data root {root}", path=path)
     return full
 
-# %% ../nbs/core/00_core.ipynb #bf81c445
+# %% ../nbs/core/00_core.ipynb #2caf390e
 @contextlib.contextmanager
 def atomic_path(path:str|os.PathLike, # the final file name
                 ) -> Iterator[Path]:
@@ -93,9 +93,21 @@ def atomic_path(path:str|os.PathLike, # the final file name
     finally:
         if tmp.exists(): tmp.unlink()
 
+def strict_json(obj:Any) -> Any:
+    "`obj` with every NaN/inf float (Python or NumPy) replaced by `None` and NumPy scalars/arrays made plain, so the JSON is strict."
+    if isinstance(obj, dict): return {str(k) if not isinstance(k, str) else k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray): return strict_json(obj.tolist())
+    if isinstance(obj, (np.bool_,)): return bool(obj)
+    if isinstance(obj, np.integer): return int(obj)
+    if isinstance(obj, (float, np.floating)): return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, torch.Tensor): return strict_json(obj.detach().cpu().tolist())
+    return obj
+
 def write_json(path:str|os.PathLike, obj:Any, **kw) -> Path:
-    "Write `obj` as indented JSON, atomically."
-    with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str, **kw) + '\n')
+    "Write `obj` as indented, strict JSON (NaN and infinities become `null`), atomically."
+    text = json.dumps(strict_json(obj), indent=2, default=str, allow_nan=False, **kw)
+    with atomic_path(path) as tmp: tmp.write_text(text + '\n')
     return Path(path)
 
 # %% ../nbs/core/00_core.ipynb #7fd85091
@@ -112,19 +124,39 @@ def seed_everything(seed:int=42, # the seed for every generator
         if torch.backends.cudnn.is_available(): torch.backends.cudnn.benchmark = False
     return np.random.default_rng(seed)
 
-# %% ../nbs/core/00_core.ipynb #63b38665
-def get_device(prefer:str|None=None, # 'cpu', 'cuda', 'cuda:1', 'mps'; `MAMMO_DEVICE` when `None`
+# %% ../nbs/core/00_core.ipynb #0cd2efed
+def _mps_available() -> bool: return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
+
+def get_device(prefer:str|torch.device|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; `MAMMO_DEVICE` (else 'auto') when `None`
                ) -> torch.device:
-    "The device to run on: `prefer`, else `MAMMO_DEVICE`, else CUDA, else Apple MPS, else CPU."
-    prefer = prefer or os.environ.get('MAMMO_DEVICE')
-    if prefer:
-        dev = torch.device(prefer)
-        if dev.type == 'cuda' and not torch.cuda.is_available():
-            raise MammoInputError(f"device '{prefer}' requested but CUDA is not available")
-        return dev
-    if torch.cuda.is_available(): return torch.device('cuda')
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
-    return torch.device('cpu')
+    "The device to run on: `prefer`, else `MAMMO_DEVICE`; 'auto' is CUDA, else Apple MPS, else CPU."
+    if isinstance(prefer, torch.device): prefer = str(prefer)
+    prefer = (prefer or os.environ.get('MAMMO_DEVICE') or 'auto').strip().lower()
+    if prefer == 'auto':
+        if torch.cuda.is_available(): return torch.device('cuda')
+        return torch.device('mps') if _mps_available() else torch.device('cpu')
+    try: dev = torch.device(prefer)
+    except RuntimeError: raise MammoInputError(f"unknown device {prefer!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == 'cuda':
+        if not torch.cuda.is_available(): raise MammoInputError(f"device '{prefer}' requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise MammoInputError(f"device '{prefer}' requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif dev.type == 'mps' and not _mps_available(): raise MammoInputError(f"device '{prefer}' requested but Apple MPS is not available")
+    elif dev.type not in ('cpu', 'cuda', 'mps'): raise MammoInputError(f"unsupported device {prefer!r}; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+def autocast_dtype(device:str|torch.device, # the device that runs the model
+                   precision:str='auto', # 'auto', 'fp32', 'bf16' or 'fp16'
+                   ) -> torch.dtype|None:
+    "The autocast dtype of a run: 'auto' is bf16 on a CUDA device that supports it, fp16 on other CUDA devices, fp32 (None) elsewhere."
+    dev = torch.device(device)
+    if precision not in ('auto', 'fp32', 'bf16', 'fp16'): raise MammoInputError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    if precision == 'auto':
+        if dev.type != 'cuda': return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == 'fp32': return None
+    if precision == 'fp16' and dev.type == 'cpu': raise MammoInputError("fp16 autocast needs a GPU; use bf16 or fp32 on the CPU")
+    return torch.bfloat16 if precision == 'bf16' else torch.float16
 
 # %% ../nbs/core/00_core.ipynb #8e7ba138
 def environment_info() -> dict[str, str]:
@@ -170,12 +202,13 @@ class Registry:
         return sorted(self._entries.values(), key=key)
     def __repr__(self): return f"Registry({self.kind!r}: {', '.join(self.names())})"
 
-# %% ../nbs/core/00_core.ipynb #2abb5536
+# %% ../nbs/core/00_core.ipynb #cff86521
 MODELS = Registry('model')        # name -> constructor(**kwargs) -> nn.Module
 DATASETS = Registry('dataset')    # name -> manifest converter / loader factory
 DEMO_STEPS = Registry('demo step') # name -> fn(ctx: DemoContext) -> DemoResult, meta: order, title
 COMMANDS = Registry('command')    # 'phantom', 'train lmvnet', ... -> Command
 BENCHMARKS = Registry('benchmark') # name -> fn(quick: bool) -> dict of figures
+SYSTEMS = Registry('system')       # name -> a `mammo_nb.train.system.System` (train/evaluate/predict/bench/demo)
 
 # %% ../nbs/core/00_core.ipynb #683b7396
 def arg(*flags, **kwargs) -> tuple:
