@@ -12,8 +12,8 @@ import pandas as pd
 from ..core import MammoInputError, write_json
 
 # %% auto #0
-__all__ = ['survival_times', 'c_index', 'horizon_auc', 'brier_scores', 'calibration_curve', 'plot_calibration', 'bootstrap_ci',
-           'risk_report', 'subgroup_table', 'Recalibrator']
+__all__ = ['survival_times', 'c_index', 'horizon_auc', 'brier_scores', 'calibration_curve', 'plot_calibration',
+           'bootstrap_replicates', 'bootstrap_ci', 'risk_report', 'subgroup_table', 'Recalibrator']
 
 # %% ../../nbs/metrics/40_metrics_risk.ipynb #3dd82339
 def _as_np(x, name:str, ndim:int|None=None, dtype=float) -> np.ndarray:
@@ -129,7 +129,40 @@ def plot_calibration(probs, target, y_mask,
     ax.set_xlabel('mean predicted risk'); ax.set_ylabel('observed frequency'); ax.legend(fontsize=7)
     return ax
 
-# %% ../../nbs/metrics/40_metrics_risk.ipynb #457b4119
+# %% ../../nbs/metrics/40_metrics_risk.ipynb #a6983175
+def _group_members(groups, n:int) -> list[np.ndarray]:
+    "Indices of the samples of every group, in order of the sorted group ids."
+    g = np.arange(n) if groups is None else np.asarray(groups)
+    if g.ndim != 1 or len(g) != n: raise MammoInputError(f"groups has {len(g) if g.ndim == 1 else g.shape} entries for {n} samples")
+    _, inv = np.unique(g, return_inverse=True)
+    order = np.argsort(inv, kind='stable'); starts = np.r_[0, np.cumsum(np.bincount(inv))]
+    return [order[starts[i]:starts[i + 1]] for i in range(len(starts) - 1)]
+
+def bootstrap_replicates(stat:Callable, # stat(*arrays) -> float or 1-d array
+                         *arrays, # arrays with the same first dimension (samples)
+                         groups=None, # [n] patient ids to resample (default: every sample is its own group)
+                         n_boot:int=1000, # bootstrap replicates (1..1,000,000)
+                         seed:int=0, # seed of the resampling
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    "The statistic on all data and on `n_boot` group-resampled replicates `[n_boot, ...]` (NaN where undefined)."
+    if not arrays: raise MammoInputError("bootstrap needs at least one array to resample")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not 1 <= n_boot <= 1_000_000:
+        raise MammoInputError(f"n_boot must be an integer in 1..1000000, got {n_boot!r}")
+    arrays = [_as_np(a, 'array', dtype=None) for a in arrays]
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays): raise MammoInputError(f"all arrays must have the same number of samples, got {[len(a) for a in arrays]}")
+    if n == 0: raise MammoInputError("bootstrap needs at least one sample")
+    members = _group_members(groups, n)
+    est = np.asarray(stat(*arrays), dtype=float)
+    rng, reps = np.random.default_rng(seed), []
+    with np.errstate(all='ignore'):
+        for _ in range(n_boot):
+            idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+            try: reps.append(np.asarray(stat(*[a[idx] for a in arrays]), dtype=float))
+            except ValueError: reps.append(np.full_like(est, np.nan))
+    return est, np.stack(reps)
+
+# %% ../../nbs/metrics/40_metrics_risk.ipynb #cc28d499
 def bootstrap_ci(metric:Callable, # metric(*arrays) -> float or 1-d array
                  *arrays, # arrays with the same first dimension (samples)
                  groups=None, # [n] patient ids to resample (default: every sample is its own group)
@@ -138,27 +171,13 @@ def bootstrap_ci(metric:Callable, # metric(*arrays) -> float or 1-d array
                  seed:int=0,
                  ) -> dict:
     "Point estimate and percentile bootstrap CI with patient-level resampling: `{estimate, lo, hi, n_valid}`."
-    arrays = [_as_np(a, 'array', dtype=None) for a in arrays]
-    n = len(arrays[0])
-    if any(len(a) != n for a in arrays): raise MammoInputError("all arrays must have the same number of samples")
-    g = np.arange(n) if groups is None else np.asarray(groups)
-    if len(g) != n: raise MammoInputError(f"groups has {len(g)} entries for {n} samples")
-    _, inv = np.unique(g, return_inverse=True)
-    order = np.argsort(inv, kind='stable'); starts = np.r_[0, np.cumsum(np.bincount(inv))]
-    members = [order[starts[i]:starts[i + 1]] for i in range(len(starts) - 1)]
-    est = np.asarray(metric(*arrays), dtype=float)
-    rng, reps = np.random.default_rng(seed), []
-    with np.errstate(all='ignore'):
-        for _ in range(n_boot):
-            idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
-            try: reps.append(np.asarray(metric(*[a[idx] for a in arrays]), dtype=float))
-            except MammoInputError: reps.append(np.full_like(est, np.nan))
-    reps = np.stack(reps)
-    valid = ~np.isnan(reps)
-    lo = np.array([np.quantile(r[v], alpha / 2) if v.any() else np.nan for r, v in zip(reps.reshape(n_boot, -1).T, valid.reshape(n_boot, -1).T)])
-    hi = np.array([np.quantile(r[v], 1 - alpha / 2) if v.any() else np.nan for r, v in zip(reps.reshape(n_boot, -1).T, valid.reshape(n_boot, -1).T)])
+    if not 0 < alpha < 1: raise MammoInputError(f"alpha must be in (0, 1), got {alpha}")
+    est, reps = bootstrap_replicates(metric, *arrays, groups=groups, n_boot=n_boot, seed=seed)
+    flat = reps.reshape(n_boot, -1); valid = ~np.isnan(flat)
+    lo = np.array([np.quantile(r[v], alpha / 2) if v.any() else np.nan for r, v in zip(flat.T, valid.T)])
+    hi = np.array([np.quantile(r[v], 1 - alpha / 2) if v.any() else np.nan for r, v in zip(flat.T, valid.T)])
     shape = est.shape
-    res = dict(estimate=est, lo=lo.reshape(shape), hi=hi.reshape(shape), n_valid=valid.reshape(n_boot, -1).sum(0).reshape(shape))
+    res = dict(estimate=est, lo=lo.reshape(shape), hi=hi.reshape(shape), n_valid=valid.sum(0).reshape(shape))
     return {k: (v.item() if np.ndim(v) == 0 else v) for k, v in res.items()}
 
 # %% ../../nbs/metrics/40_metrics_risk.ipynb #5cca1d17
