@@ -124,7 +124,7 @@ def seed_everything(seed:int=42, # the seed for every generator
         if torch.backends.cudnn.is_available(): torch.backends.cudnn.benchmark = False
     return np.random.default_rng(seed)
 
-# %% ../nbs/core/00_core.ipynb #0cd2efed
+# %% ../nbs/core/00_core.ipynb #38d3fade
 def _mps_available() -> bool: return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
 
 def get_device(prefer:str|torch.device|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; `MAMMO_DEVICE` (else 'auto') when `None`
@@ -155,7 +155,6 @@ def autocast_dtype(device:str|torch.device, # the device that runs the model
         if dev.type != 'cuda': return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if precision == 'fp32': return None
-    if precision == 'fp16' and dev.type == 'cpu': raise MammoInputError("fp16 autocast needs a GPU; use bf16 or fp32 on the CPU")
     return torch.bfloat16 if precision == 'bf16' else torch.float16
 
 # %% ../nbs/core/00_core.ipynb #8e7ba138
