@@ -95,8 +95,16 @@ def write_cbis(root):
     _write(root/'calc_case_description_test_set.csv', CBIS_CALC
            + _cbis_row('Calc', 'Test', 'P_00007', 'RIGHT', 'CC', 1, 'PUNCTATE', 'REGIONAL', 2, 'BENIGN_WITHOUT_CALLBACK', 2, 1))
     # TCIA's download layout for one full image: the CSV path does not exist, its top folder holds one .dcm
-    (root/'CBIS-DDSM'/'Mass-Training_P_00001_LEFT_CC'/'07-20-2016-DDSM-74994'/'1.000000-full mammogram images-24515').mkdir(parents=True)
-    (root/'CBIS-DDSM'/'Mass-Training_P_00001_LEFT_CC'/'07-20-2016-DDSM-74994'/'1.000000-full mammogram images-24515'/'1-1.dcm').touch()
+    cbis = root/'CBIS-DDSM'
+    _write_dicom(cbis/'Mass-Training_P_00001_LEFT_CC'/'07-20-2016-DDSM-74994'/'1.000000-full mammogram images-24515'/'1-1.dcm',
+                 np.zeros((40, 30), np.uint8))
+    # ... and its ROI mask in the same layout, next to the cropped image: the file of the image's size is the mask
+    roi = cbis/'Mass-Training_P_00001_LEFT_CC_1'/'07-21-2016-DDSM-1'/'1.000000-ROI mask images-1'
+    mask = np.zeros((40, 30), np.uint8); mask[12:20, 5:9] = 255
+    _write_dicom(roi/'1-1.dcm', (np.arange(8 * 4).reshape(8, 4) * 7 % 251).astype(np.uint8))   # the crop, 8x4
+    _write_dicom(roi/'1-2.dcm', mask)
+    # one mask at the very path of the table; every other mask file is missing (a download without its masks)
+    _write(cbis/'Mass-Training_P_00005_RIGHT_CC_1/1.3.6.1.4.1.9590.100.1.2.31/1.3.6.1.4.1.9590.100.1.2.41/000001.dcm', 'x')
     return root
 
 
@@ -187,7 +195,8 @@ EMBED_NATIVE = ('empi_anon,acc_anon,study_date_anon,ImageLateralityFinal,ViewPos
 # Converters
 # ---------------------------------------------------------------------------------------------------------
 def test_cbis_ddsm(tmp_path):
-    df = convert_cbis_ddsm(write_cbis(tmp_path))
+    with pytest.warns(M.ManifestWarning, match='CBIS-DDSM: 7 of 9 ROI mask files not found'):
+        df = convert_cbis_ddsm(write_cbis(tmp_path))
     _check_expected(df, 'cbis-ddsm', tmp_path)
     by = {(r.patient_id, r.laterality, r.view): r for r in df.itertuples()}
     assert len(df) == 7  # 9 abnormality rows -> 7 images (P_00004 L CC twice, P_00005 R CC in mass and calc)
@@ -202,12 +211,23 @@ def test_cbis_ddsm(tmp_path):
     assert les[0]['calc_type'] == 'AMORPHOUS' and les[1]['margins'] == 'OBSCURED'
     assert les[1]['mask'] == ('CBIS-DDSM/Mass-Training_P_00005_RIGHT_CC_1/1.3.6.1.4.1.9590.100.1.2.31/'
                               '1.3.6.1.4.1.9590.100.1.2.41/000001.dcm')  # the "\n" inside the CSV cell is gone
+    assert les[0]['mask'] is None and les[0]['mask_missing'].startswith('CBIS-DDSM/Calc-Training_P_00005_RIGHT_CC_1/')
+    # the TCIA layout's mask is found: of the two files in its folder, the one of the image's size
+    assert parse_lesions(by['P_00001', 'L', 'CC'].lesions)[0]['mask'] == \
+        'CBIS-DDSM/Mass-Training_P_00001_LEFT_CC_1/07-21-2016-DDSM-1/1.000000-ROI mask images-1/1-2.dcm'
+    # never a mask path that does not exist
+    for r in df.itertuples():
+        for l in parse_lesions(r.lesions): assert l['mask'] is None or (tmp_path/l['mask']).is_file(), l
+    assert len(df.attrs['missing_masks']) == 7 and {'image_path', 'mask', 'table', 'line', 'why'} <= set(df.attrs['missing_masks'][0])
     r = by['P_00004', 'L', 'CC']
     assert [l['abnormality_id'] for l in parse_lesions(r.lesions)] == [1, 2] and (r.birads, r.pathology) == ('4', 'benign')
     # patient in a training and a test table -> test everywhere; density 0 -> empty; assessment 0 kept
     assert by['P_00007', 'L', 'MLO'].split == 'test' and by['P_00007', 'R', 'CC'].split == 'test'
     assert pd.isna(by['P_00007', 'L', 'MLO'].density) and by['P_00007', 'L', 'MLO'].birads == '0'
-    assert by['P_00016', 'L', 'CC'].split == 'test' and by['P_00001', 'L', 'CC'].split == 'train'
+    assert by['P_00016', 'L', 'CC'].split == 'test'
+    # a patient-level val split carved out of the training patients (every trainer needs one): 1 of the 3 here
+    splits = df.groupby('patient_id').split.agg(set)
+    assert splits.map(len).eq(1).all() and sorted(splits.map(min)) == ['test', 'test', 'train', 'train', 'val']
     assert by['P_00001', 'L', 'CC'].density == 'C' and df.exam_date.isna().all()
     assert (df.exam_id == df.patient_id).all() and (df.dataset == 'cbis-ddsm').all()
 
@@ -236,12 +256,16 @@ def test_cbis_ddsm_bad_rows(tmp_path):
         convert_cbis_ddsm(tmp_path)
     probs = e.value.problems
     assert len(probs) == 5, probs
-    assert "mass_case_description_train_set.csv, row 1, column 'left or right breast': must be LEFT or RIGHT, got 'MIDDLE'" in probs
-    assert any("row 1, column 'assessment'" in p for p in probs)
-    assert any("row 2, column 'image view': must be CC or MLO, got 'LM'" in p for p in probs)
-    assert any("row 2, column 'pathology'" in p for p in probs) and any("row 2, column 'breast_density'" in p for p in probs)
+    # CSV lines (header = line 1); each row of these tables spans two lines (a line break inside a quoted cell)
+    assert "mass_case_description_train_set.csv, line 4, column 'left or right breast': must be LEFT or RIGHT, got 'MIDDLE'" in probs
+    assert any("line 4, column 'assessment'" in p for p in probs)
+    assert any("line 6, column 'image view': must be CC or MLO, got 'LM'" in p for p in probs)
+    assert any("line 6, column 'pathology'" in p for p in probs) and any("line 6, column 'breast_density'" in p for p in probs)
+    (tmp_path/'empty').mkdir()
     with pytest.raises(MammoInputError, match='no CBIS-DDSM case-description CSV'):
         convert_cbis_ddsm(tmp_path/'empty')
+    with pytest.raises(MammoInputError, match='nope: the data root folder does not exist'):
+        convert_cbis_ddsm(tmp_path/'nope')
 
 
 def test_inbreast(tmp_path):
@@ -276,9 +300,9 @@ def test_inbreast_problems(tmp_path):
         convert_inbreast(root)
     probs = e.value.problems
     assert len(probs) == 6, probs
-    for frag in ("row 1, column 'Laterality'", "row 1, column 'Acquisition date'", "row 4, column 'ACR'",
-                 "row 4, column 'Bi-Rads'", "row 5, column 'File Name': " "INbreast Release 1.0/AllXML/50997250.xml",
-                 "row 7, column 'File Name': no DICOM named 99999999_*.dcm"):
+    for frag in ("line 3, column 'Laterality'", "line 3, column 'Acquisition date'", "line 6, column 'ACR'",
+                 "line 6, column 'Bi-Rads'", "line 7, column 'File Name': " "INbreast Release 1.0/AllXML/50997250.xml",
+                 "line 9, column 'File Name': no DICOM named 99999999_*.dcm"):
         assert any(frag in p for p in probs), (frag, probs)
 
 
@@ -304,7 +328,7 @@ def test_vindr_problems(tmp_path):
     p.write_text(p.read_text().replace('BI-RADS 1,DENSITY C,training', 'BI-RADS 9,DENSITY E,holdout', 1))
     with pytest.raises(MammoInputError) as e:
         convert_vindr(root)
-    assert len(e.value.problems) == 3 and all('breast-level_annotations.csv, row 2' in x for x in e.value.problems)
+    assert len(e.value.problems) == 3 and all('breast-level_annotations.csv, line 4' in x for x in e.value.problems)
     p.write_text(p.read_text().replace('view_position', 'view'))
     with pytest.raises(MammoInputError, match="missing column\\(s\\) 'view_position'"):
         convert_vindr(root)
@@ -355,10 +379,10 @@ def test_embed_problems(tmp_path):
     with pytest.raises(MammoInputError) as e:
         convert_embed(tmp_path)
     probs = e.value.problems
-    for frag in ("row 0, column 'years_to_cancer': must be >= 0", "row 1, column 'laterality'",
-                 "row 1, column 'years_to_cancer': not a number", "row 1, column 'exam_date': unparsable",
-                 "row 2, column 'split_group': unknown split 'holdout'", "row 1, column 'patient_id': the row has neither",
-                 "row 2, column 'patient_id': the row has neither", "row 3, column 'patient_id': the row has neither"):
+    for frag in ("line 2, column 'years_to_cancer': must be >= 0", "line 3, column 'laterality'",
+                 "line 3, column 'years_to_cancer': not a number", "line 3, column 'exam_date': unparsable",
+                 "line 4, column 'split_group': unknown split 'holdout'", "line 3, column 'patient_id': the row has neither",
+                 "line 4, column 'patient_id': the row has neither", "line 5, column 'patient_id': the row has neither"):
         assert any(frag in p for p in probs), (frag, probs)
     assert len(probs) == 8, probs
     _write(tmp_path/'other.csv', 'patient_id,laterality,view,file_path,years_to_cancer\n')
@@ -507,8 +531,14 @@ def test_check_files(tmp_path):
     (tmp_path/'m'/'1.png').unlink(); (tmp_path/'a'/'R_MLO.dcm').unlink()
     with pytest.raises(MammoInputError) as e:
         validate_manifest(df, root=tmp_path, check_files=True)
-    assert [d[:2] for d in e.value.details] == [(2, 'lesions'), (3, 'image_path')]
-    assert "file not found: 'a/R_MLO.dcm'" in e.value.problems[1]
+    assert [d[:2] for d in e.value.details] == [(3, 'image_path')]          # a missing mask is not an error ...
+    assert "file not found: 'a/R_MLO.dcm'" in e.value.problems[0]
+    (tmp_path/'a'/'R_MLO.dcm').touch()
+    ok = validate_manifest(df, root=tmp_path, check_files=True)
+    assert ok.attrs['missing_masks'] == [{'row': 2, 'lesion': 0, 'image_path': 'a/R_CC.dcm', 'mask': 'm/1.png'}]  # ... but listed
+    with pytest.raises(MammoInputError) as e:                                # ... unless masks are required
+        validate_manifest(df, root=tmp_path, check_files=True, require_masks=True)
+    assert [d[:2] for d in e.value.details] == [(2, 'lesions')] and "lesion 0: mask file not found: 'm/1.png'" in e.value.problems[0]
 
 
 def test_load_errors(tmp_path):
@@ -566,7 +596,7 @@ def test_cli_errors(tmp_path, capsys):
     with pytest.raises(MammoInputError) as e:
         _cli('validate', tmp_path/'bad.csv', '--root', tmp_path)
     err = str(e.value)
-    assert "row 1, column 'laterality'" in err and "row 3, column 'view'" in err and '2 problems in 2 rows' in err
+    assert "line 3, column 'laterality'" in err and "line 5, column 'view'" in err and '2 problems in 2 rows' in err
     with pytest.raises(MammoInputError, match='needs --out'):
         _cli('inbreast', '--root', tmp_path)
     with pytest.raises(MammoInputError, match='needs the manifest CSV'):
@@ -586,7 +616,7 @@ def test_console_script(tmp_path, capsys):
     bad.to_csv(tmp_path/'bad.csv', index=False)
     rc = cli.main(['manifest', 'validate', str(tmp_path/'bad.csv'), '--root', str(tmp_path)])
     err = capsys.readouterr().err
-    assert rc != 0 and "row 0, column 'view'" in err and "row 2, column 'split'" in err
+    assert rc != 0 and "line 2, column 'view'" in err and "line 4, column 'split'" in err
 
 
 # ---------------------------------------------------------------------------------------------------------
