@@ -357,7 +357,7 @@ def _jsonable(v):
     try: return float(v)
     except (TypeError, ValueError): return str(v)
 
-# %% ../../nbs/train/60_learner.ipynb #71752288
+# %% ../../nbs/train/60_learner.ipynb #3384b357
 def _py_state(): v, s, g = random.getstate(); return [v, list(s), g]
 def _np_state(): n, a, p, hg, cg = np.random.get_state(); return [n, a.tolist(), int(p), int(hg), float(cg)]
 
@@ -366,8 +366,9 @@ class ResumeCheckpoint(Callback):
     order = 70  # after the recorder, loss-part logger and trackers
     def __init__(self, path:str|Path, # folder of the checkpoint
                  state:dict|None=None, # a loaded `last.json` to restore at `before_fit` (set by `fit_resumable`)
-                 tensors:dict|None=None): # its tensors
-        self.path, self.state, self.tensors = Path(path), state, tensors
+                 tensors:dict|None=None, # its tensors
+                 key:str|None=None): # the run's key, stored with the state
+        self.path, self.state, self.tensors, self.key = Path(path), state, tensors, key
 
     def _trackers(self): return [cb for cb in self.learn.cbs if isinstance(cb, TrackerCallback)]
 
@@ -413,7 +414,7 @@ class ResumeCheckpoint(Callback):
         self.path.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path/st_name) as tmp: save_file(tensors, str(tmp))
         state = dict(
-            epoch_done=epoch, n_epoch=int(learn.n_epoch), tensors=st_name, config=getattr(unwrap(learn.model), 'config', {}),
+            epoch_done=epoch, n_epoch=int(learn.n_epoch), key=self.key, tensors=st_name, config=getattr(unwrap(learn.model), 'config', {}),
             opt=dict(state=opt_state, hypers=[{k: _jsonable(v) for k, v in h.items()} for h in opt['hypers']]),
             rng=dict(python=_py_state(), numpy=_np_state()),
             dl_rng={n: [dl.rng.getstate()[0], list(dl.rng.getstate()[1]), dl.rng.getstate()[2]]
@@ -449,10 +450,11 @@ def _restore_model_and_opt(learn, state, tensors):
     hypers = [{k: (v if isinstance(v, str) else float(v)) for k, v in h.items()} for h in state['opt']['hypers']]
     learn.opt.load_state_dict({'state': opt_state, 'hypers': hypers})
 
-# %% ../../nbs/train/60_learner.ipynb #00f78b94
+# %% ../../nbs/train/60_learner.ipynb #a9dd42f2
 def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
                   ckpt_dir:str|Path|None=None, # where `last.json` lives (default: `learn.path/'resume'`)
-                  resume:bool=True, # continue from `ckpt_dir` when it holds a checkpoint of the same run length
+                  resume:bool=True, # continue from `ckpt_dir` when it holds a checkpoint of the same run length (and key)
+                  key:str|None=None, # the run's key (`mammo_nb.train.system`): a checkpoint of another run is refused
                   cbs:list|None=None, **one_cycle_kw):
     "`fit_one_cycle` with a full-state checkpoint each epoch; continues exactly where a killed run stopped."
     ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else Path(learn.path)/'resume'
@@ -460,6 +462,9 @@ def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
     start = 0
     if loaded is not None:
         state, tensors = loaded
+        if key is not None and state.get('key') != key:
+            raise MammoInputError(f"checkpoint belongs to another run (key {state.get('key')}, not {key}); "
+                                  "use resume=False or another ckpt_dir", path=ckpt_dir/'last.json')
         if state['n_epoch'] != n_epoch:
             raise MammoInputError(f"checkpoint is for a {state['n_epoch']}-epoch run, not {n_epoch}; "
                                   "use resume=False or another ckpt_dir", path=ckpt_dir/'last.json')
@@ -469,10 +474,10 @@ def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
             print(f"run already complete ({start}/{n_epoch} epochs)")
             return learn
         print(f"resuming at epoch {start} of {n_epoch}")
-        cb = ResumeCheckpoint(ckpt_dir, state, tensors)
+        cb = ResumeCheckpoint(ckpt_dir, state, tensors, key=key)
         for c in learn.cbs:
             if isinstance(c, CSVLogger): c.append = True
-    else: cb = ResumeCheckpoint(ckpt_dir)
+    else: cb = ResumeCheckpoint(ckpt_dir, key=key)
     learn.fit_one_cycle(n_epoch, lr_max, cbs=[cb] + list(cbs or []), start_epoch=start, **one_cycle_kw)
     return learn
 
