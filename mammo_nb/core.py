@@ -209,7 +209,7 @@ COMMANDS = Registry('command')    # 'phantom', 'train lmvnet', ... -> Command
 BENCHMARKS = Registry('benchmark') # name -> fn(quick: bool) -> dict of figures
 SYSTEMS = Registry('system')       # name -> a `mammo_nb.train.system.System` (train/evaluate/predict/bench/demo)
 
-# %% ../nbs/core/00_core.ipynb #683b7396
+# %% ../nbs/core/00_core.ipynb #d388e96c
 def arg(*flags, **kwargs) -> tuple:
     "An argument of a `Command`: the positional and keyword arguments of `ArgumentParser.add_argument`."
     return (flags, kwargs)
@@ -221,6 +221,7 @@ class Command:
     help: str
     run: Callable
     args: list = field(default_factory=list)
+    epilog: str = '' # text shown after the options by `--help`
 
 def command(name:str, # e.g. 'phantom' or 'train lmvnet'
             help:str, # one line shown by `mammo-nb --help`
