@@ -51,7 +51,7 @@ def test_lmvnet_consumes_the_longitudinal_batch(phantom):
     assert torch.equal(target, b['target'])
 
 
-def test_failed_image_becomes_a_missing_view(phantom):
+def test_failed_image_becomes_a_missing_view(phantom, capsys):
     "With on_error='skip', an unreadable image is data: its view is zeros with mask 0 (not a crash, not a dropped breast)."
     root, man, cache = phantom
     df = load_manifest(man, root=root)
@@ -60,8 +60,12 @@ def test_failed_image_becomes_a_missing_view(phantom):
     df.loc[i, 'image_path'] = 'images/unreadable.dcm'
     with pytest.raises(MammoInputError, match='unreadable.dcm'):
         dls_from_manifest(df, kind='two_view', cache=cache, size=SIZE)
-    with pytest.warns(UserWarning, match='1 of'):
-        d = dls_from_manifest(df, kind='two_view', cache=cache, size=SIZE, on_error='skip', augment=False)
+    capsys.readouterr()
+    d = dls_from_manifest(df, kind='two_view', cache=cache, size=SIZE, on_error='skip', augment=False)
+    err = capsys.readouterr().err                       # reported once, as plain lines (no warning wrapper) ...
+    assert err.startswith('1 of ') and 'images/unreadable.dcm: not a DICOM file' in err and 'Warning' not in err, err
+    assert d.cache_report.attrs['failures'] == [e for e in d.cache_report.error if isinstance(e, str)]   # ... and kept
+    assert len(d.warnings) == 1 and 'unreadable.dcm' in d.warnings[0]          # for the run to record
     ds = d.train.dataset
     j = int(np.flatnonzero(((ds.table.exam_id == df.exam_id[i]) & (ds.table.laterality == df.laterality[i])).to_numpy())[0])
     x = ds[j]

@@ -158,7 +158,7 @@ def load_view(entry:CacheEntry|None, # a cache entry, or None for a missing view
             'gaze_present': float(entry.gaze is not None), 'nipple': torch.tensor(nipple, dtype=torch.float32),
             'boxes': b, 'box_mask': bm, 'present': 1.0}
 
-# %% ../../nbs/data/16a_datasets.ipynb #134a68e0
+# %% ../../nbs/data/16a_datasets.ipynb #26a32b5a
 def _text(v) -> str:
     "A string id ('' for a missing value)."
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)): return ''
@@ -195,7 +195,7 @@ class MammoDataset(torch.utils.data.Dataset):
         self.cache = cache if isinstance(cache, Cache) else Cache(cache)
         self.split, self.augment, self.seed, self.max_boxes, self.epoch = split, augment, int(seed), int(max_boxes), 0
         self.gaze = bool(gaze) if gaze is not None else bool('gaze_path' in self.df and self.df['gaze_path'].notna().any())
-        self._lru = OrderedDict()
+        self._lru, self.warnings = OrderedDict(), [] # warnings: decisions the data forced, for a run to record
         first = next((k for k in self.keys if k is not None), None)
         if first is None: raise MammoInputError("no image of the manifest is in the cache (build it with build_cache)")
         self.size = tuple(self.cache.meta(first)['size'])
@@ -296,22 +296,25 @@ class TwoViewDataset(MammoDataset):
         out.update(label=_f(r['label']), label_mask=_f(r['label_mask']))
         return {**out, **self._ids(r, _BREAST_IDS)}
 
-# %% ../../nbs/data/16a_datasets.ipynb #b62aa578
+# %% ../../nbs/data/16a_datasets.ipynb #cf2c0622
 class LongitudinalDataset(MammoDataset):
     "One breast exam per item with the prior exam of the same breast (LMV-Net's input)."
     kind, label_name = 'longitudinal', 'label'
     def __init__(self, manifest, keys, cache, max_followup:int=5, # N: horizons of `target`/`y_mask`
+                 undated:str='warn', # an undated exam among other exams of its breast: 'warn' (no prior, recorded) or 'raise'
                  **kwargs):
-        self.max_followup = int(max_followup)
+        self.max_followup, self.undated = int(max_followup), undated
         super().__init__(manifest, keys, cache, **kwargs)
     def _table(self):
         need = [c for c in ('years_to_cancer', 'years_to_last_followup') if c not in self.df]
         if need: raise MammoInputError(f"longitudinal items need the column(s) {', '.join(need)} in the manifest")
-        t = longitudinal_pairs(self.df)
+        t = longitudinal_pairs(self.df, undated=self.undated)
+        self.warnings += t.attrs.get('warnings', [])
         for tm in ('current', 'previous'):
             for v in _V: t[f'present_{tm}_{v}'] = [float(self._present(x)) for x in t[f'{tm}_row_{v}']]
         has_prior = (t['present_previous_cc'] + t['present_previous_mlo']) > 0
-        t['time_gap'] = np.where(has_prior, t['time_gap'].astype(float), 0.0)
+        t['time_gap'] = np.where(has_prior, t['time_gap'].astype(float), 0.0)   # no prior image: no gap (the masks say so)
+        if not np.isfinite(t['time_gap']).all(): raise MammoInputError("time gaps must be finite (internal error)")
         target, y_mask = risk_labels(t['years_to_cancer'].to_numpy(float), t['years_to_last_followup'].to_numpy(float), self.max_followup)
         t['target'], t['y_mask'] = list(target), list(y_mask)
         t['label'] = target[:, -1]                                          # a cancer within N years: the class to balance

@@ -58,7 +58,7 @@ class MammoDL(DataLoader):
         g = np.random.default_rng(self.rng.randint(0, 2**32 - 1))
         return g.choice(self.n, size=self.n, replace=True, p=self.weights / self.weights.sum()).tolist()
 
-# %% ../../nbs/data/16b_loaders.ipynb #4c53b76b
+# %% ../../nbs/data/16b_loaders.ipynb #2caaf085
 class MammoDataLoaders(DataLoaders):
     "fastai `DataLoaders` over mammo_nb data sets; `test_dl()` makes the loader of another split, `show_batch()` draws one."
     def _make(self, split:str, augment=None, **kw) -> MammoDataset:
@@ -100,6 +100,7 @@ def dls_from_manifest(manifest:str|os.PathLike|pd.DataFrame, # manifest CSV or (
                       build_workers:int=1, # worker processes of the cache build
                       scheduler=None, # Dask scheduler for the cache build
                       on_error:str='raise', # cache build: 'raise' on unreadable images, or 'skip' them (they become missing views)
+                      require_masks:bool=False, # cache build: a missing lesion mask fails its image (default: lesion kept without mask)
                       progress:bool=False, # progress bar of the cache build
                       device=None, # where fastai puts batches (None: leave them on the CPU; the Learner moves them)
                       **kwargs, # options of the data set kind: max_followup, radiomics, lesions_only, patch_size, context, max_boxes, gaze
@@ -114,7 +115,7 @@ def dls_from_manifest(manifest:str|os.PathLike|pd.DataFrame, # manifest CSV or (
     else: df = load_manifest(manifest, root=root)
     check_patient_splits(df)
     res = build_cache(df, root=df.attrs['root'], cache=cache, size=size, workers=build_workers, scheduler=scheduler,
-                      on_error=on_error, progress=progress)
+                      on_error=on_error, progress=progress, require_masks=require_masks)
     cache = resolve_cache(cache, df.attrs['root'])
     keys = res['key'].tolist()
     aug = Augment() if augment is True else (augment or None)
@@ -129,6 +130,7 @@ def dls_from_manifest(manifest:str|os.PathLike|pd.DataFrame, # manifest CSV or (
     dls = MammoDataLoaders(tdl, vdl, device=device)
     dls.kind, dls.manifest, dls.keys, dls.cache, dls.options, dls.num_workers = cls.kind, df, keys, cache, opts, num_workers
     dls.cache_report = res
+    dls.warnings = list(dict.fromkeys(res.attrs.get('warnings', []) + train.warnings + valid.warnings))
     return dls
 
 # %% ../../nbs/data/16b_loaders.ipynb #69e9d621
