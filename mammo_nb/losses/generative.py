@@ -95,14 +95,14 @@ def discriminator_gan_loss(real_logits:torch.Tensor, # D(x, y) patch logits
     "L_D,GAN = (l(D(x,y), 1) + l(D(x,G(x)), 0)) / 2."
     return 0.5 * (gan_loss(real_logits, True, mode) + gan_loss(fake_logits, False, mode))
 
-# %% ../../nbs/losses/32_losses_generative.ipynb #66c4b01a
-def view_loss(fake_view_logits:torch.Tensor, # v(x, G(x)): D's view logits for the synthetic MLO, `[B]`
+# %% ../../nbs/losses/32_losses_generative.ipynb #5e63e46b
+def view_loss(fake_view_logits:torch.Tensor, # v(G(x)): D's view logits of the synthetic MLO, `[B]`
               ) -> torch.Tensor:
     "L_view: the generator wants its output judged an MLO view (label 1)."
     return F.binary_cross_entropy_with_logits(fake_view_logits, torch.ones_like(fake_view_logits))
 
-def discriminator_view_loss(mlo_view_logits:torch.Tensor, # v(x, y): real CC as condition, real MLO as candidate -> MLO
-                            cc_view_logits:torch.Tensor, # v(y, x): views swapped, real CC as candidate -> CC
+def discriminator_view_loss(mlo_view_logits:torch.Tensor, # v(y): the real MLO as the candidate -> MLO
+                            cc_view_logits:torch.Tensor, # v(x): the real CC as the candidate -> CC
                             ) -> torch.Tensor:
     "L_D,view: D's view head classifies real candidates: MLO (1) vs CC (0)."
     return 0.5 * (F.binary_cross_entropy_with_logits(mlo_view_logits, torch.ones_like(mlo_view_logits))
@@ -263,23 +263,24 @@ def generator_loss(fake:torch.Tensor, # G(x): synthetic MLO `[B,1,H,W]` in [0,1]
         v = fn(); total = total + lam[k] * v; parts[k] = v.detach()
     return {'loss_G': total, **parts}
 
-# %% ../../nbs/losses/32_losses_generative.ipynb #6a0483e6
-def discriminator_loss(d_real:Mapping[str, torch.Tensor], # D(x, y): real CC + real MLO
-                       d_fake:Mapping[str, torch.Tensor], # D(x, G(x).detach())
-                       d_swap:Mapping[str, torch.Tensor]|None=None, # D(y, x): views swapped; needed when lambda_view > 0
+# %% ../../nbs/losses/32_losses_generative.ipynb #7de9a290
+def discriminator_loss(d_real:Mapping[str, torch.Tensor], # D(x, y): real CC + real MLO (patch logits; view logits v(y) when lambda_view > 0)
+                       d_fake:Mapping[str, torch.Tensor], # D(x, G(x).detach()): patch logits
+                       cc_view_logits:torch.Tensor|None=None, # v(x): D's view logits of the real CC; needed when lambda_view > 0
                        lambda_view:float=1.0, # weight of L_D,view (the seed: 1)
                        gan_mode:str='bce') -> dict[str, torch.Tensor]:
     "L_D = L_D,GAN + L_D,view; returns 'loss_D' and both parts."
-    if lambda_view > 0 and d_swap is None: raise MammoInputError("L_D,view needs d_swap = D(y, x) (the views swapped)")
+    if lambda_view > 0 and cc_view_logits is None: raise MammoInputError("L_D,view needs cc_view_logits = v(x), D's view logits of the real CC")
+    if lambda_view > 0 and 'view_logits' not in d_real: raise MammoInputError("L_D,view needs d_real['view_logits'] = v(y)")
     l_gan = discriminator_gan_loss(d_real['patch_logits'], d_fake['patch_logits'], gan_mode)
     total, parts = l_gan, {'loss_D_GAN': l_gan.detach()}
     if lambda_view > 0:
-        l_view = discriminator_view_loss(d_real['view_logits'], d_swap['view_logits'])
+        l_view = discriminator_view_loss(d_real['view_logits'], cc_view_logits)
         total = total + lambda_view * l_view; parts['loss_D_view'] = l_view.detach()
     else: parts['loss_D_view'] = l_gan.new_tensor(float('nan'))
     return {'loss_D': total, **parts}
 
-# %% ../../nbs/losses/32_losses_generative.ipynb #310a795f
+# %% ../../nbs/losses/32_losses_generative.ipynb #c386d1cd
 class CGANLoss(nn.Module):
     "The radiomics cGAN's two objectives with their weights and term modules bundled (an `nn.Module`, so `.to(device)` moves the extractor)."
     def __init__(self, perceptual:Callable|None=None, # L_percep callable (fake, real)
@@ -302,9 +303,9 @@ class CGANLoss(nn.Module):
         "`generator_loss` with this object's weights and terms."
         return generator_loss(fake, real, d_fake, lesion_mask, perceptual=self.perceptual, radiomic=self.radiomic,
                               gan_mode=self.gan_mode, data_range=self.data_range, **self.lambdas)
-    def discriminator(self, d_real, d_fake, d_swap=None) -> dict[str, torch.Tensor]:
+    def discriminator(self, d_real, d_fake, cc_view_logits=None) -> dict[str, torch.Tensor]:
         "`discriminator_loss` with this object's view weight and GAN mode."
-        return discriminator_loss(d_real, d_fake, d_swap, self.lambdas['lambda_view'], self.gan_mode)
+        return discriminator_loss(d_real, d_fake, cc_view_logits, self.lambdas['lambda_view'], self.gan_mode)
     def forward(self, *args, **kwargs):
         raise MammoInputError("CGANLoss has two objectives: call .generator(...) or .discriminator(...)")
     def extra_repr(self): return f"{', '.join(f'{k}={v:g}' for k, v in self.lambdas.items())}, gan_mode={self.gan_mode!r}"

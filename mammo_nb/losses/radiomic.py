@@ -28,7 +28,7 @@ GLCM_FEATURES = ('Contrast', 'Correlation', 'JointEnergy', 'Idm')
 TORCH_RADIOMICS_FEATURES = tuple([f'original_firstorder_{n}' for n in FIRSTORDER_FEATURES + SOFT_FIRSTORDER_FEATURES]
                                  + [f'original_glcm_{n}' for n in GLCM_FEATURES]) # pyradiomics names of every feature `torch_radiomics` computes
 
-# %% ../../nbs/losses/33_losses_radiomic.ipynb #d4591092
+# %% ../../nbs/losses/33_losses_radiomic.ipynb #9dc50590
 def _roi(image:torch.Tensor, mask, intensity_scale:float, min_pixels:int=1) -> tuple[torch.Tensor, torch.Tensor]:
     "Crop `image*intensity_scale` and the binary mask to the mask's bounding box (float64 image, bool mask)."
     if not isinstance(image, torch.Tensor): raise MammoInputError(f"image must be a torch tensor, got {type(image).__name__}")
@@ -46,6 +46,12 @@ def _roi(image:torch.Tensor, mask, intensity_scale:float, min_pixels:int=1) -> t
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     img = image[r0:r1, c0:c1]
     if img.dtype not in (torch.float32, torch.float64): img = img.float()
+    v = img.detach()[m[r0:r1, c0:c1]]
+    if not torch.isfinite(v).all(): raise MammoInputError("image contains NaN or infinite values inside the lesion mask")
+    lo, hi = float(v.min()), float(v.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise MammoInputError(f"image intensities must lie in [0, 1] (a canonical image), found [{lo:.4g}, {hi:.4g}] inside the lesion "
+                              "mask; raw pixel values (e.g. 16-bit, up to 65535) must be scaled to [0, 1] first")
     x = (img * float(intensity_scale)).double()  # a float32 image is scaled in float32, exactly as pyradiomics sees it
     return x, m[r0:r1, c0:c1]
 
@@ -69,15 +75,21 @@ def firstorder_features(x:torch.Tensor, # the ROI intensities, 1-D
             'RobustMeanAbsoluteDeviation': (sel - sel.mean()).abs().mean(), 'InterquartileRange': q[3] - q[1],
             '10Percentile': q[0], '90Percentile': q[4]}
 
-# %% ../../nbs/losses/33_losses_radiomic.ipynb #2e498bbf
+# %% ../../nbs/losses/33_losses_radiomic.ipynb #99977a4d
 def soft_bin_memberships(x:torch.Tensor, # intensities (any shape), on the radiomics scale
                          bin_width:float=25, # pyradiomics `binWidth`
                          softness:float=0.1, # sigmoid temperature as a fraction of the bin width
+                         max_bins:int=1024, # more grey levels than this are refused (memory grows with them: `[..., Ng+2]`)
                          ) -> torch.Tensor:
     "Soft grey-level memberships `[..., Ng+2]` (bins 0 and Ng+1 are the outer leak bins), rows summing to 1."
     if softness <= 0: raise MammoInputError(f"softness must be > 0, got {softness}")
+    if not bin_width > 0: raise MammoInputError(f"bin_width must be > 0, got {bin_width}")
+    if not torch.isfinite(x.detach()).all(): raise MammoInputError("intensities contain NaN or infinite values")
     lo = torch.floor(x.detach().min() / bin_width); hi = torch.floor(x.detach().max() / bin_width)
     ng = int(hi - lo) + 1
+    if ng > max_bins:
+        raise MammoInputError(f"the intensities span {ng} grey levels of width {bin_width:g}, more than max_bins={max_bins}: "
+                              "intensities on another scale than the documented one, or a bin width too small")
     edges = (lo - 1 + torch.arange(ng + 3, dtype=x.dtype, device=x.device)) * bin_width
     s = torch.sigmoid((x[..., None] - edges) / (softness * bin_width))
     m = s[..., :-1] - s[..., 1:]
@@ -127,7 +139,7 @@ def soft_glcm_features(mem:torch.Tensor, # `[h, w, L]` soft memberships of the c
     if not per['Contrast']: raise MammoInputError("lesion mask has no pair of neighbouring pixels")
     return {k: torch.stack(v).mean() for k, v in per.items()}
 
-# %% ../../nbs/losses/33_losses_radiomic.ipynb #2ccf1e7b
+# %% ../../nbs/losses/33_losses_radiomic.ipynb #5cd17eb2
 def torch_radiomics(image:torch.Tensor, # canonical image `[H,W]` or `[1,H,W]` in [0,1] (differentiable)
                     mask, # lesion mask of the same shape (binarised at 0.5; not differentiated)
                     bin_width:float=25, # pyradiomics `binWidth`, on the radiomics scale
@@ -135,6 +147,7 @@ def torch_radiomics(image:torch.Tensor, # canonical image `[H,W]` or `[1,H,W]` i
                     intensity_scale:float=RADIOMICS_SCALE, # the scale `extract_radiomics` uses
                     features:Sequence[str]|None=None, # pyradiomics names to compute; all of `TORCH_RADIOMICS_FEATURES` when `None`
                     min_pixels:int=16, # smaller ROIs are refused, as by `extract_radiomics` (statistics of a few pixels are noise, and RobustMAD of 2 pixels is undefined)
+                    max_bins:int=1024, # more grey levels in the ROI are refused (`soft_bin_memberships`)
                     ) -> dict[str, torch.Tensor]:
     "Differentiable radiomics of the lesion ROI: 0-d tensors keyed by pyradiomics' names (`original_firstorder_Mean`, ...)."
     want = tuple(features) if features is not None else TORCH_RADIOMICS_FEATURES
@@ -147,7 +160,7 @@ def torch_radiomics(image:torch.Tensor, # canonical image `[H,W]` or `[1,H,W]` i
     if short & set(FIRSTORDER_FEATURES): res.update(firstorder_features(x[m]))
     if short & set(SOFT_FIRSTORDER_FEATURES + GLCM_FEATURES):
         xt = x if image.dtype == torch.float64 else x.float()   # texture in float32 unless the input is float64
-        mem = soft_bin_memberships(xt, bin_width, softness) * m[..., None]
+        mem = soft_bin_memberships(xt, bin_width, softness, max_bins) * m[..., None]
         if short & set(SOFT_FIRSTORDER_FEATURES): res.update(soft_histogram_features(mem[m]))
         if short & set(GLCM_FEATURES): res.update(soft_glcm_features(mem, m))
     return {n: res[n.split('_', 2)[2]].to(out_dtype) for n in want}

@@ -106,44 +106,62 @@ class CGANGenerator(nn.Module):
             if e is not None: h = self.film_dec[l](h, e)
         return torch.sigmoid(self.head(h))[..., :H, :W]
 
-# %% ../../nbs/models/53_cgan.ipynb #50ba1ded
+# %% ../../nbs/models/53_cgan.ipynb #dcf55073
+def _patch_trunk(c_in:int, base:int, n_layers:int, norm:str, sn) -> tuple[nn.Sequential, int]:
+    "PatchGAN convolutions: 4x4 stride 2 (`n_layers` of them, the last stride 1), norm, LeakyReLU; returns (trunk, width)."
+    c, layers = base, [sn(nn.Conv2d(c_in, base, 4, 2, 1)), nn.LeakyReLU(0.2)]
+    for n in range(1, n_layers + 1):
+        c_new = base * min(2**n, 8)
+        layers += [sn(nn.Conv2d(c, c_new, 4, 2 if n < n_layers else 1, 1, bias=norm == 'none')), _norm(norm, c_new), nn.LeakyReLU(0.2)]
+        c = c_new
+    return nn.Sequential(*layers), c
+
 class CGANDiscriminator(nn.Module):
-    "CC-conditioned PatchGAN with an auxiliary CC-vs-MLO view head."
+    "CC-conditioned PatchGAN, and a CC-vs-MLO view head that sees the candidate view alone."
     def __init__(self,
                  in_channels:int=2, # conditioning view + candidate view
                  base_channels:int=64, # width of the first layer
                  n_layers:int=3, # strided layers (3: 70x70 receptive field)
                  norm:str='instance', # 'instance', 'batch', 'group' or 'none'
                  view_head:bool=True, # the auxiliary CC-vs-MLO head
-                 spectral_norm:bool=False): # spectral normalisation of every convolution
+                 spectral_norm:bool=False, # spectral normalisation of every convolution
+                 view_channels:int|None=None): # width of the view trunk's first layer (default `base_channels // 2`)
         super().__init__()
+        if in_channels % 2: raise MammoInputError(f"in_channels counts the conditioning and the candidate view and must be even, got {in_channels}")
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
-        c, layers = base_channels, [sn(nn.Conv2d(in_channels, base_channels, 4, 2, 1)), nn.LeakyReLU(0.2)]
-        for n in range(1, n_layers + 1):
-            c_new = base_channels * min(2**n, 8)
-            stride = 2 if n < n_layers else 1
-            layers += [sn(nn.Conv2d(c, c_new, 4, stride, 1, bias=norm == 'none')), _norm(norm, c_new), nn.LeakyReLU(0.2)]
-            c = c_new
-        self.trunk = nn.Sequential(*layers)
+        self.trunk, c = _patch_trunk(in_channels, base_channels, n_layers, norm, sn)
         self.patch_head = sn(nn.Conv2d(c, 1, 4, 1, 1))
-        self.view_head = nn.Sequential(sn(nn.Conv2d(c, c, 3, 2, 1)), nn.LeakyReLU(0.2), nn.AdaptiveAvgPool2d(1),
-                                       nn.Flatten(), nn.Linear(c, 1)) if view_head else None
+        self.view_trunk = self.view_head = None
+        if view_head:
+            self.view_trunk, cv = _patch_trunk(in_channels // 2, view_channels or max(base_channels // 2, 1), n_layers, norm, sn)
+            self.view_head = nn.Sequential(sn(nn.Conv2d(cv, cv, 3, 2, 1)), nn.LeakyReLU(0.2), nn.AdaptiveAvgPool2d(1),
+                                           nn.Flatten(), nn.Linear(cv, 1))
         self.in_channels, self.n_layers = in_channels, n_layers
 
-    def forward(self, cond:torch.Tensor, # `[B,1,H,W]` the conditioning view (the CC; the MLO for swapped pairs)
-                candidate:torch.Tensor, # `[B,1,H,W]` the view being judged (real or synthetic MLO; the CC for swapped pairs)
+    def _check(self, x:torch.Tensor, channels:int, what:str):
+        if x.shape[1] != channels: raise MammoInputError(f"{what} must have {channels} channel(s), got {x.shape[1]}")
+        if min(x.shape[-2:]) < 32: raise MammoInputError(f"discriminator input must be at least 32x32, got {tuple(x.shape[-2:])}")
+
+    def view(self, candidate:torch.Tensor, # `[B,1,H,W]` the view being judged
+             ) -> torch.Tensor:
+        "v(candidate): the view logit `[B]` (MLO = 1) from the candidate image alone."
+        if self.view_trunk is None: raise MammoInputError("this discriminator has no view head (view_head=False)")
+        self._check(candidate, self.in_channels // 2, 'the candidate view')
+        return self.view_head(self.view_trunk(candidate))[:, 0]
+
+    def forward(self, cond:torch.Tensor, # `[B,1,H,W]` the conditioning view (the CC)
+                candidate:torch.Tensor, # `[B,1,H,W]` the view being judged (real or synthetic MLO)
+                view:bool=True, # also the view logit of the candidate
                 ) -> dict[str, torch.Tensor]:
-        "Patch real/fake logits and the view logit of the candidate."
+        "Patch real/fake logits of the pair and the view logit of the candidate."
         if cond.shape != candidate.shape: raise MammoInputError(f"cond {tuple(cond.shape)} and candidate {tuple(candidate.shape)} differ in shape")
         x = torch.cat([cond, candidate], 1)
-        if x.shape[1] != self.in_channels: raise MammoInputError(f"discriminator expects {self.in_channels} channels in total, got {x.shape[1]}")
-        if min(x.shape[-2:]) < 32: raise MammoInputError(f"discriminator input must be at least 32x32, got {tuple(x.shape[-2:])}")
-        h = self.trunk(x)
-        out = {'patch_logits': self.patch_head(h)}
-        if self.view_head is not None: out['view_logits'] = self.view_head(h)[:, 0]
+        self._check(x, self.in_channels, 'the discriminator input (conditioning + candidate)')
+        out = {'patch_logits': self.patch_head(self.trunk(x))}
+        if view and self.view_trunk is not None: out['view_logits'] = self.view(candidate)
         return out
 
-# %% ../../nbs/models/53_cgan.ipynb #c975c254
+# %% ../../nbs/models/53_cgan.ipynb #d7e134ac
 CGAN_KEYS = dict(cc='current_image_cc', lesion='current_lesion_mask_cc', radiomics='current_radiomics_cc',
                  target='current_image_mlo', target_lesion='current_lesion_mask_mlo', output='synthetic_image_mlo')
 
@@ -158,7 +176,7 @@ class RadiomicsCGAN(nn.Module):
                  spectral_norm:bool=False, # discriminator options (see `CGANDiscriminator`)
                  keys:Mapping[str, str]|None=None): # overrides of `CGAN_KEYS`
         super().__init__()
-        self.config = dict(radiomic_dim=radiomic_dim, radiomic_conditioning=radiomic_conditioning, base_channels=base_channels,
+        self.config = dict(model='cgan', radiomic_dim=radiomic_dim, radiomic_conditioning=radiomic_conditioning, base_channels=base_channels,
                            depth=depth, max_channels=max_channels, n_bottleneck=n_bottleneck, embed_dim=embed_dim, norm=norm,
                            dropout=dropout, d_base_channels=d_base_channels, d_layers=d_layers, d_norm=d_norm,
                            view_head=view_head, spectral_norm=spectral_norm, keys=dict(keys or {}))
@@ -186,8 +204,12 @@ class RadiomicsCGAN(nn.Module):
         rad = batch.get(k['radiomics']) if self.generator.radiomic_conditioning else None
         return {k['output']: self.generate(batch[k['cc']], batch[k['lesion']], rad)}
 
-    def discriminate(self, cond:torch.Tensor, candidate:torch.Tensor) -> dict[str, torch.Tensor]:
-        "D(cond, candidate): `patch_logits` and `view_logits`."
-        return self.discriminator(cond, candidate)
+    def discriminate(self, cond:torch.Tensor, candidate:torch.Tensor, view:bool=True) -> dict[str, torch.Tensor]:
+        "D(cond, candidate): `patch_logits` of the pair and (`view=True`) `view_logits` of the candidate."
+        return self.discriminator(cond, candidate, view)
+
+    def view_logits(self, candidate:torch.Tensor) -> torch.Tensor:
+        "v(candidate): D's CC-vs-MLO logit `[B]` of one view alone."
+        return self.discriminator.view(candidate)
 
 MODELS.register('cgan', RadiomicsCGAN, help='radiomics-conditioned cGAN: CC (+ lesion mask, radiomics) -> MLO', task='synthesis')
