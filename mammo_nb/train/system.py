@@ -21,8 +21,8 @@ from .learner import (dict_learner, fit_resumable, load_checkpoint, synthetic_dl
                                     predict_dicts, is_main_process)
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'SystemConfig', 'manifest_sha256', 'phantom_record', 'data_fingerprint', 'run_key', 'Run', 'System',
-           'system_commands']
+__all__ = ['RUN_FILE', 'SystemConfig', 'manifest_sha256', 'phantom_record', 'data_fingerprint', 'is_phantom_image', 'run_key',
+           'Run', 'System', 'system_commands']
 
 # %% ../../nbs/train/60b_system.ipynb #3ed121b6
 def _field_default(f:dataclasses.Field) -> Any:
@@ -140,7 +140,7 @@ class SystemConfig:
         return pd.DataFrame([dict(setting=f.name, default=json.dumps(_field_default(f), default=str), help=h.get(f.name, ''))
                              for f in fields(cls)])
 
-# %% ../../nbs/train/60b_system.ipynb #c71c3d89
+# %% ../../nbs/train/60b_system.ipynb #0e855029
 def _sha(obj) -> str: return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 def manifest_sha256(df:pd.DataFrame) -> str:
@@ -168,6 +168,11 @@ def data_fingerprint(manifest:pd.DataFrame, # the validated manifest the run tra
     return dict(rows=int(len(manifest)), manifest_sha256=manifest_sha256(manifest),
                 images_sha256=_sha([None if k is None or (isinstance(k, float) and np.isnan(k)) else str(k) for k in keys]) if keys is not None else None,
                 root=str(root) if root is not None else None, preprocess=preprocess or {}, phantom=phantom_record(root))
+
+def is_phantom_image(meta:dict|None, # the reader's meta of an image (`Mammogram.meta`, `Preprocessed.meta`)
+                     ) -> bool:
+    "Whether an image comes from the built-in phantom (its DICOMs carry Manufacturer 'Phantom Vendor X')."
+    return str((meta or {}).get('manufacturer') or '').startswith('Phantom Vendor')
 
 def run_key(system:str, config:dict, data:dict, depends:dict|None=None, version:str|None=None) -> str:
     "The key of a run: a hash of the system, configuration, data fingerprint, runs it builds on and package version."
@@ -248,7 +253,7 @@ class Run:
         write_json(self.path/RUN_FILE, self.info)
         warnings.warn(message, stacklevel=2)
 
-# %% ../../nbs/train/60b_system.ipynb #6c7339ec
+# %% ../../nbs/train/60b_system.ipynb #c7c8d8cb
 class System:
     "A published system: a name, a configuration class and the verbs train, evaluate, predict, bench, demo (see above)."
     name: ClassVar[str] = ''          # registry name and command-line word
@@ -338,7 +343,8 @@ class System:
         dls = self.dataloaders(cfg, manifest, root=root, cache=cache, progress=progress)
         data = data_fingerprint(dls.manifest, getattr(dls, 'keys', None), dict(size=list(cfg.size)))
         record = dict(system=self.name, key='', config=cfg.to_dict(), data=data, depends=self.depends(cfg),
-                      version=mammo_nb.__version__, manifest=str(manifest) if not isinstance(manifest, pd.DataFrame) else None)
+                      version=mammo_nb.__version__, manifest=str(manifest) if not isinstance(manifest, pd.DataFrame) else None,
+                      cache=str(cache) if cache is not None else None)   # (where the cache is does not enter the key)
         record['key'] = run_key(self.name, record['config'], data, record['depends'])
         old = self._claim(out, record, resume)
         if old is not None and old.complete:
@@ -371,7 +377,7 @@ class System:
     def evaluate(self, run:Run|str|os.PathLike, # a run (folder)
                  manifest:str|os.PathLike|pd.DataFrame|None=None, # default: the manifest the run was trained on
                  split:str='test', # the split to evaluate
-                 root=None, cache=None, # default: the run's data root
+                 root=None, cache=None, # default: the run's data root and cache
                  device:str|torch.device|None='auto',
                  out:str|os.PathLike|None=None, # default `RUN/evaluation/SPLIT`
                  n_boot:int=1000, # bootstrap replicates of the CIs
@@ -383,6 +389,7 @@ class System:
             manifest = run.info.get('manifest')
             if manifest is None: raise MammoInputError("the run was trained on an in-memory table; pass the manifest to evaluate on", path=run.path)
         if root is None: root = run.data.get('root')
+        if cache is None: cache = run.info.get('cache')
         res = self.evaluate_run(run, manifest, split, root=root, cache=cache, device=get_device(device), n_boot=n_boot, **opts)
         out = Path(out) if out is not None else run.path/'evaluation'/split
         out.mkdir(parents=True, exist_ok=True)
@@ -405,7 +412,7 @@ class System:
         out = Path(out) if out is not None else run.path/'predictions'
         out.mkdir(parents=True, exist_ok=True)
         recs = self.predict_inputs(run, list(inputs), out, device=get_device(device), **opts)
-        for r in recs:
+        for r in recs:   # a system sets `input_is_phantom` from `is_phantom_image(meta)` of the images it read
             if run.trained_on_phantom and not r.get('input_is_phantom', False):
                 r['warning'] = ("this model was trained only on the built-in phantom and has never seen a real mammogram: "
                                 "its output on real images means nothing clinically")
