@@ -401,7 +401,7 @@ def _build_task(task:dict) -> dict:
     out['seconds'] = time.perf_counter() - t0
     return out
 
-# %% ../../nbs/data/15_cache.ipynb #7f94f28b
+# %% ../../nbs/data/15_cache.ipynb #496e1cfa
 def resolve_cache(cache:Cache|str|os.PathLike|None=None, # a `Cache`, a folder, or None for the default
                   root:str|os.PathLike|None=None, # the data root of the manifest
                   ) -> Cache:
@@ -427,6 +427,12 @@ def _tasks(df:pd.DataFrame, root:Path, cache:Cache, cfg:dict, memo:HashMemo, req
             img = str(resolve_data_path(rel, root))
             lesions = parse_lesions(r.lesions) if has('lesions') else []
             masks = [str(resolve_data_path(l['mask'], root)) if l.get('mask') else None for l in lesions]
+            for k, l in enumerate(lesions):   # marked missing by a converter: use the file if it has arrived since
+                if masks[k] is None and l.get('mask_missing'):
+                    m = str(resolve_data_path(l['mask_missing'], root))
+                    if os.path.exists(m): masks[k] = m; l.pop('mask_missing')
+                    elif require_masks: raise MammoInputError(f"lesion {k}: mask file not found: {l['mask_missing']!r}")
+                    else: missing.append({'row': i, 'lesion': k, 'image_path': rel, 'mask': l['mask_missing']})
             lesions = [{k: v for k, v in l.items() if k != 'mask'} for l in lesions]
             if not require_masks:   # a mask the data set lacks: the lesion is cached without it, and listed
                 for k, (l, m) in enumerate(zip(lesions, masks)):

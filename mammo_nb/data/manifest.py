@@ -21,8 +21,8 @@ __all__ = ['LATERALITIES', 'VIEWS', 'SPLITS', 'DENSITIES', 'BIRADS_CATEGORIES', 
            'OPTIONAL_COLUMNS', 'IMAGE_ID', 'LESION_KEYS', 'MANIFEST_SCHEMA', 'DEFAULT_FRACTIONS', 'CONVERTERS',
            'manifest_schema_dict', 'write_schema', 'normalize_birads', 'parse_lesions', 'outline_mask', 'polygon_area',
            'validate_manifest', 'load_manifest', 'save_manifest', 'assign_splits', 'carve_split', 'ManifestWarning',
-           'convert_cbis_ddsm', 'inbreast_rois', 'convert_inbreast', 'convert_vindr', 'convert_embed',
-           'manifest_command']
+           'MissingMaskWarning', 'convert_cbis_ddsm', 'inbreast_rois', 'convert_inbreast', 'convert_vindr',
+           'convert_embed', 'manifest_command']
 
 # %% ../../nbs/data/13_manifest.ipynb #b71caab3
 LATERALITIES = ('L', 'R')
@@ -141,7 +141,7 @@ def _parse_dates(s:pd.Series) -> pd.Series:
         out[todo] = pd.to_datetime(txt[todo], format=fmt, errors='coerce')
     return out
 
-# %% ../../nbs/data/13_manifest.ipynb #6baba604
+# %% ../../nbs/data/13_manifest.ipynb #d63870e7
 def _lesion_problems(obj) -> list[str]:
     "What is wrong with a parsed `lesions` value (empty list if nothing)."
     if not isinstance(obj, list): return ['must be a JSON list of lesion objects']
@@ -162,9 +162,10 @@ def _lesion_problems(obj) -> list[str]:
         p = les.get('pathology')
         if p is not None and p not in PATHOLOGIES:
             out.append(f"lesion {k}: pathology must be one of {', '.join(PATHOLOGIES)}, got {p!r}")
-        m = les.get('mask')
-        if m is not None and (not isinstance(m, str) or not m.strip()):
-            out.append(f"lesion {k}: mask must be a path (text) or null, got {m!r}")
+        for key in ('mask', 'mask_missing'):
+            m = les.get(key)
+            if m is not None and (not isinstance(m, str) or not m.strip()):
+                out.append(f"lesion {k}: {key} must be a path (text) or null, got {m!r}")
         o = les.get('outline')
         if o is not None and not (isinstance(o, list) and o and all(
                 isinstance(q, list) and len(q) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -226,7 +227,7 @@ def polygon_area(points, # polygon [[x, y], ...]
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return 0.0 if len(p) < 3 else float(abs(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1))) / 2)
 
-# %% ../../nbs/data/13_manifest.ipynb #69e3ddf7
+# %% ../../nbs/data/13_manifest.ipynb #0b3f850a
 def _coerce(df:pd.DataFrame, add) -> set:
     "Coerce the known columns of `df` in place; report unreadable cells through `add`; return the bad cells."
     bad = set()
@@ -325,9 +326,10 @@ def _check_paths(df:pd.DataFrame, root:Path, add, check_files:bool, require_mask
             obj, err = _json_cell(v, 'lesions')
             if err or _lesion_problems(obj): continue
             for k, les in enumerate(obj):
-                if not les.get('mask') or not (msg := check(les['mask'])): continue
+                m = les.get('mask') or (les.get('mask_missing') if isinstance(les.get('mask_missing'), str) else None)
+                if not m or not (msg := check(m)): continue
                 if msg.startswith('file not found') and not require_masks:
-                    missing.append({'row': i, 'lesion': k, 'image_path': df['image_path'].iat[i], 'mask': les['mask']})
+                    missing.append({'row': i, 'lesion': k, 'image_path': df['image_path'].iat[i], 'mask': m})
                 else: add(i, 'lesions', f"lesion {k}: mask {msg}")
     return missing
 
@@ -490,7 +492,7 @@ def carve_split(patients:Sequence, # patient ids, each once
         order += [((j + 0.5) / len(members), _hash_unit(seed, p), p) for j, p in enumerate(members)]
     return {p for _, _, p in sorted(order)[:k]}
 
-# %% ../../nbs/data/13_manifest.ipynb #1c4c925d
+# %% ../../nbs/data/13_manifest.ipynb #6d3f8a40
 def _find_files(root:Path, pattern:str, depth:int=2) -> list[Path]:
     "Files matching `pattern` in `root` and up to `depth` folder levels below it."
     out = set()
@@ -526,6 +528,9 @@ def _rel(p:str|os.PathLike, root:Path) -> str:
 
 class ManifestWarning(UserWarning):
     "Something a converter handled and reports (rows dropped, mask files not found), also recorded in `attrs`."
+
+class MissingMaskWarning(ManifestWarning):
+    "Lesion mask files the source names but the data set lacks (listed in `attrs['missing_masks']`)."
 
 class _Problems:
     "Collects converter problems and raises them as one `MammoInputError`; rows are named by their CSV line."
@@ -572,7 +577,7 @@ def _finish(rows:list[dict], root:Path, dataset:str) -> pd.DataFrame:
     df = df[known + [c for c in df.columns if c not in known]]
     return validate_manifest(df, root=root, path=f"<{dataset} manifest>")
 
-# %% ../../nbs/data/13_manifest.ipynb #065a6fbd
+# %% ../../nbs/data/13_manifest.ipynb #9b1e0a38
 _CBIS_COMMON = ('patient_id', 'left or right breast', 'image view', 'abnormality id', 'abnormality type', 'assessment',
                 'pathology', 'subtlety', 'image file path', 'ROI mask file path')
 _CBIS_SIDES = {'LEFT': 'L', 'RIGHT': 'R'}
@@ -740,7 +745,7 @@ def convert_cbis_ddsm(root:str|os.PathLike, # folder holding the case-descriptio
     if missing:
         out.attrs['warnings'].append(f"CBIS-DDSM: {len(missing)} of {n_masks} ROI mask files not found (first: "
                                      f"{missing[0]['mask']!r}, {missing[0]['why']}); {_CBIS_MISSING}")
-        warnings.warn(out.attrs['warnings'][-1], ManifestWarning)
+        warnings.warn(out.attrs['warnings'][-1], MissingMaskWarning)
     return out
 
 # %% ../../nbs/data/13_manifest.ipynb #5c0f8b64
@@ -980,7 +985,7 @@ def convert_embed(root:str|os.PathLike, # data root of the images
     out.attrs['warnings'] = notes
     return out
 
-# %% ../../nbs/data/13_manifest.ipynb #8c56d5d8
+# %% ../../nbs/data/13_manifest.ipynb #09cb9215
 CONVERTERS = {'cbis-ddsm': convert_cbis_ddsm, 'inbreast': convert_inbreast, 'vindr': convert_vindr, 'embed': convert_embed}
 for _name, _fn in CONVERTERS.items():
     DATASETS.register(_name, _fn, kind='manifest', help=_fn.__doc__)
@@ -1049,7 +1054,8 @@ def manifest_command(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', ManifestWarning)
         df = CONVERTERS[args.dataset](root, **kw)
-    for w in caught: print(f"warning: {w.message}", file=sys.stderr)
+    for w in caught:   # plain lines; the missing masks get their own summary below
+        if not issubclass(w.category, MissingMaskWarning): print(f"warning: {w.message}", file=sys.stderr)
     missing = df.attrs.get('missing_masks') or []
     if args.check_files:
         checked = validate_manifest(df, root=root, path=args.out, check_files=True, require_masks=args.require_masks)
