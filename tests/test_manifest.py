@@ -666,3 +666,104 @@ def test_phantom_manifest_validates_and_pairs(tmp_path):
     t, m = risk_labels(lp.years_to_cancer, lp.years_to_last_followup, max_followup=5)
     h = np.arange(1, 6)
     assert (t == (lp.years_to_cancer.to_numpy()[:, None] < h)).all() and (m[t == 1] == 1).all()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Issue 12/13 regressions: INbreast outlines, CBIS-DDSM val split, symlinked folders, raw cells and CSV lines
+# ---------------------------------------------------------------------------------------------------------
+def test_inbreast_outline_is_kept_and_rasterises_to_its_area(tmp_path):
+    "A hand-built INbreast XML with polygons of known area: the manifest keeps the outline, its mask has that area."
+    root = write_inbreast(tmp_path)
+    rect = [(99.5, 199.5), (199.5, 199.5), (199.5, 259.5), (99.5, 259.5)]          # 100 x 60 pixels, edges on pixel edges
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    blob = [(400 + 50 * np.cos(a) * (1 + 0.2 * np.cos(5 * a)), 300 + 50 * np.sin(a) * (1 + 0.2 * np.cos(5 * a))) for a in t]
+    _write(root/'INbreast Release 1.0'/'AllXML'/'22678694.xml', _plist([('Mass', rect), ('Spiculated Region', blob)]))
+    df = convert_inbreast(root)
+    les = parse_lesions(df[df.image_path.str.contains('22678694')].iloc[0].lesions)
+    assert [l['category'] for l in les] == ['mass', 'spiculated_region']
+    assert les[0]['outline'] == [list(p) for p in rect] and les[0]['box'] == [99.5, 199.5, 199.5, 259.5]
+    assert M.outline_mask(les[0]['outline'], (400, 600)).sum() == 100 * 60 == M.polygon_area(les[0]['outline'])
+    star = M.outline_mask(les[1]['outline'], (400, 600))
+    assert abs(star.sum() / M.polygon_area(blob) - 1) < 0.02
+    x0, y0, x1, y1 = les[1]['box']
+    assert star.sum() < 0.85 * (x1 - x0) * (y1 - y0)                             # an outline, not its box (issue 12)
+
+
+def _cbis_many(root, n_train=40, n_malignant=12, n_test=5):
+    rows = [_cbis_row('Mass', 'Training', f'P_{i:05d}', 'LEFT', 'CC', 1, 'OVAL', 'SPICULATED', 4,
+                      'MALIGNANT' if i < n_malignant else 'BENIGN', 3, 2) for i in range(n_train)]
+    _write(root/'mass_case_description_train_set.csv', CBIS_MASS + ''.join(rows))
+    _write(root/'mass_case_description_test_set.csv', CBIS_MASS + ''.join(
+        _cbis_row('Mass', 'Test', f'P_9{i:04d}', 'LEFT', 'CC', 1, 'OVAL', 'SPICULATED', 4, 'BENIGN', 3, 2) for i in range(n_test)))
+    return root
+
+
+def test_cbis_ddsm_val_split(tmp_path):
+    root = _cbis_many(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', M.ManifestWarning)
+        df = convert_cbis_ddsm(root)
+        n = df.groupby('split').patient_id.nunique()
+        assert n.to_dict() == {'test': 5, 'train': 34, 'val': 6}                     # 15 % of the 40 training patients
+        val = df[df.split == 'val']
+        assert val.pathology.eq('malignant').sum() == 2                               # stratified: 12/40 of 6 = 1.8
+        assert df.groupby('patient_id').split.nunique().eq(1).all()                   # patient-level
+        assert set(df[df.patient_id.str.startswith('P_9')].split) == {'test'}         # the test split is untouched
+        again = convert_cbis_ddsm(root)
+        assert again.split.tolist() == df.split.tolist()                              # seeded
+        other = convert_cbis_ddsm(root, split_seed=3)
+        assert set(other[other.split == 'val'].patient_id) != set(val.patient_id)
+        assert set(convert_cbis_ddsm(root, val_fraction=0).split) == {'train', 'test'}
+
+
+def test_cli_cbis_val_fraction(tmp_path, capsys):
+    root = _cbis_many(tmp_path/'cbis')
+    assert _cli('cbis-ddsm', '--root', root, '--out', tmp_path/'m.csv', '--val-fraction', '0.25', '--split-seed', '1') == 0
+    out, err = capsys.readouterr()
+    assert "'val': 10" in out and err.count('45 lesion mask file(s) not found') == 1 and 'Warning' not in err, (out, err)
+    with pytest.raises(MammoInputError, match='--val-fraction applies to cbis-ddsm, not to inbreast'):
+        _cli('inbreast', '--root', root, '--out', tmp_path/'i.csv', '--val-fraction', '0.2')
+
+
+def test_symlinked_folders_give_relative_paths(tmp_path):
+    "Images reached through a symlinked folder (or a symlinked root) are written relative to the root, lexically."
+    elsewhere = tmp_path/'disk2'
+    real = write_cbis(elsewhere/'cbis')
+    root = tmp_path/'root'; root.mkdir()
+    for f in real.glob('*.csv'): (root/f.name).symlink_to(f)
+    (root/'CBIS-DDSM').symlink_to(real/'CBIS-DDSM', target_is_directory=True)
+    (tmp_path/'link').symlink_to(real, target_is_directory=True)          # ... and the whole root through a link
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', M.ManifestWarning)
+        df, via_link = convert_cbis_ddsm(root), convert_cbis_ddsm(tmp_path/'link')
+    for d in (df, via_link):
+        assert not any(p.startswith('/') for p in d.image_path), d.image_path.tolist()
+        masks = [l['mask'] for v in d.lesions for l in parse_lesions(v) if l['mask']]
+        assert masks and not any(m.startswith('/') for m in masks)
+    located = df[(df.patient_id == 'P_00001') & (df.view == 'CC')].image_path.iloc[0]
+    assert located == 'CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full mammogram images-24515/1-1.dcm'
+    assert (root/located).is_file()
+    # INbreast with its image folder symlinked from another disk
+    ib = write_inbreast(elsewhere/'ib')
+    rel = tmp_path/'ibroot'/'INbreast Release 1.0'; rel.mkdir(parents=True)
+    (rel/'INbreast.csv').symlink_to(ib/'INbreast Release 1.0'/'INbreast.csv')
+    (rel/'AllDICOMs').symlink_to(ib/'INbreast Release 1.0'/'AllDICOMs', target_is_directory=True)
+    got = convert_inbreast(tmp_path/'ibroot')
+    assert got.image_path.str.startswith('INbreast Release 1.0/AllDICOMs/').all()
+    save_manifest(got, tmp_path/'ib.csv')
+    assert load_manifest(tmp_path/'ib.csv', root=tmp_path/'ibroot', check_files=True).shape[0] == 6
+
+
+def test_manifest_file_errors_name_lines_and_raw_cells(tmp_path):
+    "Issue 13: 'row 3' for CSV line 5 and 'LEFT' for a cell holding 'Left' are gone."
+    df = _good(); df.loc[3, 'laterality'] = 'Left'; df.loc[1, 'lesions'] = '[{"category": "mass", "box": [1, 2,\n 3]}]'
+    df.to_csv(tmp_path/'m.csv', index=False)
+    with pytest.raises(MammoInputError) as e:
+        load_manifest(tmp_path/'m.csv', root=tmp_path)
+    assert e.value.problems[0].endswith("m.csv, line 3, column 'lesions': lesion 0: box must be [x0, y0, x1, y1] of 4 finite numbers >= 0, got [1, 2, 3]")
+    assert e.value.problems[1].endswith("m.csv, line 6, column 'laterality': must be one of L, R; got 'Left'")  # row 3 spans line 6
+    assert [d[:2] for d in e.value.details] == [(1, 'lesions'), (3, 'laterality')]                         # programs keep rows
+    # duplicates and date conflicts point to lines too
+    df = _good(); df.loc[2, 'image_path'] = 'a/L_CC.dcm'; df.to_csv(tmp_path/'d.csv', index=False)
+    with pytest.raises(MammoInputError, match="line 4, column 'image_path': duplicate image id: the same image_path as line 2"):
+        load_manifest(tmp_path/'d.csv', root=tmp_path)
