@@ -161,6 +161,14 @@ def cache_truncated_image(d):
                                    split='train')]), root=d, cache=d/'c', size=(64, 48), progress=False)
 
 
+def cache_workers_zero(d):
+    build_cache(_manifest(d, 'p,e,,L,CC,a.dcm,train\n'), root=d, cache=d/'c', size=(64, 48), workers=0, progress=False)
+
+
+def cache_margin_out_of_range(d):
+    build_cache(_manifest(d, 'p,e,,L,CC,a.dcm,train\n'), root=d, cache=d/'c', size=(64, 48), margin=0.6, progress=False)
+
+
 def preprocess_size_too_small(d): preprocess(_image(d), size=(8, 64))
 def preprocess_margin_out_of_range(d): preprocess(_image(d), margin=-0.1)
 
@@ -216,6 +224,8 @@ CASES = [
     (cache_root_missing, ['no_root: the data root folder does not exist']),
     (cache_mask_required, ['a/L_CC.dcm: masks/gone.png: file not found']),
     (cache_truncated_image, ['a/L_CC.dcm: pixel data is truncated']),
+    (cache_workers_zero, ['workers must be a whole number >= 1', 'got 0']),
+    (cache_margin_out_of_range, ['margin must be in [0, 0.5)', 'got 0.6']),
     (preprocess_size_too_small, ['size must be at least 16x16, got (8, 64)']),
     (preprocess_margin_out_of_range, ['margin must be in [0, 0.5)', 'got -0.1']),
     (preprocess_override_on_a_read_image, ['x.dcm: laterality/view override the reading of a file']),

@@ -72,6 +72,25 @@ def test_failed_image_becomes_a_missing_view(phantom, capsys):
     assert x['current_mask_mlo'].item() == 0 and x['current_image_mlo'].abs().sum() == 0 and x['current_mask_cc'].item() == 1
 
 
+def test_prior_with_unknown_date_is_recorded_or_refused(phantom):
+    "Issue 12: an exam without a date among dated exams of its breast never silently becomes a first exam with gap 0."
+    root, man, cache = phantom
+    df = load_manifest(man, root=root)
+    later = df[df.split == 'train'].sort_values('exam_date').exam_id.iloc[-1]
+    df.loc[df.exam_id == later, 'exam_date'] = pd.NaT
+    with pytest.warns(UserWarning, match='no exam_date'):
+        d = dls_from_manifest(df, kind='longitudinal', cache=cache, size=SIZE, augment=False)
+    assert len(d.warnings) == 1 and 'prior exam is unknown' in d.warnings[0]      # for the run to record
+    t = d.train.dataset.table
+    und = t[t.exam_id == later]
+    assert len(und) == 2 and (und.prior_status == 'undated').all() and (und.time_gap == 0).all()
+    assert (und.present_previous_cc == 0).all() and (und.present_previous_mlo == 0).all()   # the masks say: no prior
+    paired = t[t.prior_status == 'paired']
+    assert len(paired) and (paired.time_gap > 0.5).all()                          # real gaps where there is a prior
+    with pytest.raises(MammoInputError, match="column 'exam_date'.*no exam_date"):
+        dls_from_manifest(df, kind='longitudinal', cache=cache, size=SIZE, undated='raise')
+
+
 def test_num_workers_and_epochs(phantom):
     "Loader worker processes give the batches of the main process, and each epoch draws new augmentations."
     a, b = dls(phantom, 'triview', seed=4), dls(phantom, 'triview', seed=4, num_workers=2)

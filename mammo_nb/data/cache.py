@@ -28,7 +28,7 @@ from .manifest import load_manifest, validate_manifest, parse_lesions, outline_m
 __all__ = ['CACHE_FORMAT', 'preprocess_config', 'config_hash', 'file_sha256', 'HashMemo', 'CacheEntry', 'Cache', 'read_array',
            'entry_key', 'resolve_cache', 'build_cache', 'cache_summary', 'cache_command', 'bench_cache']
 
-# %% ../../nbs/data/15_cache.ipynb #b347d084
+# %% ../../nbs/data/15_cache.ipynb #7d6525b3
 CACHE_FORMAT = 1 # layout/contents version of an entry: bump it when an entry's files or their meaning change
 
 def preprocess_config(size:tuple=(1024, 832), # (H, W) of the preprocessed frame
@@ -40,6 +40,7 @@ def preprocess_config(size:tuple=(1024, 832), # (H, W) of the preprocessed frame
     try: H, W = (int(v) for v in size)
     except (TypeError, ValueError): raise MammoInputError(f"size must be (H, W), got {size!r}") from None
     if H < 16 or W < 16: raise MammoInputError(f"size must be at least 16x16, got {size!r}")
+    if not 0 <= float(margin) < 0.5: raise MammoInputError(f"margin must be in [0, 0.5) (a fraction of the long side), got {margin!r}")
     return {'size': [H, W], 'margin': float(margin), 'mask_background': bool(mask_background),
             'format': CACHE_FORMAT, 'mammo_nb': __version__}
 
@@ -50,7 +51,7 @@ def config_hash(config:Mapping, # `preprocess_config(...)`
     "16 hex digits identifying the settings."
     return _digest(dict(config))[:16]
 
-# %% ../../nbs/data/15_cache.ipynb #c6091f15
+# %% ../../nbs/data/15_cache.ipynb #22f0f3a7
 def file_sha256(path:str|os.PathLike, # any file
                 ) -> str:
     "SHA-256 of a file's bytes (hex)."
@@ -71,7 +72,8 @@ class HashMemo:
         if self.path is not None and self.path.is_file():
             try: self.records = {k: list(v) for k, v in json.loads(self.path.read_text()).items()}
             except (OSError, ValueError, AttributeError, TypeError):
-                warnings.warn("the file-hash memo is unreadable and was ignored (files will be hashed again)")
+                print(f"cache: the file-hash memo {self.path.name} is unreadable and was ignored (files will be hashed again)",
+                      file=sys.stderr)
     def lookup(self, path) -> str|None:
         "The memoised hash if the file's size and mtime are unchanged, else None."
         rec = self.records.get(str(path))
@@ -401,7 +403,7 @@ def _build_task(task:dict) -> dict:
     out['seconds'] = time.perf_counter() - t0
     return out
 
-# %% ../../nbs/data/15_cache.ipynb #496e1cfa
+# %% ../../nbs/data/15_cache.ipynb #dae78c40
 def resolve_cache(cache:Cache|str|os.PathLike|None=None, # a `Cache`, a folder, or None for the default
                   root:str|os.PathLike|None=None, # the data root of the manifest
                   ) -> Cache:
@@ -504,6 +506,8 @@ def build_cache(manifest:str|os.PathLike|pd.DataFrame, # a manifest CSV or table
                 ) -> pd.DataFrame:
     "Preprocess every image of a manifest into the cache (skipping existing entries); one row per manifest row."
     if on_error not in ('raise', 'skip'): raise MammoInputError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise MammoInputError(f"workers must be a whole number >= 1 (local build processes), got {workers!r}")
     if root is not None and not Path(root).is_dir():
         raise MammoInputError("the data root folder does not exist (check --root or MAMMO_DATA_ROOT)", path=root)
     t0 = time.perf_counter()
