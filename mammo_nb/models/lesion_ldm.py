@@ -216,7 +216,7 @@ def predict_z0(z_t:torch.Tensor, eps:torch.Tensor, t:torch.Tensor, alphas_cumpro
     a = alphas_cumprod.to(z_t.device)[t.long()].to(z_t.dtype).view(-1, *[1] * (z_t.dim() - 1))
     return (z_t - (1 - a).sqrt() * eps) / a.sqrt()
 
-# %% ../../nbs/models/55b_lesion_ldm.ipynb #86195b03
+# %% ../../nbs/models/55b_lesion_ldm.ipynb #55845e48
 CLS_KEYS = dict(image='patch', mask='patch_mask', attributes='attributes')
 
 class _GlobalFeatures(nn.Module):
@@ -239,7 +239,8 @@ class LesionAttributeClassifier(nn.Module):
         unknown = set(keys or {}) - set(CLS_KEYS)
         if unknown: raise MammoInputError(f"unknown batch key role(s): {', '.join(sorted(unknown))}; known: {', '.join(CLS_KEYS)}")
         self.config = dict(model='lesion-attr-classifier', heads=list(heads), attributes=list(attributes),
-                           vocab={k: list(v) for k, v in (vocab or {}).items()}, encoder=encoder, weights_path=weights_path,
+                           vocab={k: list(v) for k, v in (vocab or {}).items()}, encoder=encoder,
+                           weights_path=None, # loaded weights live in the state dict: a rebuild needs no file
                            dropout=float(dropout), keys=dict(keys or {}))
         self.keys, self.heads_names, self.attributes = {**CLS_KEYS, **(keys or {})}, list(heads), list(attributes)
         self.vocab = {a: tuple({**ATTRIBUTE_VOCAB, **(vocab or {})}[a]) for a in attributes}
@@ -309,7 +310,7 @@ class LesionAttributeClassifier(nn.Module):
 MODELS.register('lesion-attr-classifier', LesionAttributeClassifier, task='classification',
                 help='lesion crop -> category / BI-RADS / pathology (the reconstruction loop of the lesion LDM)')
 
-# %% ../../nbs/models/55b_lesion_ldm.ipynb #e9e5b1b7
+# %% ../../nbs/models/55b_lesion_ldm.ipynb #1b362b0f
 LDM_KEYS = dict(image='patch', mask='patch_mask', attributes='attributes', text='report')
 
 def _cfg(c:Mapping|None) -> dict:
@@ -365,7 +366,7 @@ class LesionLDM(nn.Module):
                            vocab={k: list(v) for k, v in (vocab or {}).items()}, use_attributes=bool(use_attributes), film=bool(film),
                            use_vit=bool(use_vit), use_text=bool(use_text), cond_dim=int(cond_dim), film_dim=int(film_dim),
                            vit_name=vit_name, vit_patch=int(vit_patch), vit_dim=vit_dim, vit_depth=vit_depth, vit_heads=vit_heads,
-                           vit_weights=vit_weights, text_max_len=int(text_max_len), text_depth=int(text_depth),
+                           vit_weights=None, text_max_len=int(text_max_len), text_depth=int(text_depth),
                            unet_channels=[int(c) for c in unet_channels], layers_per_block=int(layers_per_block), n_heads=int(n_heads),
                            norm_num_groups=int(norm_num_groups), num_train_timesteps=int(num_train_timesteps),
                            beta_schedule=beta_schedule, beta_start=float(beta_start), beta_end=float(beta_end), p_drop=pd_,
