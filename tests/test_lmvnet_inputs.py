@@ -22,7 +22,7 @@ VIEWS = ('cc', 'mlo')
 def _tiny():
     return LMVNet(encoder='tiny_cnn', dim=32, heads=4, attention_depth=1, dropout=0.0,
                   registration_kwargs=dict(work_size=None, affine_size=(32, 26), enc_channels=(8, 8, 8),
-                                           dec_channels=(8, 8), affine_channels=(8, 8, 8))).eval()
+                                           dec_channels=(8, 8), affine_channels=(8, 8, 8)), registration='untrained').eval()
 
 
 MODEL = None
@@ -36,7 +36,7 @@ def _model():
 
 def test_registered_models():
     for name in ('encoder', 'mammoregnet', 'lmvnet'): assert name in MODELS
-    assert isinstance(MODELS['lmvnet'](num_years=3, encoder='tiny_cnn', dim=32, heads=4), LMVNet)
+    assert isinstance(MODELS['lmvnet'](num_years=3, encoder='tiny_cnn', dim=32, heads=4, registration='untrained'), LMVNet)
 
 
 def test_offline_pretrained_is_a_clear_error(tmp_path, monkeypatch):
@@ -48,7 +48,7 @@ def test_offline_pretrained_is_a_clear_error(tmp_path, monkeypatch):
             create_encoder('resnet18', pretrained=True)
         with pytest.raises(MammoInputError, match='weights_path'):
             LMVNet(pretrained=True)
-        LMVNet(num_years=5, pretrained=False)            # builds offline
+        LMVNet(num_years=5, pretrained=False, registration='untrained')   # builds offline
     finally:
         torch.hub.set_dir(old)
 

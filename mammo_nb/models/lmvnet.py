@@ -357,38 +357,54 @@ class LMVNet(BaseRiskModel):
 
 MODELS.register('lmvnet', LMVNet, kind='risk', help='LMV-Net: longitudinal multi-view breast cancer risk')
 
-# %% ../../nbs/models/52_lmvnet.ipynb #d4912cc0
+# %% ../../nbs/models/52_lmvnet.ipynb #c3239711
 def show_exam(batch:dict, # the model's input batch
               outputs:dict, # `LMVNet(...)(batch, return_extras=True)`
               idx:int=0, # which exam of the batch
               horizons:list|None=None, # x-axis labels of the risk curves (default 1..N)
               ):
-    "Per-view current / prior / registered prior / change map / cross-view attention, and the risk curves."
+    "Per view: current image; the prior, registered prior and change map only where the model used a prior; cross-view attention; risk curves."
     import matplotlib.pyplot as plt
-    fig = plt.figure(figsize=(14, 5.2))
-    gs = fig.add_gridspec(2, 6)
-    for r, v in enumerate(('cc', 'mlo')):
+    views = ('cc', 'mlo')
+    def _has(t, v):   # present: by its mask; an image given without a mask counts as present (as in the model)
+        return float(batch[f'{t}_mask_{v}'][idx]) > 0 if f'{t}_mask_{v}' in batch else f'{t}_image_{v}' in batch
+    used = {v: f'diff_map_{v}' in outputs and _has('previous', v) and _has('current', v) for v in views}
+    registered = any(f'warped_prior_{v}' in outputs for v in views)
+    cols = [('current', None)]
+    if any(used.values()):                     # a model without priors (or an exam without one) gets no prior columns
+        cols += [('prior', 'previous_image_{v}')] + ([('registered prior', 'warped_prior_{v}')] if registered else []) + [('feature change', 'diff_map_{v}')]
+    cols += [('attention', None)]
+    fig = plt.figure(figsize=(2.35 * (len(cols) + 1.4), 5.2))
+    gs = fig.add_gridspec(2, len(cols) + 1, width_ratios=[1] * len(cols) + [1.4])
+    for r, v in enumerate(views):
         cur = batch[f'current_image_{v}'][idx, 0].detach().float().cpu()
         H, W = cur.shape
-        pri = batch.get(f'previous_image_{v}')
-        panels = [(cur, f'current {v.upper()}'), (pri[idx, 0].detach().cpu() if pri is not None else None, 'prior'),
-                  (outputs[f'warped_prior_{v}'][idx, 0].detach().cpu() if f'warped_prior_{v}' in outputs else None, 'registered prior')]
-        for c, (img, title) in enumerate(panels):
-            ax = fig.add_subplot(gs[r, c]); ax.set_xticks([]); ax.set_yticks([]); ax.set_title(title, fontsize=9)
-            if img is not None: ax.imshow(img, cmap='gray')
-            else: ax.text(0.5, 0.5, 'n/a', ha='center', va='center', transform=ax.transAxes)
         other = 'mlo' if v == 'cc' else 'cc'
         h, w = outputs[f'diff_map_{v}'].shape[-2:] if f'diff_map_{v}' in outputs else (None, None)
-        for c, (key, title) in enumerate([(f'diff_map_{v}', 'feature change'), (f'attn_cross_{other}', f'attention from {other.upper()}')], start=3):
-            ax = fig.add_subplot(gs[r, c]); ax.set_xticks([]); ax.set_yticks([]); ax.set_title(title, fontsize=9)
-            ax.imshow(cur, cmap='gray')
-            if key not in outputs: continue
-            m = outputs[key][idx].detach().float().cpu()
-            if key.startswith('attn'):
-                if h is None: continue
-                m = m.mean(0).reshape(h, w)                          # attention each token of this view receives
-            ax.imshow(F.interpolate(m[None, None], size=(H, W), mode='bilinear', align_corners=False)[0, 0], cmap='magma', alpha=0.5)
-    ax = fig.add_subplot(gs[:, 5])
+        for c, (title, key) in enumerate(cols):
+            ax = fig.add_subplot(gs[r, c]); ax.set_xticks([]); ax.set_yticks([])
+            if title == 'current':
+                ax.set_title(f'current {v.upper()}', fontsize=9)
+                if _has('current', v): ax.imshow(cur, cmap='gray')
+                else: ax.text(0.5, 0.5, 'view missing', ha='center', va='center', transform=ax.transAxes, fontsize=8)
+                continue
+            if title == 'attention':
+                ax.set_title(f'attention from {other.upper()}', fontsize=9); ax.imshow(cur, cmap='gray')
+                k = f'attn_cross_{other}'
+                if k in outputs and h is not None:
+                    m = outputs[k][idx].detach().float().cpu().mean(0).reshape(h, w)   # attention each token of this view receives
+                    ax.imshow(F.interpolate(m[None, None], size=(H, W), mode='bilinear', align_corners=False)[0, 0], cmap='magma', alpha=0.5)
+                continue
+            ax.set_title(title, fontsize=9)
+            if not used[v]:
+                ax.text(0.5, 0.5, 'no prior', ha='center', va='center', transform=ax.transAxes, fontsize=8); continue
+            src = batch if key.startswith('previous') else outputs
+            img = src[key.format(v=v)][idx].detach().float().cpu()
+            if key.startswith('diff_map'):
+                ax.imshow(cur, cmap='gray')
+                ax.imshow(F.interpolate(img[None, None], size=(H, W), mode='bilinear', align_corners=False)[0, 0], cmap='magma', alpha=0.5)
+            else: ax.imshow(img[0], cmap='gray')
+    ax = fig.add_subplot(gs[:, -1])
     for k, style in (('risk_multi', 'o-'), ('risk_cc', 's--'), ('risk_mlo', '^--')):
         p = torch.sigmoid(outputs[k][idx].detach().float().cpu())
         ax.plot(horizons or range(1, len(p) + 1), p, style, label=k.replace('risk_', ''))
