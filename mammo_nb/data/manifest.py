@@ -82,7 +82,7 @@ MANIFEST_SCHEMA = pa.DataFrameSchema({
     'vendor': _col(str, required=False, nullable=True, description='manufacturer of the image'),
 }, strict=False, name='mammo_nb manifest')
 
-# %% ../../nbs/data/13_manifest.ipynb #5d5d5f6e
+# %% ../../nbs/data/13_manifest.ipynb #fc599371
 def manifest_schema_dict() -> dict:
     "The manifest schema as plain data (what `data_manifests/schema.json` holds), derived from `MANIFEST_SCHEMA`."
     cols = []
@@ -95,7 +95,7 @@ def manifest_schema_dict() -> dict:
     return {'name': MANIFEST_SCHEMA.name, 'version': 1, 'one_row_per': 'image', 'image_id': IMAGE_ID,
             'unique': [IMAGE_ID], 'extra_columns': 'allowed and preserved',
             'paths': 'relative to the data root; paths escaping the root are errors',
-            'row_numbers': '0-based data rows (row 0 is line 2 of the CSV)',
+            'row_numbers': 'errors name the 1-based CSV line where a row starts (header = line 1); tables built in code: 0-based rows',
             'consistency': ['one exam (patient_id, exam_id) has one exam_date'],
             'columns': cols, 'lesion_keys': LESION_KEYS, 'nipple_xy': '[x, y], numbers >= 0'}
 
