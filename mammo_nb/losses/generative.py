@@ -20,7 +20,7 @@ __all__ = ['GAN_MODES', 'VGG16_LAYERS', 'VGG16_URL', 'G_PARTS', 'D_PARTS', 'DEFA
            'discriminator_view_loss', 'l1_loss', 'HookedFeatures', 'vgg16_weights_path', 'VGGFeatures',
            'vgg16_features', 'PerceptualLoss', 'generator_loss', 'discriminator_loss', 'CGANLoss']
 
-# %% ../../nbs/losses/32_losses_generative.ipynb #ffcecbba
+# %% ../../nbs/losses/32_losses_generative.ipynb #7446f6b0
 def gaussian_window(size:int=11, # window side (odd)
                     sigma:float=1.5, # Gaussian standard deviation in pixels
                     dtype=torch.float32, device=None) -> torch.Tensor:
@@ -45,17 +45,18 @@ def ssim(pred:torch.Tensor, # prediction `[B,C,H,W]` (or `[C,H,W]`, `[H,W]`)
     x, y = _as_bchw(pred, 'pred'), _as_bchw(target, 'target')
     if x.shape != y.shape: raise MammoInputError(f"pred {tuple(x.shape)} and target {tuple(y.shape)} differ in shape")
     if min(x.shape[-2:]) < window_size: raise MammoInputError(f"images ({tuple(x.shape[-2:])}) are smaller than the {window_size}x{window_size} SSIM window")
-    if not x.dtype.is_floating_point: x, y = x.float(), y.float()
+    if x.dtype != torch.float64: x = x.float()   # half-precision inputs too: variances are differences of near-equal numbers
     y = y.to(x.dtype)
     C = x.shape[1]
-    w = gaussian_window(window_size, sigma, x.dtype, x.device)
-    wr, wc = w.view(1, 1, -1, 1).repeat(C, 1, 1, 1), w.view(1, 1, 1, -1).repeat(C, 1, 1, 1)
-    filt = lambda t: F.conv2d(F.conv2d(t, wr, groups=C), wc, groups=C)
-    mx, my = filt(x), filt(y)
-    vx, vy, cxy = filt(x * x) - mx**2, filt(y * y) - my**2, filt(x * y) - mx * my
-    c1, c2 = (k1 * data_range)**2, (k2 * data_range)**2
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
-    per_image = s.mean((1, 2, 3))
+    with torch.autocast(x.device.type, enabled=False):   # never in bf16/fp16, even inside a mixed-precision training step
+        w = gaussian_window(window_size, sigma, x.dtype, x.device)
+        wr, wc = w.view(1, 1, -1, 1).repeat(C, 1, 1, 1), w.view(1, 1, 1, -1).repeat(C, 1, 1, 1)
+        filt = lambda t: F.conv2d(F.conv2d(t, wr, groups=C), wc, groups=C)
+        mx, my = filt(x), filt(y)
+        vx, vy, cxy = filt(x * x) - mx**2, filt(y * y) - my**2, filt(x * y) - mx * my
+        c1, c2 = (k1 * data_range)**2, (k2 * data_range)**2
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+        per_image = s.mean((1, 2, 3))
     if reduction == 'none': return per_image
     if reduction == 'mean': return per_image.mean()
     raise MammoInputError(f"reduction must be 'mean' or 'none', got {reduction!r}")

@@ -139,7 +139,7 @@ def soft_glcm_features(mem:torch.Tensor, # `[h, w, L]` soft memberships of the c
     if not per['Contrast']: raise MammoInputError("lesion mask has no pair of neighbouring pixels")
     return {k: torch.stack(v).mean() for k, v in per.items()}
 
-# %% ../../nbs/losses/33_losses_radiomic.ipynb #5cd17eb2
+# %% ../../nbs/losses/33_losses_radiomic.ipynb #d91b713c
 def torch_radiomics(image:torch.Tensor, # canonical image `[H,W]` or `[1,H,W]` in [0,1] (differentiable)
                     mask, # lesion mask of the same shape (binarised at 0.5; not differentiated)
                     bin_width:float=25, # pyradiomics `binWidth`, on the radiomics scale
@@ -157,12 +157,13 @@ def torch_radiomics(image:torch.Tensor, # canonical image `[H,W]` or `[1,H,W]` i
     out_dtype = image.dtype if image.dtype.is_floating_point else torch.float32
     short = {n.split('_', 2)[2] for n in want}
     res = {}
-    if short & set(FIRSTORDER_FEATURES): res.update(firstorder_features(x[m]))
-    if short & set(SOFT_FIRSTORDER_FEATURES + GLCM_FEATURES):
-        xt = x if image.dtype == torch.float64 else x.float()   # texture in float32 unless the input is float64
-        mem = soft_bin_memberships(xt, bin_width, softness, max_bins) * m[..., None]
-        if short & set(SOFT_FIRSTORDER_FEATURES): res.update(soft_histogram_features(mem[m]))
-        if short & set(GLCM_FEATURES): res.update(soft_glcm_features(mem, m))
+    with torch.autocast(image.device.type, enabled=False):   # full precision inside a mixed-precision step too (the GLCM is a matmul)
+        if short & set(FIRSTORDER_FEATURES): res.update(firstorder_features(x[m]))
+        if short & set(SOFT_FIRSTORDER_FEATURES + GLCM_FEATURES):
+            xt = x if image.dtype == torch.float64 else x.float()   # texture in float32 unless the input is float64
+            mem = soft_bin_memberships(xt, bin_width, softness, max_bins) * m[..., None]
+            if short & set(SOFT_FIRSTORDER_FEATURES): res.update(soft_histogram_features(mem[m]))
+            if short & set(GLCM_FEATURES): res.update(soft_glcm_features(mem, m))
     return {n: res[n.split('_', 2)[2]].to(out_dtype) for n in want}
 
 # %% ../../nbs/losses/33_losses_radiomic.ipynb #f77b6073
