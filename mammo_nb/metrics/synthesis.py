@@ -142,7 +142,7 @@ def ms_ssim_diversity(samples:torch.Tensor, # `[S,1,H,W]` samples of one conditi
                                                                       betas=betas, reduction='none') for k in range(0, len(ii), 256)])
     return {'ms_ssim': float(vals.mean()), 'pairs': len(vals), 'scales': J, 'per_pair': vals}
 
-# %% ../../nbs/metrics/45_metrics_synthesis.ipynb #60714286
+# %% ../../nbs/metrics/45_metrics_synthesis.ipynb #5046f594
 def _small(x:torch.Tensor, size:int) -> torch.Tensor:
     return F.interpolate(x.float(), size=(size, size), mode='area').flatten(1)
 
@@ -176,11 +176,15 @@ def memorisation_check(synthetic:torch.Tensor, # `[N,1,H,W]` synthetic crops
                        size:int=32, # side of the downsampled crops for the pixel distance
                        quantile:float=0.05, # flag below this quantile of the train-to-train nearest distances
                        n_reference:int=1000, # training crops used for the reference distribution
+                       held_out:torch.Tensor|None=None, # `[K,1,H,W]` real crops not used in training: the chance rate of flags
+                       held_out_masks:torch.Tensor|None=None, # `[K,1,H,W]` their masks (needed with `mask`)
                        seed:int=0) -> dict[str, torch.Tensor]:
     "Nearest training crop of each synthetic crop (pixels and features), and flags against the train-to-train reference."
     s = _bchw(synthetic, 'synthetic')
     if not 0 < quantile < 1: raise MammoInputError(f"quantile must be in (0, 1), got {quantile}")
     if (mask is None) != (train_masks is None): raise MammoInputError("give both mask and train_masks, or neither")
+    if held_out is not None and (mask is None) != (held_out_masks is None):
+        raise MammoInputError("with masks, give held_out_masks for the held-out crops too (and without masks, none)")
     tr_pix, tr_w, tr_f = [], [], []
     tm = _batches(train_masks, 'train_masks') if train_masks is not None else None
     for tb in _batches(train, 'train'):
@@ -195,12 +199,15 @@ def memorisation_check(synthetic:torch.Tensor, # `[N,1,H,W]` synthetic crops
     sw = _small(_bchw(mask, 'mask'), size) if mask is not None else None
     if sw is not None and len(sw) != len(s): raise MammoInputError(f"{len(sw)} masks for {len(s)} synthetic crops")
     ref = torch.randperm(M, generator=torch.Generator().manual_seed(int(seed)))[:int(n_reference)]
+    ho = _bchw(held_out, 'held_out') if held_out is not None else None
+    hw = _small(_bchw(held_out_masks, 'held_out_masks'), size) if held_out_masks is not None and ho is not None else None
     out = {}
     d, i = _nn_weighted_l1(_small(s, size), sw, bank)
     rd, _ = _nn_weighted_l1(bank[ref], bank_w[ref] if bank_w is not None else None, bank, exclude=ref)
     thr = torch.quantile(rd, quantile)
     out.update(pixel_nn_distance=d, pixel_nn_index=i, pixel_threshold=thr, pixel_flag=d < thr)
     flag = out['pixel_flag']
+    if ho is not None: ho_flag = _nn_weighted_l1(_small(ho, size), hw, bank)[0] < thr
     if extractor is not None:
         fb = torch.cat(tr_f)
         d, i = _nn_l2(_features(extractor, s), fb)
@@ -208,5 +215,7 @@ def memorisation_check(synthetic:torch.Tensor, # `[N,1,H,W]` synthetic crops
         thr = torch.quantile(rd, quantile)
         out.update(feature_nn_distance=d, feature_nn_index=i, feature_threshold=thr, feature_flag=d < thr)
         flag = flag | out['feature_flag']
+        if ho is not None: ho_flag = ho_flag | (_nn_l2(_features(extractor, ho), fb)[0] < thr)
     out.update(flag=flag, memorised_fraction=flag.float().mean())
+    if ho is not None: out['held_out_flagged_fraction'] = ho_flag.float().mean()
     return out
