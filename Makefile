@@ -32,8 +32,9 @@ docs: $(STAMP) ## the docs site into _docs/ (Quarto), or an HTML preview into _p
 lab: $(STAMP) ## JupyterLab on the notebooks
 	$(BIN)/jupyter lab nbs/
 
-export: $(STAMP) ## notebooks -> mammo_nb/ (then commit both)
+export: $(STAMP) ## notebooks -> mammo_nb/ and the command index mammo_nb/_cli.json (then commit both)
 	$(BIN)/nbdev_export
+	$(BIN)/python -c "from mammo_nb.cli import write_index; write_index()"
 
 clean-nbs: $(STAMP) ## strip notebook metadata noise (nbdev_clean)
 	$(BIN)/nbdev_clean

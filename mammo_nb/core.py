@@ -246,7 +246,7 @@ def load_checkpoint(path:str|Path, # `.../name`, `name.json` or `name.safetensor
     except Exception as e: raise MammoInputError(f"weights do not fit {type(model).__name__}: {e}", path=st) from None
     return model, meta
 
-# %% ../nbs/core/00_core.ipynb #d388e96c
+# %% ../nbs/core/00_core.ipynb #19dbce4b
 def arg(*flags, **kwargs) -> tuple:
     "An argument of a `Command`: the positional and keyword arguments of `ArgumentParser.add_argument`."
     return (flags, kwargs)
@@ -259,6 +259,7 @@ class Command:
     run: Callable
     args: list = field(default_factory=list)
     epilog: str = '' # text shown after the options by `--help`
+    module: str = '' # the module whose import registers the command (the CLI imports only that one to run it)
 
 def command(name:str, # e.g. 'phantom' or 'train lmvnet'
             help:str, # one line shown by `mammo-nb --help`
@@ -266,7 +267,7 @@ def command(name:str, # e.g. 'phantom' or 'train lmvnet'
             ) -> Callable:
     "Decorator registering a function `f(args: argparse.Namespace) -> int|None` as a `mammo-nb` subcommand."
     def _do(f):
-        COMMANDS.register(name, Command(name, help, f, list(args or [])))
+        COMMANDS.register(name, Command(name, help, f, list(args or []), module=f.__module__))
         return f
     return _do
 

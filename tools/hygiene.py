@@ -90,11 +90,17 @@ def check_sync(root: Path) -> list[str]:
                 probs.append(f"mammo_nb/{f}: differs from what the notebooks export (edit the notebook, never the "
                              "generated module; then `make export`)")
         exported = {m.replace('.', '/') for m in (default_exp(_nb(p)) for p in notebooks(root)) if m}
+        packages = {'', *{'/'.join(e.split('/')[:i]) for e in exported for i in range(1, e.count('/') + 1)}}
         for f in sorted(fa - fb):
             stem = f[:-3]
-            if f.endswith('__init__.py') and (stem[:-len('/__init__')] if stem != '__init__' else '') in {'', *{e.rsplit('/', 1)[0] for e in exported if '/' in e}}:
-                continue  # package markers
+            if f.endswith('__init__.py') and (stem[:-len('/__init__')] if stem != '__init__' else '') in packages:
+                continue  # package markers (of every package and subpackage that holds exported modules)
             probs.append(f"mammo_nb/{f}: no notebook exports this module (orphan; delete it or add its notebook)")
+        # the command index (mammo_nb/_cli.json) must match these sources, or the console script starts slowly
+        r = subprocess.run([sys.executable, '-c', 'import sys; sys.path.insert(0, sys.argv[1]); import mammo_nb.cli as c; '
+                            'sys.exit(0 if c.read_index() is not None else 3)', str(root)], capture_output=True, text=True)
+        if r.returncode: probs.append("mammo_nb/_cli.json: the command index does not match the package's sources "
+                                      "(run `make export`, which regenerates it, and commit)" + (f": {r.stderr.strip()[-300:]}" if r.returncode != 3 else ''))
         return probs
 
 

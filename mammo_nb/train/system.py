@@ -449,7 +449,7 @@ class System:
             DEMO_STEPS.register(self.name, self.demo, order=getattr(self, 'demo_order', 50), title=self.title)
         return self
 
-# %% ../../nbs/train/60b_system.ipynb #d41abe37
+# %% ../../nbs/train/60b_system.ipynb #6d469430
 def _fmt(v) -> str:
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
@@ -500,20 +500,20 @@ def system_commands(system:System) -> list[Command]:
     dev = arg('--device', default='auto', help="auto (GPU when present), cpu, cuda, cuda:N or mps (default auto)")
     data = [arg('--root', default=None, help='data root of the manifest paths (default: MAMMO_DATA_ROOT)'),
             arg('--cache', default=None, help='preprocessed cache folder (default: MAMMO_CACHE_DIR, else ROOT/.cache)')]
-    n = system.name
+    n, mod = system.name, type(system).__module__
     return [
         Command(f'train {n}', f'train {system.title}', _train_run(system),
                 [arg('--manifest', required=True, help="manifest CSV with 'train' and 'val' splits"), *data,
                  arg('--out', default=None, help=f'run folder (default: runs/{n})'), dev,
                  arg('--resume', action='store_true', help='continue the unfinished run in --out (or return it if finished)'),
                  arg('--set', action='extend', nargs='+', default=[], metavar='KEY=VALUE', help='change a setting (listed below)'),
-                 arg('--quiet', action='store_true', help='no progress bars')], epilog=_settings_epilog(system)),
+                 arg('--quiet', action='store_true', help='no progress bars')], epilog=_settings_epilog(system), module=mod),
         Command(f'evaluate {n}', f'evaluate a trained {n} run on one split (patient-level bootstrap CIs)', _evaluate_run(system),
                 [arg('--run', required=True, help='the run folder'),
                  arg('--manifest', default=None, help='manifest CSV (default: the one the run was trained on)'), *data,
                  arg('--split', default='test', help='split to evaluate (default test)'), dev,
                  arg('--n-boot', type=int, default=1000, help='bootstrap replicates (default 1000)'),
-                 arg('--out', default=None, help='output folder (default: RUN/evaluation/SPLIT)'), *system.evaluate_args]),
+                 arg('--out', default=None, help='output folder (default: RUN/evaluation/SPLIT)'), *system.evaluate_args], module=mod),
         Command(f'predict {n}', f'predict with a trained {n} run (no labels needed)', _predict_run(system),
                 [arg('--run', required=True, help='the run folder'), arg('inputs', nargs='+', help=system.predict_help),
-                 arg('--out', default=None, help='output folder (default: RUN/predictions)'), dev, *system.predict_args])]
+                 arg('--out', default=None, help='output folder (default: RUN/predictions)'), dev, *system.predict_args], module=mod)]
