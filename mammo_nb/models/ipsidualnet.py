@@ -135,7 +135,7 @@ def ipsi_backbone(name:str='hrnet_w18_small', # 'hrnet_*' (HRNet + FPN), 'resnet
     if name.startswith('hrnet_'): return HRNetFPN(name, fpn_channels, pretrained, weights_path)
     return detection_backbone(name, fpn_channels, pretrained, weights_path)
 
-# %% ../../nbs/models/56c_ipsidualnet.ipynb #3da08d8e
+# %% ../../nbs/models/56c_ipsidualnet.ipynb #3251b2c3
 @contextlib.contextmanager
 def _mode(m:nn.Module, training:bool):
     "Temporarily set one module's mode."
@@ -275,7 +275,9 @@ class IpsiDualNet(nn.Module):
         return out
 
     # -- the contract -----------------------------------------------------------------------------
-    def forward(self, batch:dict) -> dict:
+    def forward(self, batch:dict,
+                return_features:bool=False, # also return the main view's pyramid as `features` (MommiNet-v2's fusion reuses it)
+                ) -> dict:
         "Losses (when the batch has `main_boxes`); in eval mode also `detections` [B,K,5] and `ipsi_prob` [B,1,H,W]."
         xm = _image(batch, 'main_image'); B, H, W = xm.shape[0], *xm.shape[-2:]
         dev = xm.device
@@ -312,6 +314,7 @@ class IpsiDualNet(nn.Module):
             logits, deltas = self._head(fm, props, fa, rois_a, idx, batch, (H, W))
             out['detections'] = pad_detections(self._postprocess(logits, deltas, props, (H, W)), self.k).to(dev)
             out['ipsi_prob'] = boxes_to_prob_map(out['detections'], (H, W)).to(dev)
+        if return_features: out['features'] = fm
         return out
 
     def _postprocess(self, logits:Tensor, deltas:Tensor, props:list, size:tuple) -> list[dict]:
