@@ -267,7 +267,7 @@ class Run:
         write_json(self.path/RUN_FILE, self.info)
         warnings.warn(message, stacklevel=2)
 
-# %% ../../nbs/train/60b_system.ipynb #aa9407d2
+# %% ../../nbs/train/60b_system.ipynb #59c9314f
 class System:
     "A published system: a name, a configuration class and the verbs train, evaluate, predict, bench, demo (see above)."
     name: ClassVar[str] = ''          # registry name and command-line word
@@ -369,7 +369,8 @@ class System:
             return old
         out.mkdir(parents=True, exist_ok=True)
         write_json(out/'config.json', cfg.to_dict())
-        run = Run(out, {**record, 'status': 'training', 'device': str(dev), 'versions': environment_info(),
+        items = {k: len(getattr(getattr(dls, k, None), 'dataset', None) or []) for k in ('train', 'valid')}
+        run = Run(out, {**record, 'status': 'training', 'device': str(dev), 'versions': environment_info(), 'items': items,
                         'warnings': list((old.info.get('warnings') if old else None) or []),
                         'started': time.strftime('%Y-%m-%d %H:%M:%S')})
         for w in getattr(dls, 'warnings', []) or []: run.info['warnings'].append(w)
