@@ -29,8 +29,8 @@ def process(root: Path = ROOT, n_workers: int = 2) -> list[Path]:
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title} – mammo_nb</title>
-<script>window.MathJax={{tex:{{inlineMath:[['$','$'],['\\\\(','\\\\)']]}}}};</script>
-<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>
+<script type="text/x-mathjax-config">MathJax.Hub.Config({{tex2jax:{{inlineMath:[['$','$'],['\\\\(','\\\\)']],processEscapes:true}}}});</script>
+<script src="{up}mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"></script>
 <style>
 body{{margin:0;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;line-height:1.5;color:#222;display:flex}}
 nav{{width:250px;min-height:100vh;background:#f4f6f8;padding:1rem;box-sizing:border-box;font-size:.9rem;flex-shrink:0}}
@@ -62,8 +62,17 @@ def _nav(items, here, root_cfg):
 _titles: dict = {}
 
 
+def mathjax_dir() -> Path:
+    "The local MathJax 2.7 copy that the preview serves (the `jupyter-server-mathjax` package, a dev requirement): no CDN."
+    try: import jupyter_server_mathjax
+    except ImportError: raise SystemExit("the docs preview needs the dev requirement jupyter-server-mathjax (make venv installs it)")
+    d = Path(jupyter_server_mathjax.__file__).parent/'static'
+    if not (d/'MathJax.js').exists(): raise SystemExit(f"no MathJax.js in {d}")
+    return d
+
+
 def preview(root: Path = ROOT, pages: list[Path] | None = None) -> Path:
-    "Write a static HTML preview of every processed page into _preview/, with the sidebar of _quarto.yml."
+    "Write a static HTML preview of every processed page into _preview/, with the sidebar of _quarto.yml (equations by a local MathJax)."
     import yaml
     from nbconvert import HTMLExporter
     cfg = yaml.safe_load((root/'_quarto.yml').read_text())
@@ -71,6 +80,7 @@ def preview(root: Path = ROOT, pages: list[Path] | None = None) -> Path:
     order = _sidebar(root)
     out = root/'_preview'
     shutil.rmtree(out, ignore_errors=True); out.mkdir()
+    shutil.copytree(mathjax_dir(), out/'mathjax')   # offline equations: the preview never fetches anything
     exp = HTMLExporter(template_name='basic')
     exp.exclude_input_prompt = exp.exclude_output_prompt = True
     proc = root/'_proc'
@@ -106,7 +116,7 @@ def preview(root: Path = ROOT, pages: list[Path] | None = None) -> Path:
                     if k in o.get('data', {}): o['data'][k] = quarto_attr.sub('', o['data'][k])
         body, _ = exp.from_notebook_node(nb)
         dst = out/rel.replace('.ipynb', '.html'); dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(PAGE.format(title=html.escape(_titles[rel]), nav=_nav(contents, rel, contents), body=body))
+        dst.write_text(PAGE.format(title=html.escape(_titles[rel]), nav=_nav(contents, rel, contents), body=body, up='../' * rel.count('/')))
     return out
 
 
