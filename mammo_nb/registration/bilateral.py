@@ -17,13 +17,13 @@ from ..data.preprocess import nipple_point
 __all__ = ['chest_wall_centre', 'angle_grid', 'contour_radii', 'contour_flow', 'nipple_alignment_flow', 'estimate_nipples',
            'register_bilateral', 'mask_dice', 'contour_points', 'contour_distance']
 
-# %% ../../nbs/registration/22_bilateral.ipynb #aca4a8d3
+# %% ../../nbs/registration/22_bilateral.ipynb #34bcc396
 def _masks(m, name:str) -> Tensor:
     "A float 0/1 mask `[B,1,H,W]` from `m`, or `MammoInputError`."
     if not torch.is_tensor(m) or m.ndim != 4 or m.shape[1] != 1:
         shape = tuple(m.shape) if torch.is_tensor(m) else type(m).__name__
         raise MammoInputError(f"{name} must be a breast mask tensor [B,1,H,W], got {shape}")
-    return (m.detach().float() > 0.5).float()
+    return (m.detach().float().cpu() > 0.5).float()
 
 def _points(p, B:int, name:str) -> Tensor:
     "Points `[B,2]` (x, y), finite, or `MammoInputError`."
@@ -31,7 +31,7 @@ def _points(p, B:int, name:str) -> Tensor:
         shape = tuple(p.shape) if torch.is_tensor(p) else type(p).__name__
         raise MammoInputError(f"{name} must be a tensor [B,2] of (x, y) pixels with B={B}, got {shape}")
     if not torch.isfinite(p).all(): raise MammoInputError(f"{name} holds NaN or infinite coordinates")
-    return p.detach().float()
+    return p.detach().float().cpu()
 
 def chest_wall_centre(mask:Tensor, # [B,1,H,W] breast masks (canonical frame: chest wall at x = 0)
                       band:int=2, # columns next to the chest wall that define the breast's extent there
@@ -141,7 +141,7 @@ def nipple_alignment_flow(main_nipple:Tensor, # [B,2] (x, y) nipple of the main 
     qx, qy = _nipple_map(X, Y, nm, na)
     return torch.stack([qy - Y, qx - X], 1)
 
-# %% ../../nbs/registration/22_bilateral.ipynb #91dd1a58
+# %% ../../nbs/registration/22_bilateral.ipynb #8ea70f9e
 def estimate_nipples(mask:Tensor, # [B,1,H,W] breast masks
                      ) -> Tensor:
     "Geometric nipple estimates `[B,2]` (x, y) from breast masks (`data.preprocess.nipple_point`; NaN if empty)."
@@ -168,7 +168,7 @@ def register_bilateral(main_mask:Tensor, # [B,1,H,W] breast mask of the main ima
         raise MammoInputError(f"aux_image must be [B,C,H,W] with the masks' B and (H, W) {tuple(mm.shape)}, got {shape}")
     if mm.shape != am.shape: raise MammoInputError(f"main_mask {tuple(mm.shape)} and aux_mask {tuple(am.shape)} differ in shape")
     B, _, H, W = mm.shape
-    img = aux_image.float()
+    dev, img = aux_image.device, aux_image.detach().float().cpu()
     if flip: img, am = _flip(img), _flip(am)
     estimated = main_nipple is None or aux_nipple is None
     nm = estimate_nipples(mm) if main_nipple is None else _points(main_nipple, B, 'main_nipple')
@@ -190,8 +190,9 @@ def register_bilateral(main_mask:Tensor, # [B,1,H,W] breast mask of the main ima
     qx, qy = _nipple_map(X, Y, nm, torch.where(is_mlo[:, None], na, nm))
     flow = torch.stack([qy - g[0][None], qx - g[1][None]], 1)
     flow = torch.where(ok.view(B, 1, 1, 1), flow, torch.zeros_like(flow))
-    return {'flow': flow, 'warped': warp(img, flow), 'warped_mask': warp(am, flow, mode='nearest'),
-            'registered': ok.float(), 'main_nipple': nm, 'aux_nipple': na, 'nipples_estimated': estimated}
+    out = {'flow': flow, 'warped': warp(img, flow), 'warped_mask': warp(am, flow, mode='nearest'),
+           'registered': ok.float(), 'main_nipple': nm, 'aux_nipple': na}
+    return {**{k: v.to(dev) for k, v in out.items()}, 'nipples_estimated': estimated}
 
 # %% ../../nbs/registration/22_bilateral.ipynb #a1274b43
 def mask_dice(a:Tensor, # [B,1,H,W] masks (> 0.5 = inside)
