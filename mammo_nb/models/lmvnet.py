@@ -357,7 +357,7 @@ class LMVNet(BaseRiskModel):
 
 MODELS.register('lmvnet', LMVNet, kind='risk', help='LMV-Net: longitudinal multi-view breast cancer risk')
 
-# %% ../../nbs/models/52_lmvnet.ipynb #c3239711
+# %% ../../nbs/models/52_lmvnet.ipynb #87f4f109
 def show_exam(batch:dict, # the model's input batch
               outputs:dict, # `LMVNet(...)(batch, return_extras=True)`
               idx:int=0, # which exam of the batch
@@ -377,7 +377,7 @@ def show_exam(batch:dict, # the model's input batch
     fig = plt.figure(figsize=(2.35 * (len(cols) + 1.4), 5.2))
     gs = fig.add_gridspec(2, len(cols) + 1, width_ratios=[1] * len(cols) + [1.4])
     for r, v in enumerate(views):
-        cur = batch[f'current_image_{v}'][idx, 0].detach().float().cpu()
+        cur = batch[f'current_image_{v}'][idx, 0].detach().float().cpu().numpy()
         H, W = cur.shape
         other = 'mlo' if v == 'cc' else 'cc'
         h, w = outputs[f'diff_map_{v}'].shape[-2:] if f'diff_map_{v}' in outputs else (None, None)
@@ -393,7 +393,7 @@ def show_exam(batch:dict, # the model's input batch
                 k = f'attn_cross_{other}'
                 if k in outputs and h is not None:
                     m = outputs[k][idx].detach().float().cpu().mean(0).reshape(h, w)   # attention each token of this view receives
-                    ax.imshow(F.interpolate(m[None, None], size=(H, W), mode='bilinear', align_corners=False)[0, 0], cmap='magma', alpha=0.5)
+                    ax.imshow(F.interpolate(m[None, None], size=(H, W), mode='bilinear', align_corners=False)[0, 0].numpy(), cmap='magma', alpha=0.5)
                 continue
             ax.set_title(title, fontsize=9)
             if not used[v]:
@@ -402,8 +402,8 @@ def show_exam(batch:dict, # the model's input batch
             img = src[key.format(v=v)][idx].detach().float().cpu()
             if key.startswith('diff_map'):
                 ax.imshow(cur, cmap='gray')
-                ax.imshow(F.interpolate(img[None, None], size=(H, W), mode='bilinear', align_corners=False)[0, 0], cmap='magma', alpha=0.5)
-            else: ax.imshow(img[0], cmap='gray')
+                ax.imshow(F.interpolate(img[None, None], size=(H, W), mode='bilinear', align_corners=False)[0, 0].numpy(), cmap='magma', alpha=0.5)
+            else: ax.imshow(img[0].numpy(), cmap='gray')
     ax = fig.add_subplot(gs[:, -1])
     for k, style in (('risk_multi', 'o-'), ('risk_cc', 's--'), ('risk_mlo', '^--')):
         p = torch.sigmoid(outputs[k][idx].detach().float().cpu())
