@@ -22,7 +22,7 @@ def risk_labels(years_to_cancer, # years from the exam to diagnosis; NaN or inf 
                 years_to_last_followup, # cancer-free follow-up in years; NaN = unknown (broadcast with the first)
                 max_followup:int=5, # N: horizons h = 1..N years
                 ) -> tuple[np.ndarray, np.ndarray]:
-    "`(target, y_mask)`, float32 arrays of shape `[..., max_followup]`, per DESIGN §3."
+    "`(target, y_mask)`, float32 arrays of shape `[..., max_followup]`, per the contracts page (nbs/contracts.ipynb)."
     if isinstance(max_followup, bool) or not isinstance(max_followup, (int, np.integer)) or max_followup < 1:
         raise MammoInputError(f"max_followup must be a positive integer, got {max_followup!r}")
     try: ytc, fu = np.broadcast_arrays(np.asarray(years_to_cancer, dtype=float), np.asarray(years_to_last_followup, dtype=float))

@@ -27,7 +27,7 @@ def survival_times(years_to_cancer, # [n] years from exam to diagnosis; NaN or i
                    years_to_last_followup, # [n] cancer-free follow-up in years
                    max_time:float|None=None, # truncate at this time (e.g. the longest horizon)
                    ) -> tuple[np.ndarray, np.ndarray]:
-    "Event times and event indicators (1 = cancer) for the C-index from the DESIGN §3 label columns."
+    "Event times and event indicators (1 = cancer) for the C-index from the contracts page (nbs/contracts.ipynb) label columns."
     ytc = _as_np(years_to_cancer, 'years_to_cancer', 1); fu = _as_np(years_to_last_followup, 'years_to_last_followup', 1)
     if ytc.shape != fu.shape: raise MammoInputError(f"years_to_cancer {ytc.shape} and years_to_last_followup {fu.shape} differ in length")
     event = np.isfinite(ytc)

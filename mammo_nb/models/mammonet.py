@@ -266,7 +266,7 @@ class MammoNet(nn.Module):
             total = total + self.mu_bfl * parts['bfl']
         return total, parts
 
-MODELS.register('mammonet', MammoNet, kind='classification', help='Mammo-Net: gaze-supervised two-view classification (seeds/mammo_net_gaze_miccai2023.md)')
+MODELS.register('mammonet', MammoNet, kind='classification', help='Mammo-Net: gaze-supervised two-view classification (the Mammo-Net paper)')
 
 # %% ../../nbs/models/54a_mammonet.ipynb #ce836774
 MAMMONET_VARIANTS = {
