@@ -54,7 +54,7 @@ class FusionNet(nn.Module):
         u = F.interpolate(u, (H, W), mode='bilinear', align_corners=False)
         return self.out(torch.cat([u, self.low(x0)], 1))                                                      # concatenation 2
 
-# %% ../../nbs/models/56d_momminet.ipynb #bc162b19
+# %% ../../nbs/models/56d_momminet.ipynb #30770872
 STAGES = ('ipsi', 'bi', 'fusion')
 
 def _sub(cfg:dict|None) -> dict:
@@ -157,7 +157,7 @@ class MommiNet(nn.Module):
         "The final detections as one `{'boxes','scores'}` dict per image."
         return detections_to_list(self.get_primary(outputs)) if self.stage != 'bi' else self.bi.detect(outputs)
 
-MODELS.register('momminet', MommiNet, kind='detection', help='MommiNet-v2 tri-view mass detection (seeds/momminet_v2_media2021.md)')
+MODELS.register('momminet', MommiNet, kind='detection', help='MommiNet-v2: tri-view mass detection (Yang et al., MedIA 2021)')
 
 # %% ../../nbs/models/56d_momminet.ipynb #56b5d8b1
 _VIEWS = (('L', 'CC'), ('L', 'MLO'), ('R', 'CC'), ('R', 'MLO'))
