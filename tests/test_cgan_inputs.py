@@ -1,7 +1,9 @@
 """Bad-input battery for the radiomics cGAN components: arbitrary masks never crash deep inside pyradiomics/torch.
 
 Every random (image, mask) pair either gives finite-keyed features or a `MammoInputError` naming the problem;
-torch and pyradiomics agree on which masks are acceptable wherever both accept them.
+torch and pyradiomics agree on which masks are acceptable wherever both accept them. Intensities outside the
+documented [0, 1] (raw 16-bit pixel values) are refused before anything is allocated; the cGAN's settings refuse
+values outside their ranges with the setting's name.
 """
 import math
 import numpy as np
@@ -13,6 +15,7 @@ from mammo_nb.core import MammoInputError
 from mammo_nb.data.radiomics import extract_radiomics
 from mammo_nb.losses.radiomic import torch_radiomics, RadiomicLoss, TORCH_RADIOMICS_FEATURES
 from mammo_nb.metrics.image import image_quality
+from mammo_nb.systems.cgan.train import CGANConfig
 
 FIRST = [n for n in TORCH_RADIOMICS_FEATURES if '_firstorder_' in n and not n.endswith(('Entropy', 'Uniformity'))]
 
@@ -81,3 +84,44 @@ def test_radiomic_loss_and_metrics_reject_mismatched_shapes():
         RadiomicLoss()(a, a[:, :, :16], torch.ones(2, 1, 32, 32))
     with pytest.raises(MammoInputError, match='does not match the images'):
         image_quality(a, a, torch.ones(2, 1, 16, 16))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(image_and_mask(), st.sampled_from([1.001, 2.0, 255.0, 4095.0, 65535.0]), st.sampled_from([1, -1]))
+def test_torch_radiomics_refuses_intensities_outside_unit_range(case, factor, sign):
+    img, m = case
+    x = torch.tensor(img) * sign * factor + (0.0 if sign > 0 else -0.01)
+    inside = x[torch.tensor(m)] if m.any() else x.flatten()[:0]
+    try:
+        torch_radiomics(x, torch.tensor(m))
+    except MammoInputError as e:
+        assert 'lesion mask' in str(e) or 'must lie in [0, 1]' in str(e)
+        return
+    assert len(inside) and inside.min() >= -1e-6 and inside.max() <= 1 + 1e-6   # accepted only when the ROI is in range
+
+
+def test_raw_16bit_lesion_is_refused_without_allocating():
+    g = np.random.default_rng(0)
+    img = (0.2 + 0.5 * g.random((256, 256))).astype(np.float32)
+    m = np.zeros((256, 256), bool); m[40:200, 40:200] = True                # a large lesion on raw 16-bit values
+    with pytest.raises(MammoInputError, match=r'must lie in \[0, 1\]'):
+        torch_radiomics(torch.tensor(img) * 65535, torch.tensor(m))
+    with pytest.raises(MammoInputError, match='more than max_bins'):
+        torch_radiomics(torch.tensor(img), torch.tensor(m), bin_width=0.001)
+    nan = torch.tensor(img); nan[100, 100] = float('nan')
+    with pytest.raises(MammoInputError, match='NaN'):
+        RadiomicLoss()(nan[None, None], torch.tensor(img)[None, None], torch.tensor(m)[None, None].float())
+
+
+@pytest.mark.parametrize('settings, msg', [
+    (dict(preset='huge'), "unknown preset 'huge'"), (dict(variant='no_gan'), "unknown variant 'no_gan'"),
+    (dict(size=(24, 24)), 'at least 32x32'), (dict(size=(64,)), 'size must be (H, W)'),
+    (dict(lambdas={'lambda_foo': 1.0}), 'unknown loss weight(s): lambda_foo'), (dict(lambdas={'lambda_l1': -1}), 'must be numbers >= 0'),
+    (dict(bs=8, n_acc=4), 'n_acc >= bs'), (dict(betas=(0.5, 1.5)), 'betas must be two numbers'), (dict(clip=0), 'clip must be > 0'),
+    (dict(patience=0), 'patience must be an integer >= 1'), (dict(gan_mode='wgan'), 'gan_mode must be one of'),
+    (dict(perceptual_epochs=0), 'perceptual_epochs must be an integer >= 1'), (dict(augment={'flip': 1}), 'unknown augment option(s) flip'),
+    (dict(radiomics_settings={'binwidth': 5}), 'unknown radiomics setting(s): binwidth'), (dict(precision='half'), 'precision must be'),
+    (dict(lr=0), 'lr must lie in (0, 10)')])
+def test_cgan_settings_out_of_range(settings, msg):
+    with pytest.raises(MammoInputError) as e: CGANConfig(**settings)
+    assert msg in str(e.value)
