@@ -39,7 +39,7 @@ __all__ = ['BASELINES', 'MEAN_BASELINE', 'METRIC_COLUMNS', 'run_normalizer', 'cg
            'quality_table', 'format_table', 'CGANEvaluation', 'compare_runs', 'plot_cgan_grid', 'synthesize_mlo',
            'write_png16', 'predict_mlos', 'bench_cgan', 'CGANSystem']
 
-# %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #254343e7
+# %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #095d3347
 def run_normalizer(run:Run) -> RadiomicsNormalizer:
     "The conditioning normaliser a cGAN run was trained with (`RUN/radiomics_normalizer.json`)."
     return RadiomicsNormalizer.load(run.path/'radiomics_normalizer.json')
@@ -53,7 +53,7 @@ def cgan_test_loader(run:Run, manifest, # manifest CSV or table
     "A non-augmented loader of the `paired` items of `split`, with the run's size, radiomics settings and normaliser."
     cfg = run.config
     df = cgan_manifest(manifest, root)
-    res = build_cache(df, root=df.attrs['root'], cache=cache, size=cfg.size, on_error='skip')
+    res = build_cache(df, root=df.attrs['root'], cache=cache, size=cfg.size, on_error='skip', progress=False)
     c = resolve_cache(cache, df.attrs['root'])
     keys = [k if isinstance(k, str) else None for k in res['key']]
     raw = radiomics_provider(c, cfg.radiomics_settings, on_error='nan')
