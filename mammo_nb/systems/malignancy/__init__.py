@@ -1,0 +1,1 @@
+"""The MommiNet-v2 mass-malignancy system: gold and detected lesion patches, a DenseNet-121 with biopsy classification and BI-RADS regression (Kendall multi-task weighting), SGD on a plateau schedule."""
