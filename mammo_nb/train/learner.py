@@ -31,8 +31,8 @@ from ..core import (MammoInputError, atomic_path, write_json, environment_info, 
 
 # %% auto #0
 __all__ = ['TinyTwoHead', 'SyntheticPairs', 'synthetic_dls', 'batch_size', 'DictLearner', 'DictLoss', 'DictMetric',
-           'LossPartsLogger', 'set_trainable', 'FreezeEncoder', 'GradAccumulation', 'AMP', 'scale_loss', 'guarded_step',
-           'world_size', 'rank', 'is_main_process', 'unwrap', 'SaveBestCheckpoint', 'ResumeCheckpoint',
+           'LossPartsLogger', 'set_trainable', 'FreezeEncoder', 'GradAccumulation', 'AugmentEpoch', 'AMP', 'scale_loss',
+           'guarded_step', 'world_size', 'rank', 'is_main_process', 'unwrap', 'SaveBestCheckpoint', 'ResumeCheckpoint',
            'load_resume_state', 'fit_resumable', 'shard_dl', 'DDPTrainer', 'dict_learner', 'predict_dicts',
            'demo_train_core']
 
@@ -225,6 +225,14 @@ class GradAccumulation(Callback):
         guarded_step(self.learn)   # unscaled (fp16), checked for inf/NaN and clipped, like every other step
         self.learn.opt.zero_grad(); self.count = 0
 
+# %% ../../nbs/train/60_learner.ipynb #5e814f45
+class AugmentEpoch(Callback):
+    "Set the training data set's epoch counter from the learner's epoch (exact augmentation after a resume)."
+    order = -20 # before anything iterates the training loader
+    def before_epoch(self):
+        ds = getattr(getattr(self.dls, 'train', None), 'dataset', None)
+        if hasattr(ds, 'epoch'): ds.epoch = int(self.epoch)
+
 # %% ../../nbs/train/60_learner.ipynb #1a0aa205
 class _Guarded:
     "A stand-in optimiser for `GradScaler.step`: it receives unscaled, finite gradients and runs `fn` (clip + the real step)."
@@ -328,7 +336,7 @@ def _jsonable(v):
     try: return float(v)
     except (TypeError, ValueError): return str(v)
 
-# %% ../../nbs/train/60_learner.ipynb #3384b357
+# %% ../../nbs/train/60_learner.ipynb #dc2a0d72
 def _py_state(): v, s, g = random.getstate(); return [v, list(s), g]
 def _np_state(): n, a, p, hg, cg = np.random.get_state(); return [n, a.tolist(), int(p), int(hg), float(cg)]
 
@@ -358,6 +366,7 @@ class ResumeCheckpoint(Callback):
             for k, v in cs.items(): setattr(cb, k, v)
         for cb in self.learn.cbs:
             if isinstance(cb, GradAccumulation): cb.count = s.get('grad_accum_count', 0)
+            if isinstance(cb, AMP) and cb.scaler is not None and s.get('grad_scaler'): cb.scaler.load_state_dict(s['grad_scaler'])
         rec = getattr(self.learn, 'recorder', None)
         if rec is not None:
             rec.values = [list(v) for v in s['history']]
@@ -392,6 +401,8 @@ class ResumeCheckpoint(Callback):
                     for n in ('train', 'valid') if hasattr(getattr(learn.dls, n, None), 'rng') for dl in [getattr(learn.dls, n)]},
             trackers=[{k: _jsonable(getattr(cb, k)) for k in ('best', 'wait') if hasattr(cb, k)} for cb in self._trackers()],
             grad_accum_count=next((cb.count for cb in learn.cbs if isinstance(cb, GradAccumulation)), 0),
+            grad_scaler=next(({k: _jsonable(v) for k, v in cb.scaler.state_dict().items()} for cb in learn.cbs
+                              if isinstance(cb, AMP) and cb.scaler is not None and cb.scale), None),
             history=[[_jsonable(v) for v in row] for row in (rec.values if rec is not None else [])],
             metric_names=list(rec.metric_names) if rec is not None else [],
             smooth_loss=[int(rec.smooth_loss.count), float(rec.smooth_loss.val)] if rec is not None else [0, 0.],
@@ -452,7 +463,7 @@ def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
     learn.fit_one_cycle(n_epoch, lr_max, cbs=[cb] + list(cbs or []), start_epoch=start, **one_cycle_kw)
     return learn
 
-# %% ../../nbs/train/60_learner.ipynb #47a39a0a
+# %% ../../nbs/train/60_learner.ipynb #23ce92cc
 class _CSVLogger(CSVLogger):
     "fastai's CSVLogger that does not repeat the header when appending to an existing log."
     def before_fit(self):
@@ -521,7 +532,7 @@ def dict_learner(dls:DataLoaders, model:nn.Module,
     if device is not None and world_size() == 1:   # under torchrun, DDPTrainer puts each process on its own GPU
         dev = get_device(device); model.to(dev); dls.to(dev)
     loss = DictLoss(model, head_loss, head_weights)
-    cbs = list(cbs or [])
+    cbs = [AugmentEpoch(), *(cbs or [])]
     if getattr(model, 'loss_part_names', None): cbs.append(LossPartsLogger())
     if freeze_epochs: cbs.append(FreezeEncoder(freeze_epochs))
     if n_acc: cbs.append(GradAccumulation(n_acc))

@@ -22,7 +22,7 @@ from .learner import (dict_learner, fit_resumable, load_checkpoint, save_checkpo
 
 # %% auto #0
 __all__ = ['RUN_FILE', 'SystemConfig', 'manifest_sha256', 'phantom_record', 'data_fingerprint', 'is_phantom_image', 'run_key',
-           'Run', 'System', 'system_commands']
+           'RunWarning', 'Run', 'System', 'system_commands']
 
 # %% ../../nbs/train/60b_system.ipynb #89529c39
 def _field_default(f:dataclasses.Field) -> Any:
@@ -208,8 +208,11 @@ def _differences(old:dict, new:dict) -> list[str]:
     if old.get('version') != new.get('version'): out.append(f"mammo_nb version: {old.get('version')} -> {new.get('version')}")
     return out or ['(the keys differ)']
 
-# %% ../../nbs/train/60b_system.ipynb #79385b9f
+# %% ../../nbs/train/60b_system.ipynb #61ccb087
 RUN_FILE = 'run.json'
+
+class RunWarning(UserWarning):
+    "A warning recorded in a run's `run.json` (the command line prints these itself, once, after training)."
 
 @dataclass
 class Run:
@@ -265,9 +268,9 @@ class Run:
         self.info.setdefault('warnings', [])
         if message not in self.info['warnings']: self.info['warnings'].append(message)
         write_json(self.path/RUN_FILE, self.info)
-        warnings.warn(message, stacklevel=2)
+        warnings.warn(message, RunWarning, stacklevel=2)
 
-# %% ../../nbs/train/60b_system.ipynb #59c9314f
+# %% ../../nbs/train/60b_system.ipynb #fceb9f18
 class System:
     "A published system: a name, a configuration class and the verbs train, evaluate, predict, bench, demo (see above)."
     name: ClassVar[str] = ''          # registry name and command-line word
@@ -373,7 +376,8 @@ class System:
         run = Run(out, {**record, 'status': 'training', 'device': str(dev), 'versions': environment_info(), 'items': items,
                         'warnings': list((old.info.get('warnings') if old else None) or []),
                         'started': time.strftime('%Y-%m-%d %H:%M:%S')})
-        for w in getattr(dls, 'warnings', []) or []: run.info['warnings'].append(w)
+        for w in getattr(dls, 'warnings', []) or []:
+            if w not in run.info['warnings']: run.info['warnings'].append(w)   # (once, also when a run is resumed)
         run.update()
         self.prepare(cfg, run, dls)
         seed_everything(cfg.seed)
@@ -450,7 +454,7 @@ class System:
             DEMO_STEPS.register(self.name, self.demo, order=getattr(self, 'demo_order', 50), title=self.title)
         return self
 
-# %% ../../nbs/train/60b_system.ipynb #6d469430
+# %% ../../nbs/train/60b_system.ipynb #a2749a3d
 def _fmt(v) -> str:
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
@@ -463,8 +467,10 @@ def _settings_epilog(system:System) -> str:
 
 def _train_run(system:System):
     def run(args) -> int:
-        r = system.train(args.manifest, out=args.out, root=args.root, cache=args.cache, device=args.device, resume=args.resume,
-                         progress=not args.quiet, **system.config_class.parse_settings(args.set))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RunWarning)    # printed below, once, from the run record
+            r = system.train(args.manifest, out=args.out, root=args.root, cache=args.cache, device=args.device, resume=args.resume,
+                             progress=not args.quiet, **system.config_class.parse_settings(args.set))
         b = r.info.get('best') or {}
         print(f"{system.name} run {r.path} (key {r.key}): {r.info.get('status')}; best epoch {b.get('epoch')}, "
               f"{b.get('monitor')} = {_fmt(b.get('value'))}; device {r.info.get('device')}, {r.info.get('precision')}")

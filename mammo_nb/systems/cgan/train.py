@@ -37,7 +37,7 @@ from .perceptual import perceptual_network
 # %% auto #0
 __all__ = ['CGAN_PRESETS', 'PERCEPTUAL_ENCODER', 'CGAN_VARIANTS', 'CGAN_AUGMENT', 'RAD_MIN_PIXELS', 'QUALITY_KEYS', 'CGANConfig',
            'CGANData', 'cgan_manifest', 'lesion_pairs', 'prepare_cgan_data', 'CGANTrainModel', 'DiscriminatorStep',
-           'QualityMetric', 'quality_metrics', 'build_criterion', 'AugmentEpoch', 'cgan_learner', 'fit_cgan']
+           'QualityMetric', 'quality_metrics', 'build_criterion', 'cgan_learner', 'fit_cgan']
 
 # %% ../../../nbs/systems/cgan/63b_cgan_train.ipynb #3bd9ceb4
 CGAN_PRESETS = {
@@ -297,7 +297,7 @@ def quality_metrics(keys:Mapping|None=None) -> list[QualityMetric]:
     shared = _QualityPerBatch(keys or CGAN_KEYS)
     return [QualityMetric(k, shared) for k in QUALITY_KEYS]
 
-# %% ../../../nbs/systems/cgan/63b_cgan_train.ipynb #4d2d117a
+# %% ../../../nbs/systems/cgan/63b_cgan_train.ipynb #9aad87e7
 def build_criterion(config:CGANConfig, data:CGANData,
                     folder:str|os.PathLike|None=None, # the run's `perceptual/` folder (where the classifier is trained)
                     key:str|None=None, # the run's key (recorded with, and required of, that classifier)
@@ -316,13 +316,6 @@ def build_criterion(config:CGANConfig, data:CGANData,
     rad = RadiomicLoss(scales=data.rad_scales, min_pixels=RAD_MIN_PIXELS) if lam['lambda_rad'] > 0 else None
     return CGANLoss(perceptual=percep, radiomic=rad, gan_mode=config.gan_mode, **lam), pinfo
 
-class AugmentEpoch(Callback):
-    "Draw the training split's augmentation from the true epoch, so that a resumed run sees what an uninterrupted one saw."
-    order = -20 # before anything iterates the training loader
-    def before_epoch(self):
-        ds = getattr(self.dls.train, 'dataset', None)
-        if hasattr(ds, 'epoch'): ds.epoch = int(self.epoch)   # the loader adds 1 when the epoch's iteration starts
-
 def cgan_learner(config:CGANConfig, dls, cgan:RadiomicsCGAN, criterion:CGANLoss,
                  path:str|os.PathLike, # the run folder (best checkpoint, history.csv)
                  device:str|torch.device|None='auto', cbs:list|None=None):
@@ -331,7 +324,7 @@ def cgan_learner(config:CGANConfig, dls, cgan:RadiomicsCGAN, criterion:CGANLoss,
     return dict_learner(dls, CGANTrainModel(cgan, criterion), metrics=quality_metrics(cgan.keys), path=path, lr=config.lr, wd=0.0,
                         opt_func=partial(Adam, mom=b1, sqr_mom=b2, eps=1e-8), n_acc=config.n_acc, clip=config.clip,
                         early_stop=('val_SSIM', config.patience), save_best='val_SSIM', device=device, precision=config.precision,
-                        cbs=[DiscriminatorStep(), AugmentEpoch(), *(cbs or [])])
+                        cbs=[DiscriminatorStep(), *(cbs or [])])
 
 def fit_cgan(learn, config:CGANConfig, ckpt_dir:str|os.PathLike, key:str|None=None, cbs:list|None=None):
     "Train with `fit_resumable`: lr flat for the first half, then cosine decay; Adam's beta1 fixed (no momentum cycling)."
