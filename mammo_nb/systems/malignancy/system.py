@@ -201,7 +201,7 @@ def bench_malignancy(quick:bool=False, # small patches and few repetitions (seco
                   f"training {res[f'train_patches_per_s_{P}']:7.2f} ({res[f'train_patches_per_cpu_s_{P}']:7.2f}) in batches of {res['bs_train']}")
     return res
 
-# %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #2910fc83
+# %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #1665de6f
 def _manifest(manifest, root) -> pd.DataFrame:
     "A validated manifest from a path or a table."
     if isinstance(manifest, pd.DataFrame): return validate_manifest(manifest, root=root if root is not None else manifest.attrs.get('root'))
@@ -234,7 +234,7 @@ class MalignancySystem(System):
                     arg('--root', default=None, help="data root of a manifest's paths (default: MAMMO_DATA_ROOT)"),
                     arg('--cache', default=None, help='cache folder for a manifest (default: ROOT/.cache)'),
                     arg('--no-figures', action='store_true', help='no figure per image')]
-    demo_order = 55
+    demo_order = 60
 
     def build_model(self, config, run=None):
         if run is not None and run.complete: config = config.replace(pretrained=False, weights_path='')   # the weights come from the checkpoint
