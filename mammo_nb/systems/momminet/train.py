@@ -162,7 +162,7 @@ def nipple_dls(dls:MommiNetDataLoaders, # the run's tri-view loaders (their mani
     out.kind, out.manifest, out.keys, out.cache, out.options, out.num_workers = 'image', dls.manifest, dls.keys, dls.cache, dict(seed=seed), 0
     return out
 
-# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #cb6cc348
+# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #c54504de
 ALL_STAGES = ('nipple', 'ipsi', 'bi', 'fusion')
 _SELECT = ('froc', 'valid_loss')
 
@@ -180,6 +180,8 @@ def parse_stages(spec:str|Sequence[str]) -> tuple:
 @dataclass
 class MommiNetConfig(SystemConfig):
     "Settings of a MommiNet-v2 run (the `momminet` system)."
+    epochs:int = 10 # epochs of every stage (unless stage_epochs says otherwise)
+    lr:float = 1e-3 # peak learning rate of every stage (unless stage_lr says otherwise)
     stages:str = 'nipple,ipsi,bi,fusion' # stages trained in this run, in order (§3.8): nipple, ipsi, bi, fusion
     ipsi_run:str = '' # a momminet run folder whose IpsiDualNet-v2 the fusion stage uses (instead of stage ipsi here)
     bi_run:str = '' # a momminet run folder whose BiDualNet-v2 the fusion stage uses (instead of stage bi here)
