@@ -132,6 +132,7 @@ def test_predict_manifest_gold_and_detected(run, tmp_path):
     recs = json.loads((tmp_path/'g'/'predictions.json').read_text())['predictions']
     n_mass = sum(l['category'] == 'mass' for s, sp in zip(df.lesions, df.split) if sp == 'test' for l in (json.loads(s) if s else []))
     assert len(recs) == n_mass and {e['box_source'] for e in recs} == {'gold'}
+    assert all(e['view'] in ('CC', 'MLO') and e['laterality'] in ('L', 'R') and e['patient_id'] in set(df.patient_id) for e in recs)
     rc, out, err = cli('predict', 'malignancy', '--run', run['dir']/'run', run['man'], '--split', 'test', '--root', run['root'],
                        '--cache', run['dir']/'cache', '--out', tmp_path/'d', '--no-figures')      # the run's detections
     assert rc == 0, err[-2000:]

@@ -71,7 +71,7 @@ def image_patches(path:str|os.PathLike, # an image file
     patches = [warp_image(pp.image.float(), crop_matrix(x, P, config.context, config.min_side), (P, P)) for x in fb]
     return (torch.stack(patches) if patches else torch.zeros(0, 1, P, P)), fb, pp
 
-# %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #2d4bdad6
+# %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #c52f9557
 def _safe(s:str) -> str: return re.sub(r'[^A-Za-z0-9._-]+', '_', str(s)) or 'image'
 
 def _r(v, n:int=6): return None if v is None or not np.isfinite(v) else round(float(v), n)
@@ -139,11 +139,11 @@ def predict_table(model:MalignancyMTL, # a trained model (eval mode)
     for i, r in pred.iterrows():
         row = int(ds.table.row.iloc[i])
         geo = ds.cache.meta(ds.keys[row])
-        box = Geometry.from_dict(geo['geometry']).box_to_original(np.array([[r.x0, r.y0, r.x1, r.y1]])).reshape(-1)
-        rec = dict(patient_id=r.patient_id, exam_id=r.exam_id, image_path=r.image_path, laterality=r.laterality, view=r.view,
-                   box=[round(float(v), 2) for v in box], box_frame=[round(float(v), 2) for v in (r.x0, r.y0, r.x1, r.y1)],
-                   box_source='gold' if gold else 'detected', detector_score=_r(r.score, 4), lesion_id=r.lesion_id if gold else None,
-                   p_malignant=_r(r.p_malignant), birads_score=_r(r.birads_score_pred), birads=r.birads_pred or None, input_is_phantom=phantom)
+        box = Geometry.from_dict(geo['geometry']).box_to_original(np.array([[r['x0'], r['y0'], r['x1'], r['y1']]])).reshape(-1)
+        rec = dict(**{k: str(r[k]) for k in ('patient_id', 'exam_id', 'image_path', 'laterality', 'view')},
+                   box=[round(float(v), 2) for v in box], box_frame=[round(float(r[k]), 2) for k in ('x0', 'y0', 'x1', 'y1')],
+                   box_source='gold' if gold else 'detected', detector_score=_r(r['score'], 4), lesion_id=r['lesion_id'] if gold else None,
+                   p_malignant=_r(r['p_malignant']), birads_score=_r(r['birads_score_pred']), birads=r['birads_pred'] or None, input_is_phantom=phantom)
         recs.append(rec); by_row.setdefault(row, []).append(rec)
     if out is not None:
         for row, rs in by_row.items():
