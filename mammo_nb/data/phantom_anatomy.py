@@ -18,7 +18,7 @@ __all__ = ['DENSITY_CLASSES', 'MASS_MORPHOLOGIES', 'CALC_MORPHOLOGIES', 'DENSITY
            'radial_power_spectrum', 'power_law_exponent', 'BreastShape', 'sample_breast_shapes', 'density_threshold',
            'strand_table', 'render_anatomy', 'DeformationField', 'random_deformation', 'bilinear_sample',
            'to_reference', 'from_reference', 'warp', 'mass_params', 'calc_params', 'render_mass',
-           'render_calcifications', 'conspicuity', 'simulate_gaze']
+           'render_calcifications', 'add_attenuation', 'conspicuity', 'simulate_gaze']
 
 # %% ../../nbs/data/12a_phantom_anatomy.ipynb #a9d26832
 DENSITY_CLASSES = ('A', 'B', 'C', 'D')
@@ -363,7 +363,7 @@ def warp(image:np.ndarray, # [H, W] or [C, H, W] image (or mask) to resample
     out = np.stack([ndimage.map_coordinates(c.astype(np.float32), coords, order=order, mode=mode) for c in chans])
     return out.reshape(img.shape)
 
-# %% ../../nbs/data/12a_phantom_anatomy.ipynb #d29ca492
+# %% ../../nbs/data/12a_phantom_anatomy.ipynb #7656b48c
 def mass_params(rng:np.random.Generator, # the generator to draw from
                 morph:str, # one of MASS_MORPHOLOGIES
                 ) -> dict:
@@ -371,21 +371,22 @@ def mass_params(rng:np.random.Generator, # the generator to draw from
     if morph not in MASS_MORPHOLOGIES: raise MammoInputError(f"mass morphology must be one of {', '.join(MASS_MORPHOLOGIES)}, got {morph!r}")
     aspect = {'round': (1.0, 1.15), 'oval': (1.3, 1.8)}.get(morph, (1.0, 1.4))
     p = dict(aspect=rng.uniform(*aspect), angle=rng.uniform(0, np.pi), harm=np.zeros((0, 3)), spic=np.zeros((0, 3)),
-             edge={'round': .06, 'oval': .06, 'lobulated': .08, 'irregular': .18, 'spiculated': .12}[morph])
+             margin={'round': .015, 'oval': .015, 'lobulated': .03, 'irregular': .12, 'spiculated': .06}[morph])
     if morph == 'lobulated':
         p['harm'] = np.array([[rng.integers(3, 6), rng.uniform(0.1, 0.18), rng.uniform(0, 2 * np.pi)]])
     elif morph in ('irregular', 'spiculated'):
-        ks = np.arange(2, 9); amp = (0.2 if morph == 'irregular' else 0.1) / ks ** 0.9 * rng.uniform(0.4, 1, ks.size)
+        ks = np.arange(2, 13); amp = (0.3 if morph == 'irregular' else 0.15) / ks ** 0.8 * rng.uniform(0.4, 1, ks.size)
         p['harm'] = np.stack([ks, amp, rng.uniform(0, 2 * np.pi, ks.size)], 1)
-    if morph == 'spiculated':
-        n = rng.integers(8, 21)
-        p['spic'] = np.stack([rng.uniform(0, 2 * np.pi, n), rng.uniform(0.6, 1.7, n), rng.uniform(0.5, 1.0, n)], 1)
+    if morph == 'spiculated': # strands spread around the body (stratified angles), of random length and width
+        n = int(rng.integers(10, 21))
+        ang = (np.arange(n) + rng.uniform(0.1, 0.9, n)) * (2 * np.pi / n) + rng.uniform(0, 2 * np.pi)
+        p['spic'] = np.stack([ang, rng.uniform(0.8, 2.0, n), rng.uniform(0.6, 1.0, n)], 1)
     return p
 
 def calc_params(rng:np.random.Generator, # the generator to draw from
                 morph:str, # one of CALC_MORPHOLOGIES
                 ) -> dict:
-    "Speck layout of a calcification cluster in one view: unit-disk positions, sizes (mm), elongations, appearance order."
+    "Speck layout of a calcification cluster in one view: unit-disk positions, sizes (mm), elongations, densities, appearance order."
     if morph not in CALC_MORPHOLOGIES: raise MammoInputError(f"calcification morphology must be one of {', '.join(CALC_MORPHOLOGIES)}, got {morph!r}")
     n = {'punctate': (5, 15), 'round': (4, 12), 'coarse': (1, 4), 'amorphous': (8, 22), 'pleomorphic': (8, 26),
          'fine-linear': (8, 24)}[morph]
@@ -417,37 +418,49 @@ def _patch(H, W, cx, cy, rad):
     y0, y1 = max(int(cy - rad), 0), min(int(cy + rad) + 2, H)
     return y0, y1, x0, x1
 
+def _subgrid(y0, y1, x0, x1, ss):
+    "Edge coordinates of an ss x ss supersampled grid over the patch (sample centres)."
+    ys = (y0 + (np.arange((y1 - y0) * ss, dtype=np.float32) + 0.5) / ss)
+    xs = (x0 + (np.arange((x1 - x0) * ss, dtype=np.float32) + 0.5) / ss)
+    return np.meshgrid(xs, ys)
+
+def _bin(a, ss):
+    "Average ss x ss blocks (supersampled grid -> pixels)."
+    return a if ss == 1 else a.reshape(a.shape[0] // ss, ss, a.shape[1] // ss, ss).mean((1, 3))
+
 def render_mass(p:dict, # `mass_params`
                 cx:float, cy:float, # centre (edge coordinates)
                 R:float, # radius in pixels
                 H:int, W:int, # image size (the patch is clipped to it)
+                spicule_px:float=1.0, # width of the spicules in pixels
                 ) -> tuple:
-    "A mass as a patch: (y0, x0, profile in [0, 1], core mask); add `contrast * profile` at [y0:, x0:]."
-    spl = p['spic'][:, 1].max() if len(p['spic']) else 0.0
-    y0, y1, x0, x1 = _patch(H, W, cx, cy, R * (p['aspect'] * 1.4 + spl + 0.3) + 3)
+    "A mass as a patch: (y0, x0, projected thickness relative to the diameter (1 at the centre), mask)."
+    spl = p['spic'][:, 1].max() + 0.6 if len(p['spic']) else 0.0
+    y0, y1, x0, x1 = _patch(H, W, cx, cy, R * (p['aspect'] * 1.5 + spl) + 2 * spicule_px + 3)
     if y1 <= y0 or x1 <= x0: return y0, x0, np.zeros((0, 0), np.float32), np.zeros((0, 0), bool)
-    Y, X = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
-    dx, dy = X - cx, Y - cy
-    ca, sa = np.cos(p['angle']), np.sin(p['angle'])
-    u, v = (ca * dx + sa * dy) / p['aspect'], -sa * dx + ca * dy
+    ss = 1 if R >= 4 else (2 if R >= 1.5 else 4) # supersample small masses so each pixel gets its true share
+    X, Y = _subgrid(y0, y1, x0, x1, ss)
+    dx, dy = X - np.float32(cx), Y - np.float32(cy)
+    ca, sa = np.float32(np.cos(p['angle'])), np.float32(np.sin(p['angle']))
+    u, v = (ca * dx + sa * dy) / np.float32(p['aspect']), -sa * dx + ca * dy
     rho, phi = np.hypot(u, v), np.arctan2(v, u)
     bnd = np.full_like(rho, R)
-    for k, a, ph in p['harm']: bnd = bnd * (1 + a * np.cos(k * phi + ph))
-    w = max(p['edge'] * R, 0.45)
-    core = 1.0 / (1.0 + np.exp(-(bnd - rho) / w))
-    prof = core * (1 - 0.2 * np.clip(rho / R, 0, 1.5) ** 2)
-    if len(p['spic']):
-        for ang, length, wid in p['spic']:
-            ex, ey = np.cos(ang + p['angle']), np.sin(ang + p['angle'])
-            s0, L = 0.7 * R, length * R
-            t = np.clip((dx * ex + dy * ey - s0) / L, 0, 1)
-            perp = np.hypot(dx - (s0 + t * L) * ex, dy - (s0 + t * L) * ey)
-            sw = max(0.06 * R * wid, 0.45)
-            prof = np.maximum(prof, 0.75 * wid * (1 - t) * np.exp(-(perp / sw) ** 2) * (t > 0))
-    mask = core > 0.5
+    for k, a, ph in p['harm']: bnd = bnd * (1 + np.float32(a) * np.cos(np.float32(k) * phi + np.float32(ph)))
+    m = np.float32(p['margin'])
+    tau = np.sqrt(m * np.logaddexp(np.float32(0), (1 - (rho / bnd) ** 2) / m)) # chord / diameter, softened margin
+    inside = rho < bnd
+    for ang, length, wid in p['spic']:
+        ex, ey = np.float32(np.cos(ang + p['angle'])), np.float32(np.sin(ang + p['angle']))
+        s0, L = 0.6 * R, length * R
+        t = np.clip((dx * ex + dy * ey - s0) / L, 0, 1)
+        perp = np.hypot(dx - (s0 + t * L) * ex, dy - (s0 + t * L) * ey)
+        w = spicule_px * wid * (1 - 0.6 * t) # a strand of width w (px), thinner towards its tip
+        sd = np.maximum(w / 4, 0.5 / ss)
+        tau = np.maximum(tau, (np.pi * w * w / 4) / (sd * np.sqrt(2 * np.pi)) * np.exp(-0.5 * (perp / sd) ** 2) / (2 * R))
+    tau, mask = _bin(tau, ss), _bin(inside.astype(np.float32), ss) >= 0.5
     if not mask.any(): # sub-pixel lesion: keep the pixel under its centre
         mask[min(max(int(cy) - y0, 0), mask.shape[0] - 1), min(max(int(cx) - x0, 0), mask.shape[1] - 1)] = True
-    return y0, x0, prof.astype(np.float32), mask
+    return y0, x0, tau.astype(np.float32), mask
 
 def render_calcifications(p:dict, # `calc_params`
                           cx:float, cy:float, # centre (edge coordinates)
@@ -456,26 +469,39 @@ def render_calcifications(p:dict, # `calc_params`
                           spacing:float, # pixel spacing in mm (speck sizes are in mm)
                           H:int, W:int, # image size
                           ) -> tuple:
-    "A calcification cluster as a patch: (y0, x0, profile, convex-hull mask)."
+    "A calcification cluster as a patch: (y0, x0, pixel-averaged projected calcium thickness in mm, convex-hull mask)."
     on = p['order'] <= frac + 1e-9
     if not on.any(): on[np.argmin(p['order'])] = True
     xy, size, el, ang, amp = (p[k][on] for k in ('xy', 'size', 'elong', 'angle', 'amp'))
-    sig = np.maximum(size / spacing / 2.0, 0.45)
-    y0, y1, x0, x1 = _patch(H, W, cx, cy, R + 3 * sig.max() * el.max() + 3)
+    su, sv = np.maximum(size * el / 4 / spacing, 0.5), np.maximum(size / 4 / spacing, 0.5) # footprint sds (px)
+    vol = np.pi / 6 * size ** 3 * el * amp # mm^3 of calcium-equivalent per speck
+    peak = vol / spacing ** 2 / (2 * np.pi * su * sv) # mm: the footprint sums to vol / pixel area over the pixels
+    y0, y1, x0, x1 = _patch(H, W, cx, cy, R + 3 * su.max() + 3)
     if y1 <= y0 or x1 <= x0: return y0, x0, np.zeros((0, 0), np.float32), np.zeros((0, 0), bool)
     Y, X = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
     prof = np.zeros(X.shape, np.float32); mask = np.zeros(X.shape, bool)
-    pa = np.minimum(1.0, (size / spacing) ** 2 / 0.8) # partial-volume loss of sub-pixel specks
-    for (ux, uy), s, e, a, m, pv in zip(xy, sig, el, ang, amp, pa):
+    for (ux, uy), a, b, t, pk in zip(xy, su, sv, ang, peak):
         px, py = cx + R * ux, cy + R * uy
         dx, dy = X - px, Y - py
-        u, v = np.cos(a) * dx + np.sin(a) * dy, -np.sin(a) * dx + np.cos(a) * dy
-        prof = prof + m * pv * np.exp(-0.5 * ((u / (s * e)) ** 2 + (v / s) ** 2))
-        mask |= np.hypot(dx, dy) <= 2 * s * e + 0.75
+        u, v = np.cos(t) * dx + np.sin(t) * dy, -np.sin(t) * dx + np.cos(t) * dy
+        prof += np.float32(pk) * np.exp(-0.5 * ((u / a) ** 2 + (v / b) ** 2))
+        mask |= np.hypot(dx, dy) <= 2 * a + 0.75
     if mask.sum() >= 3:
         from skimage.morphology import convex_hull_image
         mask = convex_hull_image(mask)
-    return y0, x0, np.minimum(prof, 1.5), mask
+    return y0, x0, prof, mask
+
+_KNEE = 0.75
+
+def _shoulder(x):
+    "The display's soft shoulder: identity up to the knee, then an exponential approach to white."
+    return np.where(x <= _KNEE, x, _KNEE + (1 - _KNEE) * (1 - np.exp(-(x - _KNEE) / (1 - _KNEE))))
+
+def add_attenuation(v:np.ndarray, # display values (the tissue in front of and behind the finding)
+                    A:np.ndarray, # added attenuation in display units (>= 0)
+                    ) -> np.ndarray:
+    "Display value after adding attenuation `A` on top of `v`: additive (a log-like display), with a soft shoulder below white."
+    return (v + _shoulder(v + A) - _shoulder(v)).astype(np.float32)
 
 # %% ../../nbs/data/12a_phantom_anatomy.ipynb #6e839508
 def conspicuity(category:str, # 'mass' or 'calcification'
