@@ -454,7 +454,7 @@ def predict_patches(model:MalignancyMTL, # a trained model
     t['birads'] = np.where(t.birads_mask > 0, score_to_birads(t.birads_score.to_numpy(float)), '')
     return t.reset_index(drop=True)
 
-# %% ../../../nbs/systems/malignancy/66a_malignancy_train.ipynb #fa79d877
+# %% ../../../nbs/systems/malignancy/66a_malignancy_train.ipynb #7741ef5b
 def _spearman(a, b) -> float:
     ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
     if ra.std() == 0 or rb.std() == 0: raise ValueError("a constant variable has no rank correlation")
@@ -536,13 +536,16 @@ def plot_roc(preds:dict, # {name: `predict_patches` output}
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
     if ax is None: _, ax = plt.subplots(figsize=(4, 4))
+    drawn = 0
     for n, q in preds.items():
         q = q[q.malignant_mask > 0]
         y = q.malignant.to_numpy(float)
         if not 0 < y.sum() < len(y): continue
         f, t_, _ = roc_curve(y, q.p_malignant.to_numpy(float))
-        ax.plot(f, t_, label=f"{n} (AUC {auc(y, q.p_malignant.to_numpy(float)):.3f})")
+        ax.plot(f, t_, label=f"{n} (AUC {auc(y, q.p_malignant.to_numpy(float)):.3f})"); drawn += 1
     ax.plot([0, 1], [0, 1], ls=':', c='grey', lw=1)
-    ax.set_xlabel('1 - specificity'); ax.set_ylabel('sensitivity'); ax.legend(fontsize=8, loc='lower right')
+    ax.set_xlabel('1 - specificity'); ax.set_ylabel('sensitivity')
+    if drawn: ax.legend(fontsize=8, loc='lower right')
+    else: ax.text(0.5, 0.5, 'no ROC: the patches hold one class only', ha='center', fontsize=8)
     if title: ax.set_title(title, fontsize=9)
     return ax.figure
