@@ -201,3 +201,30 @@ def test_cbis_ddsm_sample_pipeline(run, tmp_path, capsys):
     assert rc == 0 and PHANTOM_WARNING in out, err[-2000:]
     e = json.loads((tmp_path/'pp'/'predictions.json').read_text())['predictions'][0]
     assert PHANTOM_WARNING in e['warning'] and e['input_is_phantom'] is False
+
+
+MOMMINET_TINY = ['size=128,104', 'ipsi_backbone=tiny', 'fpn_channels=16', 'representation_size=32', 'relation_heads=4', 'key_dim=8',
+                 'aux_rois=16', 'rois_per_image=64', 'bi_hrnet=hrnet_tiny', 'fusion_width=8', 'nipple_backbone=tiny',
+                 'nipple_fpn_channels=16', 'bs=4', 'epochs=1', 'augment=false']
+
+
+def test_detector_run_pipeline(run, tmp_path):
+    "detection -> classification: a (one-epoch, tiny) MommiNet-v2 run's boxes make the detected patches and the image boxes."
+    rc, out, err = cli('train', 'momminet', '--manifest', run['man'], *run['data'], '--out', tmp_path/'det', '--quiet', '--set', *MOMMINET_TINY)
+    assert rc == 0, err[-2000:]
+    det_key = json.loads((tmp_path/'det'/'run.json').read_text())['key']
+    rc, out, err = cli('train', 'malignancy', '--manifest', run['man'], *run['data'], '--out', tmp_path/'mal', '--quiet',
+                       '--set', *TINY, 'epochs=1', f'detector={tmp_path/"det"}')
+    assert rc == 0, err[-2000:]
+    assert 'gold patches stand in' not in out
+    info = json.loads((tmp_path/'mal'/'run.json').read_text())
+    assert info['depends'] == {'detector': det_key} and info['sources'] == {'train': ['gold', 'detected'], 'eval': ['detected']}
+    assert any(k.startswith('detected') for k in info['patches']['train']) and (tmp_path/'mal'/'detections.csv').exists()
+    rc, out, err = cli('evaluate', 'malignancy', '--run', tmp_path/'mal', '--n-boot', 10)
+    assert rc == 0, err[-2000:]
+    assert json.loads((tmp_path/'mal'/'evaluation'/'test'/'metrics.json').read_text())['sources'] == ['detected']
+    exam = run['root']/Path(run['df'].image_path.iloc[0]).parent
+    rc, out, err = cli('predict', 'malignancy', '--run', tmp_path/'mal', *sorted(exam.glob('*.dcm')), '--out', tmp_path/'p', '--no-figures')
+    assert rc == 0, err[-2000:]                                            # an exam's images without boxes: the detector's
+    recs = json.loads((tmp_path/'p'/'predictions.json').read_text())['predictions']
+    assert all(e['box_source'] == 'detector' and e['detector_score'] is not None for e in recs)
