@@ -110,3 +110,27 @@ def test_flows_follow_the_registration_convention():
                            padding_mode='border')[0, 0].numpy()
             assert np.abs(t - warp(pri.tissue, cur.flow_from_prior))[m].max() < 1e-4
             assert np.abs(t - cur.tissue)[m].mean() < 0.3 * np.abs(pri.tissue - cur.tissue)[m].mean()
+
+
+def test_presets_change_the_findings_not_the_population():
+    "Same seed, two presets: the same women, anatomy, findings and masks; only how conspicuous the findings are differs."
+    from mammo_nb.data.phantom import PhantomConfig, simulate_patient
+    for i in range(3):
+        t, r = (simulate_patient(4, i, 3, (128, 104), PhantomConfig(preset=p), outcome='cancer') for p in ('teaching', 'realistic'))
+        assert [e.date for e in t.exams] == [e.date for e in r.exams]
+        for a, b in zip(t.images(), r.images()):
+            assert np.array_equal(a.tissue, b.tissue) and np.array_equal(a.gaze.shape, b.gaze.shape)
+            assert [(l.lesion_id, l.box, l.size_mm) for l in a.lesions] == [(l.lesion_id, l.box, l.size_mm) for l in b.lesions]
+            assert all(la.contrast >= lb.contrast for la, lb in zip(a.lesions, b.lesions))
+            assert all(la.contrast > lb.contrast for la, lb in zip(a.lesions, b.lesions) if lb.contrast > 0)
+            if not a.lesions: assert np.array_equal(a.image, b.image) # no finding, nothing to draw differently
+    with pytest.raises(ValueError, match='preset must be one of'): PhantomConfig(preset='easy')
+
+
+def test_cli_preset_is_recorded(tmp_path):
+    r = run('phantom', '--out', str(tmp_path/'p'), '--patients', '2', '--years', '1', '--size', '128', '104', '--preset', 'realistic', '--quiet')
+    assert r.returncode == 0, r.stderr[-2000:]
+    info = json.loads((tmp_path/'p'/'annotations.json').read_text())['info']
+    assert info['config']['preset'] == 'realistic' and info['findings']['mass_attenuation'] == 0.025
+    r = run('phantom', '--out', str(tmp_path/'q'), '--preset', 'easy')
+    assert r.returncode == 2 and "invalid choice: 'easy'" in r.stderr
