@@ -62,7 +62,7 @@ def test_train_writes_both_runs(run):
     assert b['config']['model']['unet_channels'] == [16, 32] and b['config']['patch_size'] == 32
     for f in ('best.safetensors', 'history.csv', 'classifier/best.safetensors', 'judge/best.safetensors', 'judge/history.csv'):
         assert (run['dir']/'ae'/f).exists(), f
-    assert (run['dir']/'ldm'/'judge.safetensors').exists() and len(pd.read_csv(run['dir']/'ldm'/'history.csv')) == 2
+    assert (run['dir']/'ldm'/'judge.safetensors').exists() and (run['dir']/'ldm'/'classifier.safetensors').exists() and len(pd.read_csv(run['dir']/'ldm'/'history.csv')) == 2
     # the same command again: refused unless --resume; with --resume the finished run is returned
     rc, _, err = cli(*run['train2'])
     assert rc == 2 and '--resume' in err

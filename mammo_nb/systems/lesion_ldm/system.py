@@ -165,7 +165,7 @@ def predict_lesions(run:Run, inputs:Sequence, # image files
         recs.append(rec)
     return recs
 
-# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #1c85dcb2
+# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #5a892eeb
 _ATTR_FLAGS = ('density', 'view', 'category', 'birads', 'pathology')
 
 def _summary_from(table:pd.DataFrame) -> dict:
@@ -222,16 +222,21 @@ class LesionLDMSystem(System):
     def prepare(self, config, run, dls):
         if config.stage != 'diffusion': return
         s1 = self._stage1(config)
-        for suffix in ('.json', '.safetensors'): shutil.copyfile(s1.path/'judge'/f'best{suffix}', run.path/f'judge{suffix}')
+        for name in ('judge', 'classifier'):
+            for suffix in ('.json', '.safetensors'): shutil.copyfile(s1.path/name/f'best{suffix}', run.path/f'{name}{suffix}')
         run.update(stage1=dict(path=str(s1.path), key=s1.key, scaling_factor=s1.info.get('scaling_factor')))
     def fit(self, learn, config, run):
         if config.stage == 'autoencoder': fit_stage1(learn, config, run)
         else: fit_resumable(learn, config.epochs, config.lr, ckpt_dir=run.path/'resume', key=run.key)
 
-    def judge(self, run:Run, device='cpu'):
-        "The judge classifier of a run (stage 1: its own; stage 2: the copy of its stage-1 run's)."
-        p = run.path/'judge'/'best' if run.config.stage == 'autoencoder' else run.path/'judge'
+    def judge(self, run:Run, device='cpu', name:str='judge'):
+        "The judge (or, with `name='classifier'`, the loop classifier) of a run: stage 1's own, or a stage-2 run's copy."
+        p = run.path/name/'best' if run.config.stage == 'autoencoder' else run.path/name
         return load_checkpoint(p, build_classifier(run.config))[0].to(device).eval()
+    def guidance_classifier(self, run:Run, model:LesionLDM, classifier_scale:float, device='cpu'):
+        "The classifier classifier guidance uses: None when off or when the model holds its own, else the run's loop classifier."
+        if not classifier_scale or model.classifier is not None: return None
+        return self.judge(run, device, 'classifier')
 
     def evaluation_name(self, split, steps=None, guidance=None, classifier_scale=None, **opts):
         parts = [f'steps{steps}' if steps is not None else '', f'w{guidance:g}' if guidance is not None else '',
@@ -265,6 +270,7 @@ class LesionLDMSystem(System):
         steps = cfg.steps if steps is None else int(steps); guidance = cfg.guidance if guidance is None else float(guidance)
         cs = cfg.classifier_scale if classifier_scale is None else float(classifier_scale)
         ev = evaluate_synthesis(model, judge, crops, train_crops, steps=steps, guidance=guidance, classifier_scale=cs,
+                                classifier=self.guidance_classifier(run, model, cs, device or 'cpu'),
                                 n_div=conditions, n_samples=samples, n_boot=n_boot, seed=cfg.seed)
         s = dict(stage='diffusion', conditioning=cfg.conditioning, lambda_cls=cfg.lambda_cls, steps=steps, guidance=guidance,
                  classifier_scale=cs, n_crops=len(g), n_patients=len(set(g)), **_summary_from(ev['table']))
@@ -309,7 +315,7 @@ def synthesize_lesion_command(args) -> int:
         if w: print(f"warning: {w}")
     return 0
 
-# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #43289139
+# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #3c84a9ac
 def _paired_rows(a:pd.DataFrame, b:pd.DataFrame, cols:Sequence[str], groups, n_boot:int, seed:int) -> list[dict]:
     rows = []
     for c in cols:
@@ -347,7 +353,9 @@ def compare_lesion_runs(runs:Mapping[str, Run|str|os.PathLike], # variant name -
     for name, r in loaded.items():
         c = r.config
         kw = dict(steps=c.steps, guidance=c.guidance, classifier_scale=c.classifier_scale, **dict((sampling or {}).get(name, {})))
-        ev = evaluate_synthesis(r.load_model(device), judge, crops, train_crops, n_div=n_div, n_samples=n_samples, n_boot=n_boot, seed=seed, **kw)
+        model = r.load_model(device)
+        ev = evaluate_synthesis(model, judge, crops, train_crops, n_div=n_div, n_samples=n_samples, n_boot=n_boot, seed=seed,
+                                classifier=SYSTEMS['lesion-ldm'].guidance_classifier(r, model, kw['classifier_scale'], device), **kw)
         evs[name] = ev
         tables.append(ev['table'].assign(variant=name, **{k: v for k, v in kw.items()}))
     table = pd.concat(tables, ignore_index=True)
@@ -388,7 +396,7 @@ def ablation_table(table:pd.DataFrame, # `compare_lesion_runs(...)['table']`
             out[v][m if meth == 'model' else f"{m} ({meth})"] = f(hit.iloc[0]) if len(hit) else 'n/a'
     return pd.DataFrame(out).T.rename_axis('variant').reset_index()
 
-# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #dc6e0732
+# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #61a3c60e
 def _malignancy_batches(x:torch.Tensor, y:torch.Tensor, bs:int, seed:int):
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(x), generator=g)
@@ -439,6 +447,7 @@ def augmentation_experiment(model:LesionLDM, # a trained stage-2 model
                             n_synth_per_real:int=3, # synthetic crops added per real one
                             repeats:int=3, # draws of the real subset
                             epochs:int=30, steps:int=50, guidance:float=3.0, classifier_scale:float=0.0,
+                            classifier=None, # classifier of the guidance (default: the model's own)
                             n_boot:int=1000, seed:int=0) -> dict:
     "Malignancy AUC on the test crops: few real crops vs few real + synthetic, paired per repeat, with patient-level CIs."
     if 'pathology' not in model.attributes: raise MammoInputError("the augmentation experiment requests pathologies: the model must be conditioned on 'pathology'")
@@ -461,7 +470,8 @@ def augmentation_experiment(model:LesionLDM, # a trained stage-2 model
             perm = torch.from_numpy(rng.permutation(len(idx)))
             req = cr[perm]
             xs.append(synthesize_crops(model, xr, rr, req if model.attr is not None or classifier_scale > 0 else None,
-                                       seed=seed + 1000 * r + 100 * k, steps=steps, guidance=guidance, classifier_scale=classifier_scale))
+                                       seed=seed + 1000 * r + 100 * k, steps=steps, guidance=guidance, classifier_scale=classifier_scale,
+                                       classifier=classifier))
             ys.append((req[:, j] == mal).long())
         m_real = train_malignancy(xr, yr, epochs=epochs, seed=seed + r)
         m_aug = train_malignancy(torch.cat(xs), torch.cat(ys), epochs=max(1, round(epochs / (1 + n_synth_per_real))), seed=seed + r)

@@ -416,7 +416,7 @@ def judge_features(judge:LesionAttributeClassifier, images:torch.Tensor, bs:int=
     ext = judge.feature_extractor().eval()
     return torch.cat([ext(images[i:i + bs]) for i in range(0, len(images), bs)]).numpy()
 
-# %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #8d509d71
+# %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #7b306a6c
 @torch.no_grad()
 def synthesize_crops(model:LesionLDM, # a trained stage-2 model
                      images:torch.Tensor, # `[N,1,P,P]` real crops
@@ -424,12 +424,13 @@ def synthesize_crops(model:LesionLDM, # a trained stage-2 model
                      codes:torch.Tensor|None=None, # `[N,K]` requested attributes (None: a model without attributes)
                      seed:int=0, # batch i uses seed + i
                      steps:int=50, guidance:float=3.0, classifier_scale:float=0.0,
+                     classifier:LesionAttributeClassifier|None=None, # classifier of the guidance (default: the model's own)
                      bs:int=32) -> torch.Tensor:
     "Synthetic crops `[N,1,P,P]`: DDIM samples in the RoI, the real pixels outside (exact paste-back)."
     out = []
     for k, i in enumerate(range(0, len(images), bs)):
         out.append(model.sample(images[i:i + bs], rois[i:i + bs], None if codes is None else codes[i:i + bs], seed=seed + k,
-                                steps=steps, guidance=guidance, classifier_scale=classifier_scale)['image'].cpu())
+                                steps=steps, guidance=guidance, classifier_scale=classifier_scale, classifier=classifier)['image'].cpu())
     return torch.cat(out)
 
 def mean_fill(images:torch.Tensor, rois:torch.Tensor, ring:int=3) -> torch.Tensor:
@@ -447,7 +448,7 @@ def derangement(n:int, seed:int=0) -> np.ndarray:
         p = rng.permutation(n)
         if not (p == np.arange(n)).any(): return p
 
-# %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #04ee6ec2
+# %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #bb302aed
 QUALITY = ('SSIM', 'PSNR', 'mask_PSNR', 'mask_L1')
 CONTROL = ('own', 'swapped')
 
@@ -456,6 +457,7 @@ def evaluate_synthesis(model:LesionLDM, # trained stage-2 model (eval mode)
                        crops:Mapping, # `lesion_crops` of the evaluated split
                        train_crops:Mapping|None=None, # `lesion_crops` of the training split (memorisation, FID floor)
                        steps:int=50, guidance:float=3.0, classifier_scale:float=0.0,
+                       classifier:LesionAttributeClassifier|None=None, # classifier of the guidance (default: the model's own)
                        n_div:int=8, # conditions of the diversity measurement
                        n_samples:int=4, # samples per condition
                        n_boot:int=1000, seed:int=0, bs:int=32) -> dict:
@@ -463,7 +465,7 @@ def evaluate_synthesis(model:LesionLDM, # trained stage-2 model (eval mode)
     x, roi, codes, g = crops['patch'], crops['roi_mask'], crops['attributes'], np.asarray(crops['patient_id'])
     N = len(x)
     if N < 2: raise MammoInputError(f"the evaluation needs at least 2 crops, got {N}")
-    kw = dict(steps=steps, guidance=guidance, classifier_scale=classifier_scale, bs=bs)
+    kw = dict(steps=steps, guidance=guidance, classifier_scale=classifier_scale, classifier=classifier, bs=bs)
     uses_codes = model.attr is not None or classifier_scale > 0
     perm = derangement(N, seed)
     req = codes[perm]
@@ -518,7 +520,8 @@ def evaluate_synthesis(model:LesionLDM, # trained stage-2 model (eval mode)
     for i in range(min(n_div, N)):
         xs = x[i:i + 1].expand(n_samples, -1, -1, -1); rs = roi[i:i + 1].expand(n_samples, -1, -1, -1)
         cs = codes[i:i + 1].expand(n_samples, -1) if uses_codes else None
-        s = model.sample(xs, rs, cs, seed=seed + 20_000 + i, steps=steps, guidance=guidance, classifier_scale=classifier_scale)['image'].cpu()
+        s = model.sample(xs, rs, cs, seed=seed + 20_000 + i, steps=steps, guidance=guidance, classifier_scale=classifier_scale,
+                         classifier=classifier)['image'].cpu()
         div.append(ms_ssim_diversity(s, mask=roi[i])['ms_ssim'])
     per['ms_ssim_diversity'] = div + [np.nan] * (N - len(div))
     rows.append(_ci_row('MS-SSIM among samples', per['ms_ssim_diversity'], g, n_boot, seed, group='diversity', method='model',
