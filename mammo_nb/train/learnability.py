@@ -108,7 +108,7 @@ def masked_bce(logits:torch.Tensor, target:torch.Tensor, mask:torch.Tensor) -> t
     "Binary cross-entropy averaged over the items whose label is known (`mask` 1)."
     return F.binary_cross_entropy_with_logits(logits, target, weight=mask, reduction='sum') / mask.sum().clamp(min=1)
 
-# %% ../../nbs/train/60c_learnability.ipynb #491d86ff
+# %% ../../nbs/train/60c_learnability.ipynb #69753872
 def probe_config(preset:str='teaching', # the finding preset under test
                  **overrides, # any other `PhantomConfig` field
                  ) -> PhantomConfig:
@@ -124,6 +124,7 @@ def learnability_data(out:str|os.PathLike, # folder for the phantom (and its cac
                       seed:int=0, # seed of the phantom, the splits and the loaders
                       bs:int=32, # batch size
                       workers:int=2, # processes for the phantom and the cache
+                      loader_workers:int=0, # data loader worker processes (0: load and augment in the training process)
                       ):
     "Write the probe's phantom (60/10/30 % patient-level splits) and return `(dls, manifest_path)` of the `image` kind."
     H, W = (int(v) for v in size)
@@ -132,11 +133,12 @@ def learnability_data(out:str|os.PathLike, # folder for the phantom (and its cac
                            fractions=(0.6, 0.1, 0.3), progress=False)
     aug = Augment(rotate=5.0, scale=(0.95, 1.05), translate=(0.02, 0.02), gamma=(1.0, 1.0), contrast=(1.0, 1.0), noise=0.0)
     dls = dls_from_manifest(man, kind='image', size=(H, W), bs=bs, root=man.parent, augment=aug, seed=seed,
-                            build_workers=workers, gaze=False)
+                            build_workers=workers, num_workers=loader_workers, gaze=False)
     return dls, man
 
 def train_probe(dls, # `learnability_data`'s DataLoaders
                 epochs:int=20, # one-cycle epochs
+                encoder:str='tiny_cnn', # the probe's encoder (`create_encoder` name): tiny_cnn on a CPU, resnet18 on a GPU
                 lr:float=1e-3, # peak learning rate (higher rates stall the probe at the prior)
                 device:str='cpu', # 'cpu', 'cuda', 'auto', ...
                 path:str|os.PathLike|None=None, # run folder of the learner (history.csv)
@@ -145,7 +147,7 @@ def train_probe(dls, # `learnability_data`'s DataLoaders
     "Train a fresh `LearnabilityProbe` on the training split; returns the fastai learner."
     if int(epochs) < 1: raise MammoInputError(f"epochs must be >= 1, got {epochs}")
     seed_everything(seed)
-    learn = dict_learner(dls, LearnabilityProbe(), head_loss=masked_bce, path=path or tempfile.mkdtemp(prefix='probe-'),
+    learn = dict_learner(dls, LearnabilityProbe(encoder), head_loss=masked_bce, path=path or tempfile.mkdtemp(prefix='probe-'),
                          lr=lr, wd=1e-2, device=device)
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(int(epochs), lr)
     return learn
@@ -182,7 +184,7 @@ def learnability_rows(scored:pd.DataFrame, # `probe_scores` (columns of `image_t
         rows.append(r)
     return pd.DataFrame(rows)
 
-# %% ../../nbs/train/60c_learnability.ipynb #6f72da49
+# %% ../../nbs/train/60c_learnability.ipynb #9fd5750a
 _QUICK = dict(n_patients=30, epochs=2)
 _FULL = dict(n_patients=500, epochs=20)
 
@@ -198,6 +200,8 @@ def learnability_table(preset:str='teaching', # `PhantomConfig.preset` of the fi
                        workdir:str|os.PathLike|None=None, # keep the phantom and the run here (default: a temporary folder)
                        config:PhantomConfig|None=None, # the phantom's population (default `probe_config(preset)`)
                        threads:int|None=None, # torch CPU threads while the probe trains (None: torch's setting)
+                       encoder:str='tiny_cnn', # the probe's encoder: tiny_cnn (the CPU benchmark), resnet18 (GPU runs)
+                       loader_workers:int=0, # data loader worker processes (a GPU needs them to be fed)
                        ) -> pd.DataFrame:
     "Generate a phantom, train the probe, score the test women: the learnability table (timings in `.attrs`)."
     if preset not in PRESETS: raise MammoInputError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -210,11 +214,11 @@ def learnability_table(preset:str='teaching', # `PhantomConfig.preset` of the fi
     try:
         t0 = time.perf_counter()
         dls, man = learnability_data(root, d['n_patients'], size, size if quick else None, config or probe_config(preset), seed=seed,
-                                     workers=workers)
+                                     workers=workers, loader_workers=loader_workers)
         t1 = time.perf_counter()
         n0, c1 = torch.get_num_threads(), time.process_time()
         if threads is not None: torch.set_num_threads(int(threads))
-        try: learn = train_probe(dls, d['epochs'], device=device, path=root / 'run', seed=seed)
+        try: learn = train_probe(dls, d['epochs'], encoder, device=device, path=root / 'run', seed=seed)
         finally: n_used = torch.get_num_threads(); torch.set_num_threads(n0)
         t2, c2 = time.perf_counter(), time.process_time()
         scored = probe_scores(learn, dls, man)
@@ -222,7 +226,7 @@ def learnability_table(preset:str='teaching', # `PhantomConfig.preset` of the fi
         t3 = time.perf_counter()
     finally:
         if tmp is not None: shutil.rmtree(tmp, ignore_errors=True)
-    table.attrs.update(preset=preset, size=[int(v) for v in size], device=str(device), n_patients=d['n_patients'],
+    table.attrs.update(preset=preset, encoder=encoder, size=[int(v) for v in size], device=str(device), n_patients=d['n_patients'],
                        epochs=d['epochs'], train_images=len(dls.train.dataset), test_images=len(scored),
                        data_seconds=round(t1 - t0, 1), train_seconds=round(t2 - t1, 1), train_cpu_seconds=round(c2 - c1, 1),
                        eval_seconds=round(t3 - t2, 1),
@@ -245,12 +249,15 @@ def bench_learnability(quick:bool=False, # small phantom, few epochs
                        epochs:int|None=None, # probe epochs (default 20; quick 2)
                        seed:int=0, # seed of everything
                        threads:int|None=None, # torch CPU threads for the probe (default: torch's setting)
+                       encoder:str='tiny_cnn', # the probe's encoder (resnet18 for GPU runs)
+                       workers:int=2, # processes for the phantom and the cache
                        ) -> dict:
     "Print and return the learnability table of a preset, with the timings."
-    t = learnability_table(preset, tuple(size), device, quick, patients, epochs, seed, threads=threads)
+    t = learnability_table(preset, tuple(size), device, quick, patients, epochs, seed, workers=workers, threads=threads, encoder=encoder,
+                           loader_workers=0 if str(device) == 'cpu' else workers)
     a = t.attrs
     print(f"learnability of the '{a['preset']}' phantom at {a['size'][0]}x{a['size'][1]}: {a['n_patients']} women, "
-          f"probe trained on {a['train_images']} images for {a['epochs']} epochs on {a['device']}, scored on {a['test_images']} test images")
+          f"{a['encoder']} probe trained on {a['train_images']} images for {a['epochs']} epochs on {a['device']}, scored on {a['test_images']} test images")
     print(format_learnability(t))
     print(f"seconds: data {a['data_seconds']}, probe training {a['train_seconds']} (CPU time {a['train_cpu_seconds']}), scoring "
           f"{a['eval_seconds']} ({a['cpu_count']} CPUs, {a['torch_threads']} torch threads, load average {a['load_average']} at the end)")
@@ -265,4 +272,6 @@ BENCHMARKS.register('learnability', bench_learnability,
                           arg('--patients', type=int, default=None, help='women in the phantom (default 500; --quick 30)'),
                           arg('--epochs', type=int, default=None, help='probe epochs (default 20; --quick 2)'),
                           arg('--seed', type=int, default=0, help='seed of the phantom, splits, weights and bootstrap (default 0)'),
-                          arg('--threads', type=int, default=None, help="torch CPU threads for the probe (default: torch's setting)")])
+                          arg('--threads', type=int, default=None, help="torch CPU threads for the probe (default: torch's setting)"),
+                          arg('--encoder', default='tiny_cnn', help="the probe's encoder: tiny_cnn (default, the CPU benchmark) or another create_encoder name, e.g. resnet18 for GPU runs"),
+                          arg('--workers', type=int, default=2, help='processes that draw the phantom and build the cache, and, off the CPU, feed the GPU (default 2)')])
