@@ -299,7 +299,7 @@ class PhantomImage:
         return np.array([l.box for l in self.lesions], np.float32).reshape(-1, 4)
 
     def to_tensor(self):
-        "The canonical image as a float32 torch tensor [1, H, W] (DESIGN §3)."
+        "The canonical image as a float32 torch tensor [1, H, W] (the contracts page, nbs/contracts.ipynb)."
         import torch
         return torch.from_numpy(np.ascontiguousarray(self.image))[None]
 
