@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from fastai.optimizer import SGD
 
-from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, seed_everything
+from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, seed_everything, time_call
 from ...data.dicom import Geometry, read_mammogram
 from ...data.preprocess import preprocess
 from ...data.manifest import load_manifest, validate_manifest
@@ -154,10 +154,6 @@ def predict_table(model:MalignancyMTL, # a trained model (eval mode)
     return recs
 
 # %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #4d003215
-def _timed(fn) -> tuple[float, float]:
-    w, c = time.perf_counter(), time.process_time(); fn()
-    return time.perf_counter() - w, time.process_time() - c
-
 def bench_malignancy(quick:bool=False, # small patches and few repetitions (seconds)
                      sizes:tuple|None=None, # patch sides (default 448 and 224; quick 96 and 64)
                      bs:int|None=None, # patches per batch (default 8 for inference, half for training; quick 4)
@@ -188,7 +184,7 @@ def bench_malignancy(quick:bool=False, # small patches and few repetitions (seco
                 loss, _ = model.compute_loss(model(tb), tb); loss.backward(); opt.step(); opt.zero_grad()
             for name, fn, count, mode in (('infer', infer, bs, False), ('train', step, n, True)):
                 model.train(mode); fn()                                      # warm-up
-                t = [_timed(fn) for _ in range(reps)]
+                t = [time_call(fn) for _ in range(reps)]
                 w, c = statistics.median(x for x, _ in t), statistics.median(x for _, x in t)
                 res[f'{name}_patches_per_s_{P}'], res[f'{name}_patches_per_cpu_s_{P}'], res[f'{name}_s_per_batch_{P}'] = count / w, count / max(c, 1e-9), w
         res['load_average'] = round(os.getloadavg()[0], 2) if hasattr(os, 'getloadavg') else None

@@ -35,8 +35,8 @@ from ...train.system import SystemConfig, Run
 __all__ = ['PATCH_SOURCES', 'DETECTION_COLUMNS', 'STAND_IN', 'MalignancyConfig', 'build_malignancy', 'box_iou',
            'match_detections', 'load_detections', 'detections_sha256', 'detector_detections', 'MalignancyPatchDataset',
            'patch_sources', 'config_detections', 'malignancy_dls', 'patch_loader', 'LearningRate', 'malignancy_metrics',
-           'PlateauLR', 'ExcludeFromWeightDecay', 'AugmentEpoch', 'malignancy_learner', 'fit_malignancy',
-           'score_to_birads', 'predict_patches', 'evaluate_patches', 'compare_runs', 'plot_roc']
+           'PlateauLR', 'ExcludeFromWeightDecay', 'malignancy_learner', 'fit_malignancy', 'score_to_birads',
+           'predict_patches', 'evaluate_patches', 'compare_runs', 'plot_roc']
 
 # %% ../../../nbs/systems/malignancy/66a_malignancy_train.ipynb #812e5eda
 PATCH_SOURCES = ('gold', 'detected')
@@ -413,19 +413,12 @@ class ExcludeFromWeightDecay(Callback):
     def before_fit(self):
         for p in self.params: self.opt.state[p]['do_wd'] = False
 
-class AugmentEpoch(Callback):
-    "Draw each epoch's augmentation from the true epoch number (`MammoDL` counts epochs itself, from 0 after a resume)."
-    order = 1
-    def before_train(self):
-        ds = getattr(self.dls.train, 'dataset', None)
-        if hasattr(ds, 'epoch'): ds.epoch = int(self.epoch)      # `MammoDL.before_iter` then adds one, as in an uninterrupted run
-
 def malignancy_learner(config:MalignancyConfig, dls, model:MalignancyMTL,
                        path:str|os.PathLike, # the run folder
                        device=None, cbs:list|None=None, metrics:list|None=None):
     "The learner of a run: SGD with momentum, plateau schedule, early stopping, best checkpoint on `monitor`."
     kendall = list(model.kendall.parameters()) if model.kendall is not None else []
-    cbs = [PlateauLR('valid_loss', config.plateau_patience, config.plateau_factor), ExcludeFromWeightDecay(kendall), AugmentEpoch(), *(cbs or [])]
+    cbs = [PlateauLR('valid_loss', config.plateau_patience, config.plateau_factor), ExcludeFromWeightDecay(kendall), *(cbs or [])]  # dict_learner adds AugmentEpoch
     return dict_learner(dls, model, metrics=malignancy_metrics(model) if metrics is None else metrics, path=path, lr=config.lr,
                         wd=config.wd, opt_func=partial(SGD, mom=config.momentum, decouple_wd=False),
                         early_stop=(config.monitor, config.patience) if config.patience else None, save_best=config.monitor,

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastai.optimizer import Adam
 
-from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, resolve_data_path
+from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, resolve_data_path, time_interleaved
 from ...data.dicom import read_mammogram
 from ...data.preprocess import preprocess
 from ...data.gaze import gaze_to_original
@@ -197,20 +197,6 @@ def _bench_batch(B:int, size:tuple, seed:int=0) -> dict:
     b.update(label=(torch.arange(B) % 2).float(), label_mask=torch.ones(B))
     return b
 
-def _timed(fn) -> tuple[float, float]:
-    "Wall and CPU (this process) seconds of one call."
-    w, c = time.perf_counter(), time.process_time(); fn()
-    return time.perf_counter() - w, time.process_time() - c
-
-def _interleaved(fns:dict, reps:int, warmup:int=1) -> dict:
-    "Median wall and CPU seconds of each function, timed in turns (so a load change hits all of them)."
-    for f in fns.values():
-        for _ in range(warmup): f()
-    ts = {k: [] for k in fns}
-    for _ in range(reps):
-        for k, f in fns.items(): ts[k].append(_timed(f))
-    return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in ts.items()}
-
 BENCH_VARIANTS = ('full', 'cross_view_ra', 'cross_view', 'two_branch')
 
 def bench_mammonet(quick:bool=False, # small sizes and few repetitions (well under a minute)
@@ -226,6 +212,7 @@ def bench_mammonet(quick:bool=False, # small sizes and few repetitions (well und
     sizes = [tuple(s) for s in (sizes or (((128, 104), (256, 208)) if quick else ((512, 416), (1024, 832))))]
     bs, reps = bs or (2 if quick else 4), reps or (1 if quick else 3)
     kw = dict(model_kwargs or {})
+    if quick: kw.setdefault('pyramid_levels', 2)  # a 128x104 frame gives a 4x4 CAM: the paper's 3 levels need a finer map
     old = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
     try:
@@ -237,7 +224,7 @@ def bench_mammonet(quick:bool=False, # small sizes and few repetitions (well und
             def f():
                 opt.zero_grad(); m.compute_loss(m(b), b)[0].backward(); opt.step()
             return f
-        t = _interleaved({v: step(m) for v, m in models.items()}, reps)
+        t = time_interleaved({v: step(m) for v, m in models.items()}, reps)
         res = dict(quick=quick, threads=torch.get_num_threads(), size=f'{size[0]}x{size[1]}', bs=bs, encoder=kw.get('encoder', 'resnet18'),
                    **{f'train_step_{k}_{u}': v[i] for k, v in t.items() for i, u in enumerate(('s', 'cpu_s'))})
         res['ratio'] = t['full'][1] / t['two_branch'][1]              # CPU time: robust to other processes' load
@@ -248,7 +235,7 @@ def bench_mammonet(quick:bool=False, # small sizes and few repetitions (well und
         with torch.no_grad():
             for s in sizes:
                 one = _bench_batch(1, s)
-                tt = _interleaved({'full': lambda: full(one), 'two_branch': lambda: plain(one)}, reps)
+                tt = time_interleaved({'full': lambda: full(one), 'two_branch': lambda: plain(one)}, reps)
                 k = f'{s[0]}x{s[1]}'
                 res[f'infer_s_per_breast_{k}'], res[f'infer_cpu_s_per_breast_{k}'] = tt['full']
                 res[f'infer_s_per_breast_two_branch_{k}'] = tt['two_branch'][0]

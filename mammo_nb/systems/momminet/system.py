@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything
+from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, time_interleaved
 from ...data.dicom import read_mammogram
 from ...data.preprocess import preprocess
 from ...data.cache import Cache
@@ -317,20 +317,6 @@ def detected_boxes(run, manifest, root=None, cache=None, split:str|None=None, de
     return MommiNetSystem().detected_boxes(run, manifest, root=root, cache=cache, split=split, device=device, min_score=min_score)
 
 # %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #a66bb886
-def _timed(fn) -> tuple[float, float]:
-    "Wall and CPU (this process) seconds of one call."
-    w, c = time.perf_counter(), time.process_time(); fn()
-    return time.perf_counter() - w, time.process_time() - c
-
-def _interleaved(fns:dict, reps:int, warmup:int=1) -> dict:
-    "Median wall and CPU seconds of each function, timed in turns (so a load change hits all of them)."
-    for f in fns.values():
-        for _ in range(warmup): f()
-    ts = {k: [] for k in fns}
-    for _ in range(reps):
-        for k, f in fns.items(): ts[k].append(_timed(f))
-    return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in ts.items()}
-
 def _bench_batch(B:int, size:tuple, seed:int=0) -> dict:
     "A synthetic tri-view batch: breast-like discs, one mass box per main image, nipples, masks."
     g = torch.Generator().manual_seed(seed)
@@ -386,7 +372,7 @@ def bench_momminet(quick:bool=False, # tiny CPU models at small sizes, one repet
                     def f():
                         m.set_stage(st); m.eval(); return m(b1)
                     return f
-                t = _interleaved({'ipsidualnet': run_stage('ipsi'), 'ipsi_backbone': lambda: bb(HRNetTrunk.pad(x)),
+                t = time_interleaved({'ipsidualnet': run_stage('ipsi'), 'ipsi_backbone': lambda: bb(HRNetTrunk.pad(x)),
                                   'bidualnet': run_stage('bi'), 'hrnet_seg': lambda: seg(x), 'momminet': run_stage('fusion')}, reps)
                 k = f'{s[0]}x{s[1]}'
                 for name, (w, cpu) in t.items(): res[f'infer_{name}_s_{k}'], res[f'infer_{name}_cpu_s_{k}'] = w, cpu
@@ -406,7 +392,7 @@ def bench_momminet(quick:bool=False, # tiny CPU models at small sizes, one repet
                 opt.zero_grad(); o = fwd(b['main_image']); (sum(v.float().mean() for v in o.values()) if isinstance(o, dict) else o.float().mean()).backward(); opt.step()
             return f
         plain_seg = nn.ModuleList([trunk, head])
-        t = _interleaved({'ipsi': step('ipsi'), 'ipsi_backbone': plain(bb, lambda x: bb(HRNetTrunk.pad(x))),
+        t = time_interleaved({'ipsi': step('ipsi'), 'ipsi_backbone': plain(bb, lambda x: bb(HRNetTrunk.pad(x))),
                           'bi': step('bi'), 'hrnet_seg': plain(plain_seg, seg), 'fusion': step('fusion')}, reps)
         for name, (w, cpu) in t.items(): res[f'train_{name}_s'], res[f'train_{name}_cpu_s'] = w, cpu
         res['load_average'] = round(os.getloadavg()[0], 2) if hasattr(os, 'getloadavg') else None
