@@ -5,7 +5,7 @@ The commands run through `mammo_nb.cli.main` (argument parsing, the registered c
 (32x32 crops, 8-16 channel autoencoder, a two-level 16/32 UNet, two epochs per stage, 4 DDIM steps) keeps the whole
 file around a minute.
 """
-import contextlib, io, json, os, subprocess, sys, warnings
+import json, os, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -13,24 +13,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mammo_nb.cli import main
 from mammo_nb.data.dicom import read_mammogram
 from mammo_nb.data.phantom import PhantomConfig
 from mammo_nb.data.phantom_dicom import generate_phantom
+from cli_runner import cli
 
 EXE = str(Path(sys.executable).parent/'mammo-nb')
 AE = '{"block_out_channels": [8, 16, 16, 16], "norm_num_groups": 4}'
 LDM = '{"cond_dim": 32, "film_dim": 16, "vit_dim": 32, "vit_depth": 1, "vit_heads": 2, "unet_channels": [16, 32], "n_heads": 2}'
 TINY = ['size=128,104', 'patch_size=32', 'bs=4', f'ae={AE}', 'cls_epochs=2', 'epochs=2']
-
-
-def cli(*args):
-    "Run `mammo-nb ARGS` in this process; return (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope='module')

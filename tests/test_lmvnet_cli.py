@@ -4,28 +4,19 @@ The commands run through `mammo_nb.cli.main` (argument parsing, the registered c
 and `predict lmvnet` also through the installed console script. A tiny configuration (64x52 frames, the `tiny_cnn`
 encoder, D = 32, two epochs) keeps the whole file around a minute.
 """
-import contextlib, io, json, os, subprocess, sys, warnings
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mammo_nb.cli import main
 from mammo_nb.data.phantom import PhantomConfig
 from mammo_nb.data.phantom_dicom import generate_phantom
+from cli_runner import cli
 
 EXE = str(Path(sys.executable).parent/'mammo-nb')
 REG = '{"work_size": null, "affine_size": [32, 26], "enc_channels": [8, 8, 8], "dec_channels": [8, 8], "affine_channels": [8, 8, 8]}'
 TINY = ['size=64,52', 'encoder=tiny_cnn', 'dim=32', 'heads=4', 'attention_depth=1', 'bs=4']
-
-
-def cli(*args):
-    "Run `mammo-nb ARGS` in this process; return (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope='module')

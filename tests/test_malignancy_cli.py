@@ -6,28 +6,19 @@ patches, the `tiny_cnn` encoder, two epochs) keeps the file around a minute. The
 only: the sample's eight real DICOMs get invented disc-shaped "masses" (`test_data_cbis_sample.layout`), so its numbers
 mean nothing.
 """
-import contextlib, io, json, os, subprocess, sys, warnings
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mammo_nb.cli import main
 from mammo_nb.data.phantom import PhantomConfig
 from mammo_nb.data.phantom_dicom import generate_phantom
+from cli_runner import cli
 
 EXE = str(Path(sys.executable).parent/'mammo-nb')
 TINY = ['size=256,208', 'patch_size=32', 'encoder=tiny_cnn', 'bs=4', 'patience=0']
 PHANTOM_WARNING = 'has never seen a real mammogram'
-
-
-def cli(*args):
-    "Run `mammo-nb ARGS` in this process; return (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 def _mass(df):

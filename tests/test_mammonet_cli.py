@@ -4,27 +4,18 @@ The commands run through `mammo_nb.cli.main` (argument parsing, the registered c
 and `predict mammonet` also through the installed console script. A tiny configuration (64x52 frames, the `tiny_cnn`
 branches, two epochs) keeps the whole file around a minute.
 """
-import contextlib, io, json, os, subprocess, sys, warnings
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mammo_nb.cli import main
 from mammo_nb.data.phantom import PhantomConfig
 from mammo_nb.data.phantom_dicom import generate_phantom
+from cli_runner import cli
 
 EXE = str(Path(sys.executable).parent/'mammo-nb')
 TINY = ['size=64,52', 'encoder=tiny_cnn', 'heads=2', 'fusion_dim=32', 'recon_hidden=32', 'bs=4']
-
-
-def cli(*args):
-    "Run `mammo-nb ARGS` in this process; return (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope='module')

@@ -4,29 +4,20 @@ The commands run through `mammo_nb.cli.main` (argument parsing, the registered c
 and `predict momminet` also through the installed console script. A tiny configuration (64x52 frames, the tiny
 IpsiDualNet backbone, `hrnet_tiny`, the tiny nipple detector, one epoch per stage) keeps the file around a minute.
 """
-import contextlib, io, json, os, subprocess, sys, warnings
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mammo_nb.cli import main
 from mammo_nb.data.phantom import PhantomConfig
 from mammo_nb.data.phantom_dicom import generate_phantom
+from cli_runner import cli
 
 EXE = str(Path(sys.executable).parent/'mammo-nb')
 TINY = ['size=64,52', 'ipsi_backbone=tiny', 'fpn_channels=16', 'representation_size=32', 'relation_heads=4', 'key_dim=8',
         'aux_rois=16', 'rois_per_image=64', 'bi_hrnet=hrnet_tiny', 'fusion_width=8', 'nipple_backbone=tiny',
         'nipple_fpn_channels=16', 'bs=4', 'epochs=1', 'augment=false']
-
-
-def cli(*args):
-    "Run `mammo-nb ARGS` in this process; return (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope='module')
