@@ -21,8 +21,8 @@ from .learner import (dict_learner, fit_resumable, load_checkpoint, save_checkpo
                                     DictMetric, predict_dicts, is_main_process)
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'SystemConfig', 'manifest_sha256', 'phantom_record', 'data_fingerprint', 'is_phantom_image', 'run_key',
-           'RunWarning', 'Run', 'System', 'system_commands']
+__all__ = ['RUN_FILE', 'SystemConfig', 'manifest_sha256', 'phantom_record', 'data_fingerprint', 'is_phantom_image', 'input_files',
+           'run_key', 'RunWarning', 'Run', 'System', 'system_commands']
 
 # %% ../../nbs/train/60b_system.ipynb #89529c39
 def _field_default(f:dataclasses.Field) -> Any:
@@ -187,6 +187,19 @@ def is_phantom_image(meta:dict|None, # the reader's meta of an image (`Mammogram
                      ) -> bool:
     "Whether an image comes from the built-in phantom (its DICOMs carry Manufacturer 'Phantom Vendor X')."
     return str((meta or {}).get('manufacturer') or '').startswith('Phantom Vendor')
+
+def input_files(inputs:Sequence, # files and/or folders, as given to `predict`
+                ) -> list[Path]:
+    "The image files of `predict` inputs: each file as given, every file of a folder (sorted; hidden files and DICOMDIR skipped)."
+    out = []
+    for p in map(Path, inputs):
+        if p.is_dir():
+            fs = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith('.') and f.name.upper() != 'DICOMDIR')
+            if not fs: raise MammoInputError("no image files in the folder", path=p)
+            out += fs
+        elif p.is_file(): out.append(p)
+        else: raise MammoInputError("not a file or a folder", path=p)
+    return out
 
 def run_key(system:str, config:dict, data:dict, depends:dict|None=None, version:str|None=None) -> str:
     "The key of a run: a hash of the system, configuration, data fingerprint, runs it builds on and package version."

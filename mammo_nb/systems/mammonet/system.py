@@ -23,7 +23,7 @@ from ...data.gaze import gaze_to_original
 from ...models.mammonet import MammoNet, mammonet_variant
 from ...models.mammonet_cam import cam_stride, cam_to_image
 from ...train.learner import dict_learner, fit_resumable
-from ...train.system import System, Run, is_phantom_image, phantom_record
+from ...train.system import System, Run, is_phantom_image, phantom_record, input_files
 from .train import (MammoNetConfig, build_mammonet, mammonet_dls, malignancy_metrics, twoview_loader,
                                              predict_mammonet, evaluate_mammonet)
 
@@ -32,18 +32,6 @@ __all__ = ['BENCH_VARIANTS', 'read_breasts', 'breast_batch', 'cam_on_original', 
            'predict_manifest', 'bench_mammonet', 'MammoNetSystem']
 
 # %% ../../../nbs/systems/mammonet/64b_mammonet_system.ipynb #bc10b391
-def _files(inputs:list) -> list[Path]:
-    "The image files of the inputs (files, or every file of a folder)."
-    out = []
-    for p in map(Path, inputs):
-        if p.is_dir():
-            fs = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith('.') and f.name.upper() != 'DICOMDIR')
-            if not fs: raise MammoInputError("no image files in the folder", path=p)
-            out += fs
-        elif p.is_file(): out.append(p)
-        else: raise MammoInputError("not a file or a folder", path=p)
-    return out
-
 def read_breasts(inputs:list, # DICOM (or PNG/TIFF) files and/or exam folders
                  size:tuple=(512, 416), # frame size of the model
                  ) -> list[dict]:
@@ -51,7 +39,7 @@ def read_breasts(inputs:list, # DICOM (or PNG/TIFF) files and/or exam folders
     breasts = {}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        for f in _files(inputs):
+        for f in input_files(inputs):
             mg = read_mammogram(f)
             key = (str(f.parent), mg.laterality)
             b = breasts.setdefault(key, dict(exam=f.parent.name, laterality=mg.laterality, views={}, files={}))

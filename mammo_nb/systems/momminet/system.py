@@ -20,7 +20,7 @@ from ...models.nipple import detect_nipples
 from ...models.bidualnet import BiDualNet, HRNetTrunk, HRNetSegHead
 from ...models.ipsidualnet import ipsi_backbone
 from ...models.momminet import MommiNet, assemble_triview
-from ...train.system import System, Run, is_phantom_image, phantom_record
+from ...train.system import System, Run, is_phantom_image, phantom_record, input_files
 from .train import (MommiNetConfig, build_momminet, momminet_dls, stage_learner, fit_momminet,
                                              load_nipple_detector, momminet_loader, branch_detections, evaluate_momminet,
                                              nipple_report, nipple_summary, plot_froc_figure, part_run, HEADS, FPPI)
@@ -34,18 +34,6 @@ __all__ = ['ROUTES', 'PRIMARY', 'DEMO_SETTINGS', 'read_exams', 'exam_nipples', '
 ROUTES = {3: 'tri-view', 2: 'bilateral only', 1: 'ipsilateral only', 0: 'single view'}
 PRIMARY = {'fusion': 'momminet', 'ipsi': 'ipsidualnet', 'bi': 'bidualnet'}
 
-def _files(inputs:list) -> list[Path]:
-    "The image files of the inputs (files, or every file of a folder)."
-    out = []
-    for p in map(Path, inputs):
-        if p.is_dir():
-            fs = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith('.') and f.name.upper() != 'DICOMDIR')
-            if not fs: raise MammoInputError("no image files in the folder", path=p)
-            out += fs
-        elif p.is_file(): out.append(p)
-        else: raise MammoInputError("not a file or a folder", path=p)
-    return out
-
 def read_exams(inputs:list, # DICOM files and/or exam folders
                size:tuple=(256, 208), # frame size of the model
                ) -> list[dict]:
@@ -53,7 +41,7 @@ def read_exams(inputs:list, # DICOM files and/or exam folders
     exams = {}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        for f in _files(inputs):
+        for f in input_files(inputs):
             mg = read_mammogram(f)
             ex = exams.setdefault(str(f.parent), dict(exam=f.parent.name, views={}, files={}))
             k = (mg.laterality, mg.view)
