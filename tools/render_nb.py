@@ -3,6 +3,7 @@
 
   python tools/render_nb.py nbs/data/12b_phantom.ipynb ...   # default cells only
   python tools/render_nb.py --slow nbs/tutorials/82_x.ipynb   # also the `#| slow` cells (long training)
+  python tools/render_nb.py --slow --no-clean NB               # on a machine without nbdev; run nbdev_clean --fname NB later
 
 Outputs of hidden cells, stderr and progress bars are dropped; errors stop the run and nothing is written.
 The notebook is then cleaned with nbdev_clean, so `make test`'s hygiene checks apply to what is kept.
@@ -64,7 +65,7 @@ def _filter(cell):
     cell.outputs = keep
 
 
-def render(path: Path, slow: bool = False):
+def render(path: Path, slow: bool = False, clean: bool = True):
     from execnb.nbio import read_nb, write_nb
     from execnb.shell import CaptureShell
     os.environ.setdefault('MPLBACKEND', 'Agg')
@@ -84,8 +85,9 @@ def render(path: Path, slow: bool = False):
             if _skip(c, slow) and not c.get('outputs'): c.outputs = []
             _filter(c); c.execution_count = None
     write_nb(nb, path)
-    exe = Path(sys.executable).parent/'nbdev_clean'
-    subprocess.run([str(exe), '--fname', str(path)], cwd=ROOT, check=True)
+    if clean:
+        exe = Path(sys.executable).parent/'nbdev_clean'
+        subprocess.run([str(exe), '--fname', str(path)], cwd=ROOT, check=True)
     print(f"rendered {path.relative_to(ROOT)} in {time.time() - t0:.0f} s ({path.stat().st_size/1e3:.0f} kB)")
     return True
 
@@ -94,6 +96,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('notebooks', nargs='+')
     ap.add_argument('--slow', action='store_true', help='also run `#| slow` cells')
+    ap.add_argument('--no-clean', action='store_true', help='skip nbdev_clean (a machine without nbdev: clean the notebook afterwards)')
     a = ap.parse_args()
-    ok = all([render(Path(p).resolve(), a.slow) for p in a.notebooks])
+    ok = all([render(Path(p).resolve(), a.slow, not a.no_clean) for p in a.notebooks])
     sys.exit(0 if ok else 1)

@@ -423,11 +423,11 @@ def load_resume_state(path:str|Path) -> tuple[dict, dict]|None:
 def _restore_model_and_opt(learn, state, tensors):
     unwrap(learn.model).load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith('model.')})
     if learn.opt is None: learn.create_opt()
-    opt_state = []
+    params, opt_state = [p for p, *_ in learn.opt.all_params()], []
     for i, plain in enumerate(state['opt']['state']):
         st = dict(plain)
-        for k, v in tensors.items():
-            if k.startswith(f'opt.{i}.'): st[k[len(f'opt.{i}.'):]] = v
+        for k, v in tensors.items():   # the file loads on the CPU; each state tensor goes where its parameter is (a GPU run)
+            if k.startswith(f'opt.{i}.'): st[k[len(f'opt.{i}.'):]] = v.to(params[i].device)
         opt_state.append(st)
     hypers = [{k: (v if isinstance(v, str) else float(v)) for k, v in h.items()} for h in state['opt']['hypers']]
     learn.opt.load_state_dict({'state': opt_state, 'hypers': hypers})

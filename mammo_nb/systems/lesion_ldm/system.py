@@ -251,7 +251,7 @@ class LesionLDMSystem(System):
         crops = load(manifest, split)
         g = crops['patient_id']
         if cfg.stage == 'autoencoder':
-            parts = load_stage1(run, device or 'cpu')
+            parts = load_stage1(run, 'cpu')        # the measurements work on CPU tensors (the crops, FID features)
             ev = evaluate_stage1(parts, crops, n_boot=n_boot, seed=cfg.seed)
             n = min(8, len(crops['patch']))
             fig, ax = plt.subplots(2, n, figsize=(1.3 * n, 2.8), squeeze=False)
@@ -264,7 +264,7 @@ class LesionLDMSystem(System):
                      **_summary_from(ev['table']))
             return dict(summary=s, tables={'metrics': ev['table'], 'per_crop': ev['per_crop']}, figures={'reconstructions': fig}, result=ev)
         model = run.load_model(device)
-        judge = self.judge(run, device or 'cpu')
+        judge = self.judge(run, 'cpu')                # sampling runs on `device`; the judge measures on the CPU
         train_manifest = run.info.get('manifest')
         train_crops = load(train_manifest, 'train') if train_manifest is not None else None
         steps = cfg.steps if steps is None else int(steps); guidance = cfg.guidance if guidance is None else float(guidance)
