@@ -352,7 +352,10 @@ def compare_lesion_runs(runs:Mapping[str, Run|str|os.PathLike], # variant name -
     evs, tables = {}, []
     for name, r in loaded.items():
         c = r.config
-        kw = dict(steps=c.steps, guidance=c.guidance, classifier_scale=c.classifier_scale, **dict((sampling or {}).get(name, {})))
+        over = dict((sampling or {}).get(name, {}))   # the overrides replace the run's own settings
+        bad = set(over) - {'steps', 'guidance', 'classifier_scale'}
+        if bad: raise MammoInputError(f"sampling overrides of {name!r} may set steps, guidance and classifier_scale, not {', '.join(sorted(bad))}")
+        kw = {**dict(steps=c.steps, guidance=c.guidance, classifier_scale=c.classifier_scale), **over}
         model = r.load_model(device)
         ev = evaluate_synthesis(model, judge, crops, train_crops, n_div=n_div, n_samples=n_samples, n_boot=n_boot, seed=seed,
                                 classifier=SYSTEMS['lesion-ldm'].guidance_classifier(r, model, kw['classifier_scale'], device), **kw)
