@@ -146,8 +146,10 @@ class NippleDataset(ImageDataset):
         v = self.view(r['row'], self.matrix(rng), rng)
         H, W = self.size
         x, y = (float(a) for a in v['nipple'])
-        inside = 0 <= x < W and 0 <= y < H
-        nip = v['nipple'] if inside else torch.zeros(2)
+        # pixel centres: the frame spans [-0.5, W - 0.5]; a nipple up to 1 px beyond it (the breast's tip on the frame's edge,
+        # moved by resampling or augmentation) is put on the edge, one farther out is not a training target
+        inside = -1.5 <= x <= W + 0.5 and -1.5 <= y <= H + 0.5
+        nip = v['nipple'].float().clamp(min=-0.5).minimum(torch.tensor([W - 0.5, H - 0.5])) if inside else torch.zeros(2)
         return {'image': v['image'], 'nipple': nip.float(), 'nipple_mask': torch.tensor(float(inside)),
                 **self._ids(r, ('patient_id', 'exam_id', 'image_path', 'laterality', 'view'))}
 
