@@ -132,8 +132,10 @@ class MommiNet(nn.Module):
         r = route.view(B, 1, 1, 1)
         prob = torch.where(r == 3, torch.sigmoid(logits), torch.where(r == 2, p_b, p_i))
         out = {'logits': logits, 'prob': prob, 'ipsi_prob': p_i, 'bi_prob': p_b, 'route': route, 'ipsi_detections': oi['detections']}
-        if not self.training:
-            out['detections'] = pad_detections(prob_map_to_boxes(prob.detach().clamp(0, 1), self.box_threshold, self.min_area, self.k), self.k).to(dev)
+        if not self.training:                                            # boxes: the final map's, or the ipsilateral model's own
+            from_map = pad_detections(prob_map_to_boxes(prob.detach().clamp(0, 1), self.box_threshold, self.min_area, self.k), self.k).to(dev)
+            own = pad_detections(detections_to_list(oi['detections'].detach().cpu()), self.k).to(dev)
+            out['detections'] = torch.where((route < 2).view(B, 1, 1), own, from_map)
         return out
 
     def compute_loss(self, outputs:dict, batch:dict) -> tuple[Tensor, dict]:
