@@ -4,7 +4,7 @@
 
 # %% ../../nbs/train/60_learner.ipynb #db03eef8
 from __future__ import annotations
-import json, math, os, random, shutil, time, warnings
+import atexit, json, math, os, random, shutil, time, warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -490,6 +490,10 @@ def shard_dl(dl, rank:int, world:int):
     dl.__class__, dl.n, dl._sharded = _Sharded, -(-n_full // world), (rank, world)
     return dl
 
+def _destroy_group():
+    "Destroy the default process group if it is still there (registered at exit by `DDPTrainer` when it created it)."
+    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+
 class DDPTrainer(Callback):
     "Train in `DistributedDataParallel` across the processes of a torchrun/accelerate launch (see above)."
     order = -5  # before everything that looks at the model or the data
@@ -499,6 +503,7 @@ class DDPTrainer(Callback):
             backend = self.backend or ('nccl' if torch.cuda.is_available() else 'gloo')
             if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
             dist.init_process_group(backend=backend, init_method='env://')
+            atexit.register(_destroy_group)   # the group we made is ours to tear down: left to interpreter exit, gloo can abort
         self.world, self.rank = dist.get_world_size(), dist.get_rank()
         dev = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
         self.learn.model = DistributedDataParallel(unwrap(self.learn.model).to(dev), find_unused_parameters=self.find_unused_parameters,
