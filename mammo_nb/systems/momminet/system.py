@@ -449,7 +449,7 @@ def demo_momminet(system:MommiNetSystem, ctx:DemoContext) -> DemoResult:
           f"{ci(s, 'momminet_R@1')} (IpsiDualNet-v2 branch {ci(s, 'ipsidualnet_R@1')}, BiDualNet-v2 branch {ci(s, 'bidualnet_R@1')}); "
           f"without the contralateral view (the ipsilateral model answers) {ci(s2, 'momminet_R@1')} (95% CIs from 200 patient-level "
           "bootstrap replicates). A demo-sized training: the numbers check that the pipeline runs end to end, not the method "
-          "(testing the method on the phantom takes longer training than a demo).\n\n" + markdown_table(ev['result']['summary'], index=True))
+          "(the method on a larger phantom, with longer training: tutorial `85_momminet_phantom_reproduction`).\n\n" + markdown_table(ev['result']['summary'], index=True))
     metrics = {'test images': s['n_images'], 'test masses': s['n_masses'], 'R@1 MommiNet-v2': s['momminet_R@1'],
                'R@1 without contralateral': s2['momminet_R@1'], 'train_seconds': round(t_train, 1)}
     return DemoResult(system.title, md, [str(f) for f in figs], metrics)
