@@ -19,12 +19,13 @@ from .phantom_anatomy import (DENSITY_CLASSES, DENSITY_RANGES, MASS_MORPHOLOGIES
     render_mass, sample_breast_shapes, simulate_gaze, strand_table, to_reference, warp, add_attenuation)
 
 # %% auto #0
-__all__ = ['BIRADS_CATEGORIES', 'LESION_CATEGORIES', 'PATHOLOGY_RANK', 'PRESETS', 'VIEWS', 'LATERALITIES', 'birads_max',
-           'PhantomConfig', 'PhantomLesion', 'PhantomImage', 'PhantomExam', 'PhantomPatient', 'patient_id_for',
+__all__ = ['BIRADS_CATEGORIES', 'LESION_CATEGORIES', 'PATHOLOGY_RANK', 'CUES', 'CUE_DEFAULTS', 'PRESETS', 'MIMIC_CATEGORIES',
+           'VIEWS', 'LATERALITIES', 'birads_max', 'PhantomConfig', 'reader_score', 'reader_birads', 'reader_suspicion',
+           'PhantomLesion', 'PhantomMimic', 'PhantomImage', 'PhantomExam', 'PhantomPatient', 'patient_id_for',
            'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'assign_splits', 'simulate_phantom',
            'show_phantom_image', 'plot_phantom_overview']
 
-# %% ../../nbs/data/12b_phantom.ipynb #df723a41
+# %% ../../nbs/data/12b_phantom.ipynb #fb8d5b6b
 BIRADS_CATEGORIES = ('0', '1', '2', '3', '4A', '4B', '4C', '5', '6')
 LESION_CATEGORIES = ('mass', 'calcification')
 PATHOLOGY_RANK = {'normal': 0, 'benign_without_callback': 1, 'benign': 2, 'malignant': 3}
@@ -35,11 +36,14 @@ def birads_max(categories) -> str:
     cats = [str(c) for c in categories]
     return max(cats, key=_BIRADS_SEVERITY.__getitem__) if cats else '1'
 
-PRESETS = {
-    'teaching': dict(mass_attenuation=0.10, benign_density=0.35, spicule_width_mm=2.4, calc_attenuation=60.0),
-    'realistic': dict(mass_attenuation=0.025, benign_density=0.8, spicule_width_mm=1.0, calc_attenuation=15.0),
-}
-_FINDING_KNOBS = tuple(PRESETS['teaching'])
+_FINDINGS = {'teaching': dict(mass_attenuation=0.10, benign_density=0.35, spicule_width_mm=2.4, calc_attenuation=60.0),
+             'realistic': dict(mass_attenuation=0.025, benign_density=0.8, spicule_width_mm=1.0, calc_attenuation=15.0)}
+CUES = ('interval_change', 'summation', 'symmetry', 'reader_gaze', 'reader_birads')
+CUE_DEFAULTS = dict(interval_change=0.3, summation=1.0, symmetry=1.0, reader_gaze=1.0, reader_birads=1.0)
+PRESETS = {'teaching': {**_FINDINGS['teaching'], **CUE_DEFAULTS},
+           'realistic': {**_FINDINGS['realistic'], **CUE_DEFAULTS},
+           'no_cues': {**_FINDINGS['teaching'], **{c: 0.0 for c in CUES}}}
+_FINDING_KNOBS = tuple(_FINDINGS['teaching'])
 
 @dataclass
 class PhantomConfig:
@@ -70,6 +74,11 @@ class PhantomConfig:
     benign_density:float|None=None # attenuation of a benign mass relative to a malignant one (BI-RADS: equal vs high density)
     spicule_width_mm:float|None=None # width of a spicule where it leaves its mass (None: the preset's)
     calc_attenuation:float|None=None # excess attenuation of calcium, display units per mm of thickness (None: the preset's)
+    interval_change:float|None=None # share of benign findings that are stable lookalikes of early cancers (only the prior tells them apart)
+    summation:float|None=None # likeness to masses of tissue overlaps seen in one view only (0: none drawn)
+    symmetry:float|None=None # likeness to masses of dense structures mirrored in both breasts (0: none drawn)
+    reader_gaze:float|None=None # how much the reader's dwell follows suspicion, mimics included (0: a survey that ignores findings)
+    reader_birads:float|None=None # share of findings read BI-RADS <= 3 that are never biopsied (0: every finding has a biopsy result)
 
     def __post_init__(self):
         for k in ('p_cancer', 'p_benign', 'p_mass', 'p_future_diagnosis', 'p_recall', 'p_birads6', 'lr_similarity', 'p_vendor_switch'):
@@ -84,12 +93,19 @@ class PhantomConfig:
         for k, hi in zip(_FINDING_KNOBS, (1.0, 2.0, 10.0, 100.0)):
             v = getattr(self, k)
             if v is not None and not 0 < v <= hi: raise MammoInputError(f"PhantomConfig.{k} must lie in (0, {hi:g}] (or be None), got {v}")
+        for k in CUES:
+            v = getattr(self, k)
+            if v is not None and not 0 <= v <= 1: raise MammoInputError(f"PhantomConfig.{k} must lie in [0, 1] (or be None), got {v}")
 
     def findings(self) -> dict:
         "The finding-rendering knobs in force: the preset's values, overridden by those set explicitly."
         return {k: (PRESETS[self.preset][k] if getattr(self, k) is None else float(getattr(self, k))) for k in _FINDING_KNOBS}
 
-# %% ../../nbs/data/12b_phantom.ipynb #4b9ef283
+    def cues(self) -> dict:
+        "The strength in [0, 1] of each paper's cue in force: the preset's values, overridden by those set explicitly."
+        return {k: (PRESETS[self.preset][k] if getattr(self, k) is None else float(getattr(self, k))) for k in CUES}
+
+# %% ../../nbs/data/12b_phantom.ipynb #3ce7c2f1
 _MORPH_P = {('mass', 'malignant'): {'spiculated': .45, 'irregular': .35, 'lobulated': .10, 'oval': .05, 'round': .05},
             ('mass', 'benign'): {'oval': .45, 'round': .30, 'lobulated': .15, 'irregular': .07, 'spiculated': .03},
             ('calcification', 'malignant'): {'pleomorphic': .45, 'fine-linear': .35, 'amorphous': .20},
@@ -107,6 +123,8 @@ class _Track:
     s_ref: float; t_ref: float; T_d: float; s_cap: float; dens: float
     r3: float = 0.0; alpha: float = 0.0; phi: float = 0.0; eps: dict = field(default_factory=dict)
     view_params: dict = field(default_factory=dict); view_scale: dict = field(default_factory=dict)
+    lookalike: bool = False # a stable benign finding drawn like an early cancer (the `interval_change` cue)
+    biopsied: bool = True # its pathology is known from a biopsy (or the cancer's diagnosis)
 
     def size(self, t:float) -> float:
         "Diameter (mm; cluster extent for calcifications) at time t (years); 0 when not yet drawn."
@@ -117,7 +135,7 @@ class _Track:
         "Excess attenuation of the finding (display units per mm of thickness) under `cfg`'s finding knobs."
         f = cfg.findings()
         mu = f['mass_attenuation'] if self.category == 'mass' else f['calc_attenuation']
-        if self.pathology == 'malignant': mu *= cfg.malignant_contrast
+        if self.pathology == 'malignant' or self.lookalike: mu *= cfg.malignant_contrast
         elif self.category == 'mass': mu *= f['benign_density']
         return mu * self.dens
 
@@ -126,26 +144,55 @@ class _Track:
         return dict(lesion_id=self.lesion_id, laterality=self.side, category=self.category, morphology=self.morphology,
                     pathology=self.pathology, size_ref_mm=round(self.s_ref, 3), t_ref_years=round(self.t_ref, 4),
                     doubling_years=round(self.T_d, 4), size_cap_mm=round(self.s_cap, 3),
-                    nipple_distance_rel=round(self.r3, 4), off_axis_rad=round(self.alpha, 4), clock_rad=round(self.phi, 4))
+                    nipple_distance_rel=round(self.r3, 4), off_axis_rad=round(self.alpha, 4), clock_rad=round(self.phi, 4),
+                    lookalike=bool(self.lookalike), biopsied=bool(self.biopsied))
 
-def _appearance_birads(tr:_Track, s:float, known:bool) -> str:
-    "Lesion-level BI-RADS from morphology and size (the table above)."
-    m = tr.morphology
-    if tr.pathology == 'malignant':
-        if tr.category == 'mass':
-            return {'spiculated': '5' if s >= 10 else '4C', 'irregular': '4C' if s >= 10 else '4B'}.get(m, '4B' if s >= 10 else '4A')
-        return {'fine-linear': '5' if s >= 8 else '4C', 'pleomorphic': '4C' if s >= 8 else '4B'}.get(m, '4B')
-    if known: return '2'
-    if tr.category == 'mass': return {'irregular': '4A', 'spiculated': '4B'}.get(m, '3')
-    return '4A' if m == 'amorphous' else '2'
+_MORPH_SUSPICION = {'round': 0.0, 'oval': 0.1, 'lobulated': 0.6, 'irregular': 1.3, 'spiculated': 1.9,
+                    'punctate': 0.0, 'coarse': 0.0, 'amorphous': 1.1, 'pleomorphic': 1.7, 'fine-linear': 2.3}
+_READER_SD = 0.35 # sd of the reader's noise on the suspicion score
+
+def reader_score(category:str, # 'mass' or 'calcification'
+                 morphology:str, # its morphology (any of MASS_MORPHOLOGIES / CALC_MORPHOLOGIES)
+                 size_mm:float, # its size as seen
+                 density:float, # its attenuation relative to the preset's malignant mass (masses; ignored for calcifications)
+                 noise:float=0.0, # the reader's noise on this reading
+                 ) -> float:
+    "The simulated reader's suspicion score of a finding from what it looks like (never from its pathology)."
+    z = _MORPH_SUSPICION[morphology] + 0.03 * (float(size_mm) - 8)
+    return z + 0.6 * float(density) + noise if category == 'mass' else z + noise
+
+def reader_birads(z:float, # `reader_score`
+                  category:str, # 'mass' or 'calcification'
+                  ) -> str:
+    "The BI-RADS assessment of a new finding from the reader's score: 3 (masses) or 2 (calcifications), then 4A ... 5."
+    if z < 0.9: return '3' if category == 'mass' else '2'
+    return '4A' if z < 1.4 else '4B' if z < 1.9 else '4C' if z < 2.4 else '5'
+
+def reader_suspicion(z:float) -> float:
+    "The reader's suspicion in [0, 1] (what the gaze dwells on): a logistic of the score, 0.5 between BI-RADS 3 and 4A."
+    return float(1 / (1 + math.exp(-(z - 1.0) / 0.35)))
+
+def _density_rel(tr:_Track, cfg:PhantomConfig) -> float:
+    return tr.attenuation(cfg) / cfg.findings()['mass_attenuation'] if tr.category == 'mass' else 0.0
 
 def _new_track(rng, pid, k, side, category, pathology, **kw) -> _Track:
     morph = _choice(rng, _MORPH_P[(category, pathology)])
     dens = rng.uniform(0.8, 1.25) # this finding's density relative to its kind's
     return _Track(f'{pid}-F{k}', side, category, morph, pathology, dens=dens, **kw)
 
-def _simulate_history(rng:np.random.Generator, pid:str, n_years:int, cfg:PhantomConfig, outcome:str|None) -> dict:
-    "Exam dates, outcome, finding tracks and per-exam assessments of one patient."
+def _early_cancer_size(rng, category:str, cfg:PhantomConfig) -> float:
+    "The size of a cancer as screening meets it on an exam with a prior: at diagnosis, or one or two years before (>= 4 mm)."
+    for _ in range(50):
+        s_dx = rng.uniform(7, 18) if category == 'mass' else rng.uniform(5, 15)
+        s = s_dx * 2.0 ** (-rng.choice(3, p=[0.4, 0.4, 0.2]) / rng.uniform(*cfg.doubling_years))
+        if s >= 4.0: return float(s)
+    return 4.0 # pragma: no cover
+
+def _simulate_history(rng:np.random.Generator, pid:str, n_years:int, cfg:PhantomConfig, outcome:str|None,
+                      r_cue:np.random.Generator|None=None) -> dict:
+    "Exam dates, outcome, finding tracks and per-exam reader assessments of one patient (`r_cue`: the cues' own draws)."
+    cues = cfg.cues()
+    r_cue = r_cue if r_cue is not None else np.random.default_rng(0)
     density = DENSITY_CLASSES[rng.choice(4, p=np.array(cfg.density_probs))]
     rr = np.array(cfg.density_rr); p_c = min(cfg.p_cancer * rr[DENSITY_CLASSES.index(density)] / float(np.dot(cfg.density_probs, rr)), 1.0)
     base = date(2008, 1, 1) + timedelta(days=int(rng.integers(0, 9 * 365)))
@@ -176,32 +223,44 @@ def _simulate_history(rng:np.random.Generator, pid:str, n_years:int, cfg:Phantom
         td = 0.05 if rng.random() < 0.5 else rng.uniform(2, 6)
         t_full = rng.uniform(-4, times[keep - 1])
         if outcome == 'benign' and n_ben == 1: t_full = min(t_full, times[keep - 1] - 0.5) # visible by the last exam
-        tracks.append(_new_track(rng, pid, len(tracks) + 1, 'LR'[rng.integers(2)], cat, 'benign',
-                                 s_ref=cap, t_ref=t_full, T_d=td, s_cap=cap))
+        tr = _new_track(rng, pid, len(tracks) + 1, 'LR'[rng.integers(2)], cat, 'benign', s_ref=cap, t_ref=t_full, T_d=td, s_cap=cap)
+        # interval_change: drawn for every benign finding whatever the strength (the same women at every strength)
+        u, morph = r_cue.random(), _choice(r_cue, _MORPH_P[(cat, 'malignant')])
+        size, lead = _early_cancer_size(r_cue, cat, cfg), r_cue.uniform(0.5, 3.0)
+        if u < cues['interval_change']: # a stable lookalike of an early cancer: its morphology, density and size, there all along
+            tr.morphology, tr.lookalike, tr.s_ref = morph, True, size
+            tr.s_cap, tr.T_d, tr.t_ref = size, 0.05, times[0] - lead
+        tracks.append(tr)
     dates, times = dates[:keep], times[:keep]
     fu_date = dx_date if outcome == 'cancer' else dates[-1] + timedelta(days=int(rng.integers(0, 731)))
-    # assessments, in time order
-    assess, reported = [], set()
+    # the reader's assessments, in time order: BI-RADS from the appearance (reader_score), never from the pathology
+    assess, reported, scores = [], {}, []
     for j, t in enumerate(times):
-        per = {}
+        per, zs = {}, {}
         for tr in tracks:
+            noise = r_cue.normal(0, _READER_SD)
             s = tr.size(t)
             if s <= 0: continue
-            b = _appearance_birads(tr, s, tr.lesion_id in reported)
+            z = reader_score(tr.category, tr.morphology, s, _density_rel(tr, cfg), noise)
+            known = tr.lesion_id in reported and s < 1.2 * reported[tr.lesion_id] # reported before and not grown: benign
+            b = '2' if known else reader_birads(z, tr.category)
             if tr.pathology == 'malignant':
-                if j == dx_idx: det, b = True, ('6' if biopsied else b)
+                if j == dx_idx: det, b = True, ('6' if biopsied else birads_max([b, '4A']))
                 elif s >= 5 and rng.random() < cfg.p_recall: det, b = True, '0'
                 else: det = False
             else: det = s >= (5.0 if tr.category == 'mass' else 4.0)
-            if det: reported.add(tr.lesion_id)
-            per[tr.lesion_id] = (b, det)
-        assess.append(per)
+            if det and tr.lesion_id not in reported: reported[tr.lesion_id] = s
+            per[tr.lesion_id], zs[tr.lesion_id] = (b, det), z
+        assess.append(per); scores.append(zs)
     for tr in tracks:
+        u = r_cue.random()
         if tr.pathology == 'benign':
             ever = [a[tr.lesion_id][0] for a in assess if tr.lesion_id in a and a[tr.lesion_id][1]]
-            tr.pathology = 'benign' if any(_BIRADS_SEVERITY[b] >= _BIRADS_SEVERITY['4A'] for b in ever) else 'benign_without_callback'
+            called = any(_BIRADS_SEVERITY[b] >= _BIRADS_SEVERITY['4A'] for b in ever)
+            tr.pathology = 'benign' if called else 'benign_without_callback'
+            tr.biopsied = called or u >= cues['reader_birads'] # reader_birads: the share of uncalled findings never biopsied
     return dict(density=density, pd=float(rng.uniform(*DENSITY_RANGES[density])), outcome=outcome, base=base, dates=dates,
-                times=times, tracks=tracks, assess=assess, dx_date=dx_date, cancer_side=cancer_side, fu_date=fu_date,
+                times=times, tracks=tracks, assess=assess, scores=scores, dx_date=dx_date, cancer_side=cancer_side, fu_date=fu_date,
                 age0=float(rng.uniform(*cfg.age_range)), fov_mm=float(rng.uniform(*cfg.fov_mm)))
 
 def _labels(hist:dict, j:int, side:str) -> tuple[float, float]:
@@ -212,7 +271,7 @@ def _labels(hist:dict, j:int, side:str) -> tuple[float, float]:
         return ytc, ytc
     return math.inf, round((hist['fu_date'] - d).days / 365.25, 4)
 
-# %% ../../nbs/data/12b_phantom.ipynb #9222ff9e
+# %% ../../nbs/data/12b_phantom.ipynb #ec12f55e
 def _post_axes(shape:BreastShape):
     "Posterior unit vector u (nipple -> chest wall / pectoral) and its upward normal e."
     if shape.pect is None: u = np.array([-1.0, 0.0])
@@ -236,38 +295,72 @@ def _fits(shape:BreastShape, fields:list, t:int, p, margin:float) -> bool:
     if shape.pect is not None: ok = ok and g['pect_sd'][0] >= margin
     return bool(ok)
 
-def _place(rng, tr:_Track, shapes:dict, fields:dict, nipples:dict, last:int, R:float, cfg:PhantomConfig) -> dict:
+def _draw_geometry(rng, tr:_Track, k:int, sd:float):
+    "Draw a track's 3-D position (nipple distance, off-axis angle, clock position) and per-view errors (attempt k)."
+    tr.r3 = rng.uniform(0.2, 0.85) if k < 200 else rng.uniform(0.25, 0.6)
+    tr.alpha = rng.uniform(0, 1.0) if k < 200 else rng.uniform(0, 0.4)
+    tr.phi = rng.vonmises(np.pi / 4, 1.5) if rng.random() < 0.5 else rng.uniform(-np.pi, np.pi)
+    tr.eps = {v: float(np.clip(rng.normal(0, sd), -2.5 * sd, 2.5 * sd)) for v in ('CC', 'MLO')}
+
+def _place(rng, tr:_Track, shapes:dict, fields:dict, nipples:dict, last:int, R:float, cfg:PhantomConfig,
+           sides:tuple|None=None) -> dict|None:
     "Sample the 3-D position of a track until it fits both views of the last exam; return its centres there."
+    if sides is not None: # the same position in several breasts (mirrored in the canonical frame): {(side, view): centre}, or None
+        for k in range(300):
+            _draw_geometry(rng, tr, k, cfg.nipple_jitter)
+            pos = {(sd, v): _project(tr, v, shapes[(sd, v)], nipples[(sd, v)], float(shapes[(sd, 'CC')].nipple[0]))
+                   for sd in sides for v in ('CC', 'MLO')}
+            if all(_fits(shapes[key], fields[key], last, c, R * tr.view_scale[key[1]] + 3) for key, c in pos.items()): return pos
+        return None
     side = tr.side
     D = float(shapes[(side, 'CC')].nipple[0])
-    sd = cfg.nipple_jitter
     for k in range(300):
-        tr.r3 = rng.uniform(0.2, 0.85) if k < 200 else rng.uniform(0.25, 0.6)
-        tr.alpha = rng.uniform(0, 1.0) if k < 200 else rng.uniform(0, 0.4)
-        tr.phi = rng.vonmises(np.pi / 4, 1.5) if rng.random() < 0.5 else rng.uniform(-np.pi, np.pi)
-        tr.eps = {v: float(np.clip(rng.normal(0, sd), -2.5 * sd, 2.5 * sd)) for v in ('CC', 'MLO')}
+        _draw_geometry(rng, tr, k, cfg.nipple_jitter)
         pos = {v: _project(tr, v, shapes[(side, v)], nipples[(side, v)], D) for v in ('CC', 'MLO')}
         if all(_fits(shapes[(side, v)], fields[(side, v)], last, pos[v], R * tr.view_scale[v] + 3) for v in pos): return pos
     raise RuntimeError(f'could not place finding {tr.lesion_id}') # pragma: no cover (never seen in 10^4 patients)
 
-# %% ../../nbs/data/12b_phantom.ipynb #18d71ea6
+# %% ../../nbs/data/12b_phantom.ipynb #e30bcc2c
 @dataclass(eq=False)
 class PhantomLesion:
     "One finding as it appears on one image (canonical pixel coordinates)."
     lesion_id: str; category: str; morphology: str; pathology: str; birads: str; detected: bool
     centre_xy: tuple; box: tuple; mask: np.ndarray; size_mm: float; contrast: float; conspicuity: float
     nipple_distance_mm: float
+    biopsied: bool = True # is its pathology known (biopsy, or the cancer's diagnosis)? False: BI-RADS only (`reader_birads`)
 
     def to_dict(self) -> dict:
         "JSON-ready attributes (the mask is left out)."
         d = {k: v for k, v in self.__dict__.items() if k != 'mask'}
         d['centre_xy'] = [round(float(c), 3) for c in self.centre_xy]; d['box'] = [int(b) for b in self.box]
         for k in ('size_mm', 'contrast', 'conspicuity', 'nipple_distance_mm'): d[k] = round(float(d[k]), 4)
+        d['biopsied'] = bool(d['biopsied'])
         return d
 
     def __repr__(self):
         return (f"PhantomLesion({self.lesion_id}, {self.category}/{self.morphology}, {self.pathology}, BI-RADS {self.birads}, "
-                f"{self.size_mm:.1f} mm, box={list(map(int, self.box))}{'' if self.detected else ', not reported'})")
+                f"{self.size_mm:.1f} mm, box={list(map(int, self.box))}{'' if self.detected else ', not reported'}"
+                f"{'' if self.biopsied else ', not biopsied'})")
+
+MIMIC_CATEGORIES = ('summation', 'symmetric')
+
+@dataclass(eq=False)
+class PhantomMimic:
+    "Normal tissue that looks like a mass on one image: never a lesion, never a training target; a detection on it is a false positive."
+    mimic_id: str; category: str; morphology: str # category: 'summation' (one view only) or 'symmetric' (both breasts, both views)
+    centre_xy: tuple; box: tuple; mask: np.ndarray; size_mm: float; contrast: float; conspicuity: float
+    nipple_distance_mm: float; suspicion: float # suspicion: how suspicious the reader finds it, in [0, 1]
+
+    def to_dict(self) -> dict:
+        "JSON-ready attributes (the mask is left out)."
+        d = {k: v for k, v in self.__dict__.items() if k != 'mask'}
+        d['centre_xy'] = [round(float(c), 3) for c in self.centre_xy]; d['box'] = [int(b) for b in self.box]
+        for k in ('size_mm', 'contrast', 'conspicuity', 'nipple_distance_mm', 'suspicion'): d[k] = round(float(d[k]), 4)
+        return d
+
+    def __repr__(self):
+        return (f"PhantomMimic({self.mimic_id}, {self.category}, {self.morphology}-looking, {self.size_mm:.1f} mm, "
+                f"contrast {self.contrast:.2f}, box={list(map(int, self.box))})")
 
 @dataclass(eq=False)
 class PhantomImage:
@@ -278,6 +371,7 @@ class PhantomImage:
     flow_from_prior: np.ndarray|None; prior_exam_id: str|None; time_gap: float|None
     density: str; percent_dense: float; birads: str; pathology: str
     years_to_cancer: float; years_to_last_followup: float; age: float; pixel_spacing: float; vendor: str
+    mimics: list = field(default_factory=list) # `PhantomMimic`s: mass-like normal tissue (summation, symmetric), not findings
 
     @property
     def image_id(self) -> str:
@@ -305,7 +399,8 @@ class PhantomImage:
 
     def __repr__(self):
         return (f"PhantomImage({self.image_id}, {self.exam_date}, {self.shape[0]}x{self.shape[1]}, density {self.density}, "
-                f"BI-RADS {self.birads}, {self.pathology}, {len(self.lesions)} lesion(s), ytc={self.years_to_cancer})")
+                f"BI-RADS {self.birads}, {self.pathology}, {len(self.lesions)} lesion(s), "
+                f"{f'{len(self.mimics)} mimic(s), ' if self.mimics else ''}ytc={self.years_to_cancer})")
 
 @dataclass(eq=False)
 class PhantomExam:
@@ -335,7 +430,65 @@ def patient_id_for(seed:int, index:int) -> str:
     "The pseudonymous id of patient `index` of the phantom with `seed`."
     return 'PH' + hashlib.sha256(f'mammo_nb-phantom:{int(seed)}:{int(index)}'.encode()).hexdigest()[:8].upper()
 
-# %% ../../nbs/data/12b_phantom.ipynb #1c7e1d27
+# %% ../../nbs/data/12b_phantom.ipynb #73a53b8d
+_SUM_RATE, _SYM_RATE = 0.3, 0.25 # summation densities per image, symmetric densities per woman (when their dial is on)
+_MIMIC_MORPH = {'round': .2, 'oval': .3, 'lobulated': .15, 'irregular': .2, 'spiculated': .15} # the masses' mix
+
+@dataclass
+class _Mimic:
+    "One mass-like structure of normal tissue and where it is on each image it appears on."
+    mimic_id: str; category: str; morphology: str; size_mm: float; density: float
+    view_params: dict; view_scale: dict; centres: dict = field(default_factory=dict); noise: dict = field(default_factory=dict)
+
+def _mimic_draws(rng, mid:str, category:str, cfg:PhantomConfig) -> _Mimic:
+    "Appearance of a mimic: the masses' morphology mix, 5-14 mm, density between a benign and a malignant mass."
+    morph = _choice(rng, _MIMIC_MORPH)
+    m = _Mimic(mid, category, morph, float(rng.uniform(5, 14)), float(rng.uniform(min(cfg.findings()['benign_density'], 1.0), 1.0) * rng.uniform(0.8, 1.25)),
+               {v: mass_params(rng, morph) for v in VIEWS}, {v: float(np.clip(rng.normal(1, 0.08), 0.8, 1.2)) for v in VIEWS})
+    return m
+
+def _symmetric_mimics(rng, pid:str, shapes:dict, fields:dict, nipples:dict, n_ex:int, spacing:float, cfg:PhantomConfig) -> list:
+    "Mass-like dense structures at the same 3-D position of both breasts, stable over the exams."
+    out = []
+    for k in range(int(rng.poisson(_SYM_RATE))):
+        m = _mimic_draws(rng, f'{pid}-S{k + 1}', 'symmetric', cfg)
+        tr = _Track(m.mimic_id, 'L', 'mass', m.morphology, 'normal', m.size_mm, 0.0, 1.0, m.size_mm, 1.0, view_scale=m.view_scale)
+        pos = _place(rng, tr, shapes, fields, {k2: n[-1] for k2, n in nipples.items()}, n_ex - 1, m.size_mm / 2 / spacing, cfg, sides=LATERALITIES)
+        m.noise = {(t, sd, v): float(rng.normal(0, _READER_SD)) for t in range(n_ex) for sd in LATERALITIES for v in VIEWS}
+        if pos is None: continue
+        for key, c in pos.items():
+            pts = [None] * n_ex; pts[-1] = (float(c[0]), float(c[1]))
+            for t in range(n_ex - 2, -1, -1):
+                dx, dy = fields[key][t](*pts[t + 1]); pts[t] = (pts[t + 1][0] + float(dx), pts[t + 1][1] + float(dy))
+            m.centres.update({(t, *key): pts[t] for t in range(n_ex)})
+        out.append(m)
+    return out
+
+def _summation_mimics(rng, pid:str, shapes:dict, fields:dict, nipples:dict, n_ex:int, spacing:float, cfg:PhantomConfig,
+                      masslike:dict) -> list:
+    "Tissue overlaps that look like a mass in one view only: none within the nipple-distance tolerance of anything mass-like in the other view."
+    out = []
+    for t in range(n_ex):
+        for side in LATERALITIES:
+            for view in VIEWS:
+                other = masslike.setdefault((t, side, 'MLO' if view == 'CC' else 'CC'), [])
+                for k in range(int(rng.poisson(_SUM_RATE))):
+                    m = _mimic_draws(rng, f'{pid}-E{t}{side}{view}-U{k + 1}', 'summation', cfg)
+                    m.noise = {(t, side, view): float(rng.normal(0, _READER_SD))}
+                    tr = _Track(m.mimic_id, side, 'mass', m.morphology, 'normal', m.size_mm, 0.0, 1.0, m.size_mm, 1.0)
+                    shape, nip, R = shapes[(side, view)], nipples[(side, view)][t], m.size_mm / 2 / spacing * m.view_scale[view]
+                    for a in range(100):
+                        _draw_geometry(rng, tr, a, cfg.nipple_jitter)
+                        c = _project(tr, view, shape, nip, float(shapes[(side, 'CC')].nipple[0]))
+                        if not _fits(shape, fields[(side, view)], t, c, R + 3): continue
+                        d = math.hypot(c[0] - nip[0], c[1] - nip[1]) * spacing
+                        if any(abs(d - d2) <= 0.075 * (d + d2) + 5 for d2 in other): continue
+                        m.centres[(t, side, view)] = (float(c[0]), float(c[1]))
+                        masslike.setdefault((t, side, view), []).append(d); out.append(m)
+                        break
+    return out
+
+# %% ../../nbs/data/12b_phantom.ipynb #1e429fcf
 VIEWS, LATERALITIES = ('CC', 'MLO'), ('L', 'R')
 
 def check_image_size(size, # (H, W) of the phantom's images
@@ -368,7 +521,9 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
     r_hist, r_shape, r_tex, r_def, r_les, r_gaze, r_noise, r_misc = (
         np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), int(index)]).spawn(8))
     pid = patient_id_for(seed, index)
-    hist = _simulate_history(r_hist, pid, int(n_years), cfg, outcome)
+    cues = cfg.cues()
+    r_ic, r_sym, r_sum = (np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), int(index), 0xC0E5]).spawn(3))
+    hist = _simulate_history(r_hist, pid, int(n_years), cfg, outcome, r_ic)
     n_ex, times, tracks = len(hist['dates']), hist['times'], hist['tracks']
     spacing = hist['fov_mm'] / H
     shapes = sample_breast_shapes(r_shape, H, W)
@@ -393,6 +548,18 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
             for t in range(n_ex - 2, -1, -1):
                 dx, dy = fields[(tr.side, v)][t](*pts[t + 1]); pts[t] = (pts[t + 1][0] + float(dx), pts[t + 1][1] + float(dy))
             centres[(tr.lesion_id, v)] = pts
+    sym = _symmetric_mimics(r_sym, pid, shapes, fields, nipples, n_ex, spacing, cfg) if cues['symmetry'] > 0 else []
+    summ = []
+    if cues['summation'] > 0: # what is mass-like on each image (masses, symmetric densities): nipple distances in mm
+        masslike = {}
+        for t in range(n_ex):
+            for side in LATERALITIES:
+                for v in VIEWS:
+                    nip = nipples[(side, v)][t]
+                    pts = [centres[(tr.lesion_id, v)][t] for tr in tracks if tr.side == side and tr.category == 'mass' and tr.size(times[t]) > 0]
+                    pts += [mm.centres[(t, side, v)] for mm in sym]
+                    masslike[(t, side, v)] = [math.hypot(x - nip[0], y - nip[1]) * spacing for x, y in pts]
+        summ = _summation_mimics(r_sum, pid, shapes, fields, nipples, n_ex, spacing, cfg, masslike)
     vendors, cur = [], cfg.vendors[int(r_misc.integers(len(cfg.vendors)))]
     for j in range(n_ex):
         if j and len(cfg.vendors) > 1 and r_misc.random() < cfg.p_vendor_switch:
@@ -415,7 +582,30 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
                 Tv = bilinear_sample(tex[k], Yr + (m - 0.5), Xr + (m - 0.5))
             tissue, G = render_anatomy(shape, geo, Tv, q)
             breast = geo['alpha'] >= 0.5; att = np.zeros((H, W), np.float32)
-            nip = nipples[k][t]; lesions, gz = [], []
+            nip = nipples[k][t]; lesions, gz, mimics = [], [], []
+            base = tissue
+            here = [mm for mm in sym + summ if (t, side, view) in mm.centres]
+            if here: # mimics: normal tissue that looks like a mass, drawn like one (attenuation times its dial)
+                att_m = np.zeros((H, W), np.float32)
+                for mm in here:
+                    cx, cy = mm.centres[(t, side, view)]
+                    R = mm.size_mm / 2 / spacing * mm.view_scale[view]
+                    y0, x0, tau, mk = render_mass(mm.view_params[view], cx, cy, R, H, W, spicule_px=fk['spicule_width_mm'] / spacing)
+                    sl = (slice(y0, y0 + tau.shape[0]), slice(x0, x0 + tau.shape[1]))
+                    A = (fk['mass_attenuation'] * mm.density * cues[mm.category if mm.category == 'summation' else 'symmetry'] * mm.size_mm
+                         * tau * geo['alpha_b'][sl])
+                    att_m[sl] += A
+                    M = np.zeros((H, W), bool); M[sl] = mk & breast[sl]
+                    if not M.any(): M[min(int(cy), H - 1), min(int(cx), W - 1)] = True
+                    inc = add_attenuation(tissue[sl], A) - tissue[sl]
+                    c_eff = float(inc[M[sl]].mean()) if M[sl].any() else 0.0
+                    kap = conspicuity('mass', c_eff, mm.size_mm, 0, float(G[M].mean()))
+                    rel = mm.density * cues[mm.category if mm.category == 'summation' else 'symmetry']
+                    sus = reader_suspicion(reader_score('mass', mm.morphology, mm.size_mm, rel, mm.noise[(t, side, view)]))
+                    mimics.append(PhantomMimic(mm.mimic_id, mm.category, mm.morphology, (cx - 0.5, cy - 0.5), _mask_box(M), M, mm.size_mm,
+                                               float(inc.max()) if inc.size else 0.0, kap, math.hypot(cx - nip[0], cy - nip[1]) * spacing, sus))
+                    gz.append((cx, cy, R, kap, sus))
+                base = add_attenuation(tissue, att_m)
             for tr in tracks:
                 s = tr.size(times[t]) if tr.side == side else 0.0
                 if s <= 0: continue
@@ -433,16 +623,16 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
                 att[sl] += A
                 M = np.zeros((H, W), bool); M[sl] = mk & breast[sl]
                 if not M.any(): M[min(int(cy), H - 1), min(int(cx), W - 1)] = True
-                inc = add_attenuation(tissue[sl], A) - tissue[sl] # what this finding alone adds to the display
+                inc = add_attenuation(base[sl], A) - base[sl] # what this finding alone adds to the display
                 cst = float(inc.max()) if inc.size else 0.0
                 g_loc = float(G[M].mean())
                 c_eff = float(inc[M[sl]].mean()) if tr.category == 'mass' and M[sl].any() else cst
                 kap = conspicuity(tr.category, c_eff, s, n_on, g_loc)
                 b, det = hist['assess'][t][tr.lesion_id]
                 lesions.append(PhantomLesion(tr.lesion_id, tr.category, tr.morphology, tr.pathology, b, det, (cx - 0.5, cy - 0.5),
-                                             _mask_box(M), M, s, cst, kap, math.hypot(cx - nip[0], cy - nip[1]) * spacing))
-                gz.append((cx, cy, R, kap))
-            img = add_attenuation(tissue, att) if lesions else tissue.copy()
+                                             _mask_box(M), M, s, cst, kap, math.hypot(cx - nip[0], cy - nip[1]) * spacing, tr.biopsied))
+                gz.append((cx, cy, R, kap, reader_suspicion(hist['scores'][t][tr.lesion_id])))
+            img = add_attenuation(base, att) if lesions else base.copy()
             noise = r_noise.standard_normal((H, W), dtype=np.float32)
             img = np.clip(img + sigma * np.sqrt(np.clip(img, 0, None) / 0.5 + 0.1) * noise * geo['alpha'], 0, 1)
             img = np.where(geo['alpha'] > 0, img, 0).astype(np.float32)
@@ -458,10 +648,10 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
             path = max((l.pathology for l in lesions), key=PATHOLOGY_RANK.__getitem__, default='normal')
             images[(t, side, view)] = PhantomImage(
                 pid, exam_ids[t], t, hist['dates'][t], side, view, img, tissue, breast, pm, (float(nip[0]) - 0.5, float(nip[1]) - 0.5), pl,
-                lesions, simulate_gaze(r_gaze, breast, G, gz), flow, exam_ids[t - 1] if t else None,
+                lesions, simulate_gaze(r_gaze, breast, G, gz, cues['reader_gaze']), flow, exam_ids[t - 1] if t else None,
                 round(times[t] - times[t - 1], 4) if t else None, hist['density'], float((G[bb] > 0.5).mean()) if bb.any() else 0.0,
                 birads_max([l.birads for l in lesions if l.detected]), path, ytc, fu, round(hist['age0'] + times[t], 2),
-                spacing, vendors[t])
+                spacing, vendors[t], mimics)
     exams = [PhantomExam(exam_ids[t], t, hist['dates'][t], round(hist['age0'] + times[t], 2), vendors[t],
                          {(s, v): images[(t, s, v)] for s in LATERALITIES for v in VIEWS}) for t in range(n_ex)]
     return PhantomPatient(pid, int(index), int(seed), hist['density'], hist['outcome'], hist['cancer_side'], hist['dx_date'],

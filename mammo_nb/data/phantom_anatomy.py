@@ -75,7 +75,7 @@ def power_law_exponent(patch:np.ndarray, # region of interest inside the breast
     slope, icpt = np.polyfit(np.log(f[sel]), np.log(P[sel]), 1)
     return (-slope, (f, P, icpt, fmin, fmax)) if return_fit else -slope
 
-# %% ../../nbs/data/12a_phantom_anatomy.ipynb #8943d341
+# %% ../../nbs/data/12a_phantom_anatomy.ipynb #e8a91f3c
 def _smoothstep(x, lo, hi):
     t = np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
     return t * t * (3 - 2 * t)
@@ -182,6 +182,26 @@ def _pect_dist(shape):
     x, y = shape.nipple
     return (x / pt + y / pl - 1) / math.hypot(1 / pt, 1 / pl)
 
+_TH = np.linspace(-np.pi / 2, np.pi / 2, 1441)
+
+def _most_anterior(shape:BreastShape) -> float:
+    "Angle of the outline point farthest from the pectoral line (the straight line through its ends)."
+    pt, pl, _ = shape.pect
+    r = shape.radius(_TH)
+    return float(_TH[np.argmax(r * np.cos(_TH) / pt + (shape.yc + r * np.sin(_TH)) / pl)])
+
+def _solve_mlo_nipple(mlo:BreastShape, D_m:float, jitter:float=0.0, iters:int=12) -> BreastShape:
+    "Put the MLO nipple at the outline's point farthest from the pectoral line (+ `jitter` rad) with posterior nipple line D_m."
+    pt, pl, _ = mlo.pect
+    for _ in range(iters):
+        th = mlo.theta_n
+        rho = (D_m * math.hypot(1 / pt, 1 / pl) + 1 - mlo.yc / pl) / (math.cos(th) / pt + math.sin(th) / pl)
+        _set_nipple_radius(mlo, rho - 1.2 * mlo.nip_r)
+        new = _most_anterior(mlo) + jitter
+        if abs(new - th) < 1e-4: break
+        mlo.theta_n = new
+    return mlo
+
 def sample_breast_shapes(rng:np.random.Generator, # the generator to draw from
                          H:int, # image rows
                          W:int, # image columns
@@ -206,13 +226,12 @@ def sample_breast_shapes(rng:np.random.Generator, # the generator to draw from
             half = min(D * base['width'] * j(0.03), 0.455 * H, base['yc'] - 0.03 * H, 0.97 * H - base['yc'])
             cc.b_up = cc.b_down = half
             _set_nipple_radius(cc, D / math.cos(cc.theta_n) - 1.2 * cc.nip_r)
+            jit = 0.25 * (rng.normal(0.1, 0.04) - 0.1) # the nipple sits within ~1 mm of the outline's most anterior point
             mlo = BreastShape('MLO', yc=base['yc_m'] * j(0.02), a=D, b_up=base['up'] * base['yc_m'],
-                               b_down=min(base['down'] * j(0.02), 0.96 * H - base['yc_m']), theta_n=rng.normal(0.1, 0.04),
+                               b_down=min(base['down'] * j(0.02), 0.96 * H - base['yc_m']), theta_n=0.1,
                                pect=(base['pt'] * j(0.04), base['pl'] * j(0.04), base['bulge']), **common)
             D_m = D * (1 + rng.normal(0, 0.02)) # the MLO's posterior nipple line: (x/pt + y/pl - 1)/|n| = D_m at the nipple
-            pt, pl, _ = mlo.pect
-            rho = (D_m * math.hypot(1 / pt, 1 / pl) + 1 - mlo.yc / pl) / (math.cos(mlo.theta_n) / pt + math.sin(mlo.theta_n) / pl)
-            _set_nipple_radius(mlo, rho - 1.2 * mlo.nip_r)
+            _solve_mlo_nipple(mlo, D_m, jit)
             th = np.linspace(-np.pi / 2, np.pi / 2, 181)
             xmax = max((cc.radius(th) * np.cos(th)).max(), (mlo.radius(th) * np.cos(th)).max(), cc.nipple[0], mlo.nipple[0])
             if xmax <= 0.95 * W: break
@@ -503,7 +522,7 @@ def add_attenuation(v:np.ndarray, # display values (the tissue in front of and b
     "Display value after adding attenuation `A` on top of `v`: additive (a log-like display), with a soft shoulder below white."
     return (v + _shoulder(v + A) - _shoulder(v)).astype(np.float32)
 
-# %% ../../nbs/data/12a_phantom_anatomy.ipynb #6e839508
+# %% ../../nbs/data/12a_phantom_anatomy.ipynb #7ae9cc6b
 def conspicuity(category:str, # 'mass' or 'calcification'
                 c_eff:float, # effective contrast (after masking by dense tissue)
                 s_mm:float, # diameter or cluster extent in mm
@@ -518,9 +537,11 @@ def conspicuity(category:str, # 'mass' or 'calcification'
 def simulate_gaze(rng:np.random.Generator, # the generator to draw from
                   breast:np.ndarray, # bool [H, W] breast mask
                   G:np.ndarray, # glandular map [H, W] (survey fixations are drawn towards dense tissue)
-                  findings:list, # (cx, cy, radius_px, conspicuity) of each finding
+                  findings:list, # (cx, cy, radius_px, conspicuity[, suspicion]) of each structure the reader may dwell on
+                  strength:float=1.0, # how much the reader's dwell follows what looks suspicious (0: a survey that ignores it)
                   ) -> np.ndarray:
-    "A radiologist-like dwell-weighted fixation heat map, float32 [H, W] with peak 1."
+    "A reader's dwell-weighted fixation heat map, float32 [H, W] with peak 1: a survey of the breast, dwell on suspicious structures."
+    if not 0 <= strength <= 1: raise MammoInputError(f"strength must lie in [0, 1], got {strength}")
     H, W = breast.shape
     st = max(1, H // 64)
     wmap = (breast[::st, ::st] * (0.3 + G[::st, ::st])).astype(np.float64).ravel()
@@ -531,10 +552,12 @@ def simulate_gaze(rng:np.random.Generator, # the generator to draw from
     n = 8 + rng.poisson(8)
     i = rng.choice(wmap.size, n, p=wmap / wmap.sum())
     add((xs[i] + rng.random(n)) * st, (ys[i] + rng.random(n)) * st, rng.lognormal(np.log(0.25), 0.5, n))
-    for cx, cy, R, kap in findings:
-        if rng.random() < 0.03 + 0.95 * kap ** 0.7:
-            m = 3 + rng.poisson(2 + 8 * kap); sp = 0.6 * R + 0.012 * H
-            add(cx + rng.normal(0, sp, m), cy + rng.normal(0, sp, m), rng.lognormal(np.log(0.3 + 0.5 * kap), 0.4, m))
+    for f in findings: # every draw is made whatever the strength, so a weaker reader sees a subset of the same dwell
+        cx, cy, R, kap = (float(v) for v in f[:4]); sus = float(f[4]) if len(f) > 4 else kap
+        u, m = rng.random(), 2 + rng.poisson(1 + 8 * sus)
+        ox, oy, d = rng.normal(0, 1, m), rng.normal(0, 1, m), rng.lognormal(np.log(0.15 + 0.6 * sus), 0.4, m)
+        if u < strength * (0.03 + 0.95 * kap ** 0.7): # noticed: subtle structures are often missed
+            sp = 0.6 * R + 0.012 * H; add(cx + sp * ox, cy + sp * oy, d)
     if rng.random() < 0.35: # a dense distractor
         g = (G[::st, ::st] * breast[::st, ::st]).ravel() ** 3 + 1e-12
         for k in rng.choice(g.size, rng.integers(1, 3), p=g / g.sum()):
