@@ -121,9 +121,10 @@ def test_presets_change_the_findings_not_the_population():
         for a, b in zip(t.images(), r.images()):
             assert np.array_equal(a.tissue, b.tissue) and np.array_equal(a.gaze.shape, b.gaze.shape)
             assert [(l.lesion_id, l.box, l.size_mm) for l in a.lesions] == [(l.lesion_id, l.box, l.size_mm) for l in b.lesions]
+            assert [(m.mimic_id, m.centre_xy) for m in a.mimics] == [(m.mimic_id, m.centre_xy) for m in b.mimics]
             assert all(la.contrast >= lb.contrast for la, lb in zip(a.lesions, b.lesions))
             assert all(la.contrast > lb.contrast for la, lb in zip(a.lesions, b.lesions) if lb.contrast > 0)
-            if not a.lesions: assert np.array_equal(a.image, b.image) # no finding, nothing to draw differently
+            if not a.lesions and not a.mimics: assert np.array_equal(a.image, b.image) # nothing drawn differently
     with pytest.raises(ValueError, match='preset must be one of'): PhantomConfig(preset='easy')
 
 
@@ -134,3 +135,51 @@ def test_cli_preset_is_recorded(tmp_path):
     assert info['config']['preset'] == 'realistic' and info['findings']['mass_attenuation'] == 0.025
     r = run('phantom', '--out', str(tmp_path/'q'), '--preset', 'easy')
     assert r.returncode == 2 and "invalid choice: 'easy'" in r.stderr
+
+
+# ------------------------------------------------------------------------------------------- the golden phantom
+GOLDEN = Path(__file__).parent/'golden'/'phantom.json'
+GOLDEN_SPEC = dict(seed=2026, patients=4, n_years=2, size=[128, 104]) # simulate_patient(seed, i, n_years, size), default config
+
+
+def golden_fingerprint() -> dict:
+    """What a small phantom is: `structure` (ids, boxes, categories, BI-RADS: integers and labels), `numbers` (image and
+    gaze statistics, rounded to 1e-5) and `sha256` (the exact bytes of every image, gaze map and mask)."""
+    import platform, scipy
+    from mammo_nb.data.phantom import simulate_patient
+    h, structure, numbers = hashlib.sha256(), [], []
+    for i in range(GOLDEN_SPEC['patients']):
+        p = simulate_patient(GOLDEN_SPEC['seed'], i, GOLDEN_SPEC['n_years'], tuple(GOLDEN_SPEC['size']))
+        for im in p.images():
+            for a in (im.image, im.gaze, im.breast_mask, *[l.mask for l in im.lesions], *[m.mask for m in im.mimics]):
+                h.update(np.ascontiguousarray(a).tobytes())
+            structure.append([im.image_id, im.birads, im.pathology, [[l.lesion_id, list(l.box), l.birads, bool(l.biopsied)] for l in im.lesions],
+                              [[m.mimic_id, m.category, list(m.box)] for m in im.mimics]])
+            numbers.append([round(float(x), 5) for x in (im.image.mean(), im.image.std(), im.gaze.mean(), *im.nipple_xy)])
+    return dict(spec=GOLDEN_SPEC, structure=structure, numbers=numbers, sha256=h.hexdigest(),
+                built_with=dict(numpy=np.__version__, scipy=scipy.__version__, python=platform.python_version(), machine=platform.machine()))
+
+
+def test_golden_phantom():
+    """The phantom is what it was: the same structure, the same numbers to 1e-4, and, with the libraries it was recorded with,
+    the same bytes. When it differs, see "Reproducibility across machines" in nbs/data/12b_phantom.ipynb."""
+    gold, now = json.loads(GOLDEN.read_text()), golden_fingerprint()
+    how = ("the phantom changed. If the change is deliberate, rewrite the golden file (python tests/test_phantom.py --write-golden) "
+           "and say why in the commit; see 'Reproducibility across machines' in nbs/data/12b_phantom.ipynb")
+    assert now['structure'] == gold['structure'], f"structure differs: {how}"
+    diff = np.abs(np.array(now['numbers']) - np.array(gold['numbers'])).max()
+    assert diff <= 1e-4, f"image/gaze statistics differ by up to {diff:.2g} (> 1e-4): {how}"
+    same_libs = all(now['built_with'][k] == gold['built_with'][k] for k in ('numpy', 'scipy', 'machine'))
+    if same_libs: assert now['sha256'] == gold['sha256'], f"the bytes differ with the recorded numpy/scipy builds: {how}"
+    elif now['sha256'] != gold['sha256']:
+        import warnings
+        warnings.warn(f"the phantom's bytes differ from the golden file (recorded with {gold['built_with']}, now {now['built_with']}); "
+                      f"structure and statistics agree (max difference {diff:.2g}): other library builds round differently")
+
+
+if __name__ == '__main__':
+    if sys.argv[1:] == ['--write-golden']:
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(golden_fingerprint(), indent=1) + '\n')
+        print(f'wrote {GOLDEN}')
+    else: print('usage: python tests/test_phantom.py --write-golden')

@@ -25,7 +25,7 @@ __all__ = ['BIRADS_CATEGORIES', 'LESION_CATEGORIES', 'PATHOLOGY_RANK', 'CUES', '
            'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'assign_splits', 'simulate_phantom',
            'show_phantom_image', 'plot_phantom_overview']
 
-# %% ../../nbs/data/12b_phantom.ipynb #fb8d5b6b
+# %% ../../nbs/data/12b_phantom.ipynb #6a88c8d3
 BIRADS_CATEGORIES = ('0', '1', '2', '3', '4A', '4B', '4C', '5', '6')
 LESION_CATEGORIES = ('mass', 'calcification')
 PATHOLOGY_RANK = {'normal': 0, 'benign_without_callback': 1, 'benign': 2, 'malignant': 3}
@@ -39,7 +39,7 @@ def birads_max(categories) -> str:
 _FINDINGS = {'teaching': dict(mass_attenuation=0.10, benign_density=0.35, spicule_width_mm=2.4, calc_attenuation=60.0),
              'realistic': dict(mass_attenuation=0.025, benign_density=0.8, spicule_width_mm=1.0, calc_attenuation=15.0)}
 CUES = ('interval_change', 'summation', 'symmetry', 'reader_gaze', 'reader_birads')
-CUE_DEFAULTS = dict(interval_change=0.3, summation=1.0, symmetry=1.0, reader_gaze=1.0, reader_birads=1.0)
+CUE_DEFAULTS = dict(interval_change=0.2, summation=1.0, symmetry=1.0, reader_gaze=1.0, reader_birads=1.0)
 PRESETS = {'teaching': {**_FINDINGS['teaching'], **CUE_DEFAULTS},
            'realistic': {**_FINDINGS['realistic'], **CUE_DEFAULTS},
            'no_cues': {**_FINDINGS['teaching'], **{c: 0.0 for c in CUES}}}
@@ -105,7 +105,7 @@ class PhantomConfig:
         "The strength in [0, 1] of each paper's cue in force: the preset's values, overridden by those set explicitly."
         return {k: (PRESETS[self.preset][k] if getattr(self, k) is None else float(getattr(self, k))) for k in CUES}
 
-# %% ../../nbs/data/12b_phantom.ipynb #3ce7c2f1
+# %% ../../nbs/data/12b_phantom.ipynb #3f10df3d
 _MORPH_P = {('mass', 'malignant'): {'spiculated': .45, 'irregular': .35, 'lobulated': .10, 'oval': .05, 'round': .05},
             ('mass', 'benign'): {'oval': .45, 'round': .30, 'lobulated': .15, 'irregular': .07, 'spiculated': .03},
             ('calcification', 'malignant'): {'pleomorphic': .45, 'fine-linear': .35, 'amorphous': .20},
@@ -192,7 +192,7 @@ def _simulate_history(rng:np.random.Generator, pid:str, n_years:int, cfg:Phantom
                       r_cue:np.random.Generator|None=None) -> dict:
     "Exam dates, outcome, finding tracks and per-exam reader assessments of one patient (`r_cue`: the cues' own draws)."
     cues = cfg.cues()
-    r_cue = r_cue if r_cue is not None else np.random.default_rng(0)
+    if r_cue is None: r_cue = np.random.default_rng(np.random.SeedSequence(rng.bit_generator.seed_seq.entropy).spawn(1)[0])
     density = DENSITY_CLASSES[rng.choice(4, p=np.array(cfg.density_probs))]
     rr = np.array(cfg.density_rr); p_c = min(cfg.p_cancer * rr[DENSITY_CLASSES.index(density)] / float(np.dot(cfg.density_probs, rr)), 1.0)
     base = date(2008, 1, 1) + timedelta(days=int(rng.integers(0, 9 * 365)))
@@ -430,9 +430,8 @@ def patient_id_for(seed:int, index:int) -> str:
     "The pseudonymous id of patient `index` of the phantom with `seed`."
     return 'PH' + hashlib.sha256(f'mammo_nb-phantom:{int(seed)}:{int(index)}'.encode()).hexdigest()[:8].upper()
 
-# %% ../../nbs/data/12b_phantom.ipynb #73a53b8d
+# %% ../../nbs/data/12b_phantom.ipynb #4b05c8f0
 _SUM_RATE, _SYM_RATE = 0.3, 0.25 # summation densities per image, symmetric densities per woman (when their dial is on)
-_MIMIC_MORPH = {'round': .2, 'oval': .3, 'lobulated': .15, 'irregular': .2, 'spiculated': .15} # the masses' mix
 
 @dataclass
 class _Mimic:
@@ -441,9 +440,9 @@ class _Mimic:
     view_params: dict; view_scale: dict; centres: dict = field(default_factory=dict); noise: dict = field(default_factory=dict)
 
 def _mimic_draws(rng, mid:str, category:str, cfg:PhantomConfig) -> _Mimic:
-    "Appearance of a mimic: the masses' morphology mix, 5-14 mm, density between a benign and a malignant mass."
-    morph = _choice(rng, _MIMIC_MORPH)
-    m = _Mimic(mid, category, morph, float(rng.uniform(5, 14)), float(rng.uniform(min(cfg.findings()['benign_density'], 1.0), 1.0) * rng.uniform(0.8, 1.25)),
+    "Appearance of a mimic: drawn like a benign mass (its morphology mix and density), 5-14 mm."
+    morph = _choice(rng, _MORPH_P[('mass', 'benign')])
+    m = _Mimic(mid, category, morph, float(rng.uniform(5, 14)), float(cfg.findings()['benign_density'] * rng.uniform(0.8, 1.25)),
                {v: mass_params(rng, morph) for v in VIEWS}, {v: float(np.clip(rng.normal(1, 0.08), 0.8, 1.2)) for v in VIEWS})
     return m
 

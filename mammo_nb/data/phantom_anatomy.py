@@ -522,7 +522,7 @@ def add_attenuation(v:np.ndarray, # display values (the tissue in front of and b
     "Display value after adding attenuation `A` on top of `v`: additive (a log-like display), with a soft shoulder below white."
     return (v + _shoulder(v + A) - _shoulder(v)).astype(np.float32)
 
-# %% ../../nbs/data/12a_phantom_anatomy.ipynb #7ae9cc6b
+# %% ../../nbs/data/12a_phantom_anatomy.ipynb #be957da6
 def conspicuity(category:str, # 'mass' or 'calcification'
                 c_eff:float, # effective contrast (after masking by dense tissue)
                 s_mm:float, # diameter or cluster extent in mm
@@ -549,9 +549,14 @@ def simulate_gaze(rng:np.random.Generator, # the generator to draw from
     ys, xs = np.divmod(np.arange(wmap.size), breast[::st, ::st].shape[1])
     fx, fy, dw = [], [], []
     def add(x, y, d): fx.extend(np.atleast_1d(x)); fy.extend(np.atleast_1d(y)); dw.extend(np.atleast_1d(d))
-    n = 8 + rng.poisson(8)
-    i = rng.choice(wmap.size, n, p=wmap / wmap.sum())
-    add((xs[i] + rng.random(n)) * st, (ys[i] + rng.random(n)) * st, rng.lognormal(np.log(0.25), 0.5, n))
+    n = 16 + rng.poisson(8) # the search: fixations spread over the breast (drawn towards dense tissue, at least 0.09 H apart)
+    c = rng.choice(wmap.size, 6 * n, p=wmap / wmap.sum())
+    cx_, cy_ = (xs[c] + rng.random(c.size)) * st, (ys[c] + rng.random(c.size)) * st
+    keep = []
+    for k in range(c.size):
+        if all((cx_[k] - cx_[j]) ** 2 + (cy_[k] - cy_[j]) ** 2 >= (0.09 * H) ** 2 for j in keep): keep.append(k)
+        if len(keep) == n: break
+    add(cx_[keep], cy_[keep], rng.lognormal(np.log(0.25), 0.5, len(keep)))
     for f in findings: # every draw is made whatever the strength, so a weaker reader sees a subset of the same dwell
         cx, cy, R, kap = (float(v) for v in f[:4]); sus = float(f[4]) if len(f) > 4 else kap
         u, m = rng.random(), 2 + rng.poisson(1 + 8 * sus)
