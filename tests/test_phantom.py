@@ -147,9 +147,11 @@ def golden_fingerprint() -> dict:
     gaze statistics, rounded to 1e-5) and `sha256` (the exact bytes of every image, gaze map and mask)."""
     import platform, scipy
     from mammo_nb.data.phantom import simulate_patient
+    from threadpoolctl import threadpool_limits
     h, structure, numbers = hashlib.sha256(), [], []
     for i in range(GOLDEN_SPEC['patients']):
-        p = simulate_patient(GOLDEN_SPEC['seed'], i, GOLDEN_SPEC['n_years'], tuple(GOLDEN_SPEC['size']))
+        with threadpool_limits(1): # as `generate_phantom`'s workers: BLAS on several threads sums in another order
+            p = simulate_patient(GOLDEN_SPEC['seed'], i, GOLDEN_SPEC['n_years'], tuple(GOLDEN_SPEC['size']))
         for im in p.images():
             for a in (im.image, im.gaze, im.breast_mask, *[l.mask for l in im.lesions], *[m.mask for m in im.mimics]):
                 h.update(np.ascontiguousarray(a).tobytes())

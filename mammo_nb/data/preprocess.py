@@ -18,7 +18,8 @@ from .dicom import (Mammogram, Geometry, read_mammogram, segment_breast, _downsa
                                  _synthetic_breast, _make_dicom)
 
 # %% auto #0
-__all__ = ['breast_crop_box', 'Pectoral', 'pectoral_line', 'nipple_point', 'Preprocessed', 'preprocess', 'bench_data']
+__all__ = ['breast_crop_box', 'Pectoral', 'pectoral_line', 'nipple_point', 'geometric_nipple', 'Preprocessed', 'preprocess',
+           'bench_data']
 
 # %% ../../nbs/data/11_preprocess.ipynb #f1c43c92
 _SEG_SIDE = 512 # long side (px) of the copy used for segmentation and landmarks
@@ -106,6 +107,22 @@ def nipple_point(mask:np.ndarray, # breast mask (any frame)
         d, tol = (xs - x1) * nx + (ys - y1) * ny, 0.5 * math.hypot(nx, ny)
     tip = d >= d.max() - tol
     return np.array([xs[tip].mean(), ys[tip].mean()])
+
+# %% ../../nbs/data/11_preprocess.ipynb #d878685a
+def geometric_nipple(image:np.ndarray, # [H, W] canonical image (breast on the left)
+                     mask:np.ndarray|None=None, # its breast mask (default: the non-zero pixels)
+                     view:str|None=None, # 'CC', 'MLO' or None (look for a clearly visible pectoral muscle)
+                     ) -> np.ndarray:
+    "(x, y) nipple estimate of a canonical image: farthest from the pectoral line on an MLO, else from the chest wall."
+    img = np.asarray(image, np.float32)
+    m = img > 0 if mask is None else np.asarray(mask, bool)
+    if view not in (None, 'CC', 'MLO'): raise MammoInputError(f"view must be 'CC', 'MLO' or None, got {view!r}")
+    if not m.any() or view == 'CC': return nipple_point(m)
+    ys, xs = np.nonzero(m)
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    xt, yl, c = pectoral_line(img[y0:y1, x0:x1], m[y0:y1, x0:x1])
+    if c < (_PEC_MIN_CONTRAST if view == 'MLO' else 3 * _PEC_MIN_CONTRAST): return nipple_point(m)
+    return nipple_point(m, np.array([[x0 + xt - .5, y0 - .5], [x0 - .5, y0 + yl - .5]]))
 
 # %% ../../nbs/data/11_preprocess.ipynb #7fc6b6f8
 @dataclass(repr=False)

@@ -30,7 +30,7 @@ __all__ = ['ROUTES', 'PRIMARY', 'DEMO_SETTINGS', 'read_exams', 'exam_nipples', '
            'predict_files', 'detect_manifest', 'boxes_table', 'MommiNetSystem', 'detected_boxes', 'bench_momminet',
            'bench_report', 'demo_momminet']
 
-# %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #d7c1201e
+# %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #d1208021
 ROUTES = {3: 'tri-view', 2: 'bilateral only', 1: 'ipsilateral only', 0: 'single view'}
 PRIMARY = {'fusion': 'momminet', 'ipsi': 'ipsidualnet', 'bi': 'bidualnet'}
 
@@ -58,7 +58,7 @@ def exam_nipples(views:dict, # {(laterality, view): (Mammogram, Preprocessed)}
     if source == 'detector':
         if detector is None: raise MammoInputError("the run uses nipples from its detector, but holds no nipple detector")
         r = detect_nipples(detector, torch.stack([views[k][1].image.float() for k in keys]).to(next(detector.parameters()).device),
-                           fallback='geometric')
+                           fallback='geometric', views=[k[1] for k in keys])
         return {k: r['nipple'][i].float() for i, k in enumerate(keys)}, {k: r['source'][i] for i, k in enumerate(keys)}
     return ({k: torch.as_tensor(np.asarray(views[k][1].nipple, np.float32)) for k in keys}, {k: 'geometric' for k in keys})
 

@@ -430,7 +430,7 @@ def load_nipple_detector(run_path:str|os.PathLike, device='cpu') -> NippleDetect
     if not p.with_suffix('.json').exists(): return None
     return load_checkpoint(p, NippleDetector(**_saved_config(p, 'nipple-detector')))[0].to(device).eval()
 
-# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #5b8c2ad9
+# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #2d0eb6f4
 @torch.no_grad()
 def nipple_table(detector:NippleDetector, # a trained detector
                  cache:Cache|str|os.PathLike, # the cache
@@ -446,7 +446,7 @@ def nipple_table(detector:NippleDetector, # a trained detector
         part = ks[i:i + chunk]
         es = [c.load(k) for k in part]
         imgs = torch.from_numpy(np.stack([np.asarray(e.image, np.float32) for e in es])).to(dev)
-        r = detect_nipples(detector, imgs, fallback='geometric', chunk=chunk)
+        r = detect_nipples(detector, imgs, fallback='geometric', chunk=chunk, views=[e.meta.get('view') for e in es])
         for k, e, xy, s, src in zip(part, es, r['nipple'].tolist(), r['score'].tolist(), r['source']):
             rows.append(dict(key=k, image_path=e.meta.get('image_path'), x=xy[0], y=xy[1], score=s, source=src))
     t = pd.DataFrame(rows, columns=['key', 'image_path', 'x', 'y', 'score', 'source'])
@@ -700,7 +700,7 @@ def nipple_summary(report:pd.DataFrame) -> pd.DataFrame:
             rows.append(dict(view=view, nipple=('nipple detector' if who == 'detector' else 'geometric estimate'), **s))
     return pd.DataFrame(rows)
 
-# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #7cd1a8b8
+# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #2e0bc1ba
 @torch.no_grad()
 def nipple_errors_on_files(files:Sequence, # DICOM files
                            truth:dict, # file name -> (x, y) true nipple in the stored file's pixels
@@ -725,7 +725,7 @@ def nipple_errors_on_files(files:Sequence, # DICOM files
                      estimate_px=float(np.linalg.norm(est - true)), spacing_mm=sp, spacing_source=src)
             r['estimate_mm'] = r['estimate_px'] * sp
             if detector is not None:
-                d = detect_nipples(detector, pp.image[None].float().to(next(detector.parameters()).device), fallback='geometric')
+                d = detect_nipples(detector, pp.image[None].float().to(next(detector.parameters()).device), fallback='geometric', views=[pp.view])
                 det = pp.geometry.to_original(d['nipple'][0].numpy().astype(np.float64))
                 r.update(detector_x=det[0], detector_y=det[1], detector_source=d['source'][0], detector_px=float(np.linalg.norm(det - true)))
                 r['detector_mm'] = r['detector_px'] * sp
