@@ -20,10 +20,10 @@ from .phantom_anatomy import (DENSITY_CLASSES, DENSITY_RANGES, MASS_MORPHOLOGIES
 
 # %% auto #0
 __all__ = ['BIRADS_CATEGORIES', 'LESION_CATEGORIES', 'PATHOLOGY_RANK', 'CUES', 'CUE_DEFAULTS', 'PRESETS', 'MIMIC_CATEGORIES',
-           'VIEWS', 'LATERALITIES', 'birads_max', 'PhantomConfig', 'reader_score', 'reader_birads', 'reader_suspicion',
-           'PhantomLesion', 'PhantomMimic', 'PhantomImage', 'PhantomExam', 'PhantomPatient', 'patient_id_for',
-           'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'assign_splits', 'simulate_phantom',
-           'show_phantom_image', 'plot_phantom_overview']
+           'VIEWS', 'LATERALITIES', 'birads_max', 'PhantomConfig', 'reader_score', 'birads_from_score',
+           'reader_suspicion', 'PhantomLesion', 'PhantomMimic', 'PhantomImage', 'PhantomExam', 'PhantomPatient',
+           'patient_id_for', 'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'assign_splits',
+           'simulate_phantom', 'show_phantom_image', 'plot_phantom_overview']
 
 # %% ../../nbs/data/12b_phantom.ipynb #6a88c8d3
 BIRADS_CATEGORIES = ('0', '1', '2', '3', '4A', '4B', '4C', '5', '6')
@@ -105,7 +105,7 @@ class PhantomConfig:
         "The strength in [0, 1] of each paper's cue in force: the preset's values, overridden by those set explicitly."
         return {k: (PRESETS[self.preset][k] if getattr(self, k) is None else float(getattr(self, k))) for k in CUES}
 
-# %% ../../nbs/data/12b_phantom.ipynb #3f10df3d
+# %% ../../nbs/data/12b_phantom.ipynb #550848d7
 _MORPH_P = {('mass', 'malignant'): {'spiculated': .45, 'irregular': .35, 'lobulated': .10, 'oval': .05, 'round': .05},
             ('mass', 'benign'): {'oval': .45, 'round': .30, 'lobulated': .15, 'irregular': .07, 'spiculated': .03},
             ('calcification', 'malignant'): {'pleomorphic': .45, 'fine-linear': .35, 'amorphous': .20},
@@ -161,7 +161,7 @@ def reader_score(category:str, # 'mass' or 'calcification'
     z = _MORPH_SUSPICION[morphology] + 0.03 * (float(size_mm) - 8)
     return z + 0.6 * float(density) + noise if category == 'mass' else z + noise
 
-def reader_birads(z:float, # `reader_score`
+def birads_from_score(z:float, # `reader_score`
                   category:str, # 'mass' or 'calcification'
                   ) -> str:
     "The BI-RADS assessment of a new finding from the reader's score: 3 (masses) or 2 (calcifications), then 4A ... 5."
@@ -243,7 +243,7 @@ def _simulate_history(rng:np.random.Generator, pid:str, n_years:int, cfg:Phantom
             if s <= 0: continue
             z = reader_score(tr.category, tr.morphology, s, _density_rel(tr, cfg), noise)
             known = tr.lesion_id in reported and s < 1.2 * reported[tr.lesion_id] # reported before and not grown: benign
-            b = '2' if known else reader_birads(z, tr.category)
+            b = '2' if known else birads_from_score(z, tr.category)
             if tr.pathology == 'malignant':
                 if j == dx_idx: det, b = True, ('6' if biopsied else birads_max([b, '4A']))
                 elif s >= 5 and rng.random() < cfg.p_recall: det, b = True, '0'
