@@ -22,7 +22,7 @@ setuptools.setup(
                  'Programming Language :: Python :: 3.11', 'Topic :: Scientific/Engineering :: Medical Science Apps.'],
     packages=setuptools.find_packages(include=[c['lib_path'], c['lib_path'] + '.*']),
     include_package_data=True,
-    package_data={c['lib_path']: ['_cli.json', 'weights/*.safetensors', 'weights/*.json']},
+    package_data={c['lib_path']: ['_cli.json', 'weights/*.safetensors', 'weights/*.json', 'reference/*.json', 'reference/*/*', 'reference/*/*/*']},
     python_requires='>=' + c['min_python'],
     install_requires=c['requirements'].split(),
     extras_require={'dev': c['dev_requirements'].split()},

@@ -153,7 +153,7 @@ def _timm_trunk(name:str, pretrained:bool, weights_path, out_stage:int|None, all
     except Exception as e:
         raise MammoInputError(f"could not load pretrained weights for timm '{name}' ({type(e).__name__}: {str(e)[:200]}); {how}") from None
 
-# %% ../../nbs/models/50_backbones.ipynb #154aec45
+# %% ../../nbs/models/50_backbones.ipynb #90a895b5
 def _is_bn(m:nn.Module) -> bool: return isinstance(m, nn.modules.batchnorm._BatchNorm)
 
 class Encoder(nn.Module):
@@ -252,8 +252,10 @@ def load_encoder_weights(enc:Encoder, # the encoder to fill
     except Exception as e: raise MammoInputError(f"cannot read the weights ({type(e).__name__}: {e})", path=path) from None
     try: missing, unexpected = enc.load_state_dict(state, strict=False)
     except RuntimeError as e: raise MammoInputError(f"the weights do not fit encoder '{enc.name}': {str(e).splitlines()[-1].strip()[:200]}", path=path) from None
-    if missing or unexpected:
-        raise MammoInputError(f"the weights do not fit encoder '{enc.name}': missing {list(missing)[:4]}, unexpected {list(unexpected)[:4]}", path=path)
+    n = len(list(enc.trunk.children()))   # an encoder cut short (out_stage, or a system's split) takes the leading stages
+    extra = [k for k in unexpected if not (k.startswith('trunk.') and k.split('.')[1].isdigit() and int(k.split('.')[1]) >= n)]
+    if missing or extra:
+        raise MammoInputError(f"the weights do not fit encoder '{enc.name}': missing {list(missing)[:4]}, unexpected {list(extra)[:4]}", path=path)
     enc.weights_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     return enc
 

@@ -19,14 +19,14 @@ from ..losses.attention import pyramid_loss, bfl_loss
 __all__ = ['MAMMONET_VARIANTS', 'split_encoder', 'CrossViewAttention', 'class_activation_map', 'cam_weights',
            'balanced_pos_weight', 'MammoNet', 'mammonet_variant']
 
-# %% ../../nbs/models/54a_mammonet.ipynb #d59f7a98
-def split_encoder(enc:Encoder, # a ResNet (torchvision) or tiny_cnn encoder from `create_encoder`
+# %% ../../nbs/models/54a_mammonet.ipynb #0891b043
+def split_encoder(enc:Encoder, # a ResNet (torchvision), tiny_cnn or mid_cnn encoder from `create_encoder`
                   ) -> tuple[Encoder, nn.Module]:
     "The encoder cut before its last stage: (everything up to the last stage, as an `Encoder`; the last stage)."
     if not isinstance(enc, Encoder): raise MammoInputError(f"split_encoder takes an Encoder, got {type(enc).__name__}")
-    if enc.name == 'tiny_cnn': k, first = 6, 6                           # conv-BN-ReLU x 2 per stage
+    if enc.name in ('tiny_cnn', 'mid_cnn'): k, first = 6, 6              # conv-BN-ReLU x 2 per stage
     elif enc.name.startswith(('resnet', 'resnext', 'wide_resnet')): k, first = 1, 5   # stem (4 modules), layer1, ...
-    else: raise MammoInputError(f"Mammo-Net branches must be torchvision ResNets or tiny_cnn, got '{enc.name}'")
+    else: raise MammoInputError(f"Mammo-Net branches must be torchvision ResNets, tiny_cnn or mid_cnn, got '{enc.name}'")
     parts = list(enc.trunk.children())
     if len(parts) < first + k: raise MammoInputError(f"encoder '{enc.name}' has no stage before its last one (out_stage too small?)")
     head = Encoder(nn.Sequential(*parts[:-k]), enc.name, enc.pretrained, enc.normalize)

@@ -28,7 +28,7 @@ from .learnability import lme_pool
 
 # %% auto #0
 __all__ = ['PRETRAIN_PHANTOM', 'PRETRAIN_SEED', 'PRETRAIN_RECIPES', 'PretrainNet', 'phantom_fingerprint', 'pretrain',
-           'check_card', 'pretrain_command']
+           'check_card', 'pretrain_command', 'shipped_cards']
 
 # %% ../../nbs/train/60e_pretrain.ipynb #a7ded3c7
 _DENSITY = {d: i for i, d in enumerate(DENSITY_CLASSES)}
@@ -206,3 +206,16 @@ def pretrain_command(args) -> int:
           f"on {c['training']['device']}; held out: {c['held_out']}")
     print(f"wrote {cp.with_suffix('.safetensors')} and {cp}")
     return 0
+
+# %% ../../nbs/train/60e_pretrain.ipynb #b26a624d
+def shipped_cards(folder:str|os.PathLike|None=None, # default: the package's `mammo_nb/weights`
+                  ) -> 'pd.DataFrame':
+    "One row per shipped encoder: parameters, the pretraining task's held-out metrics, training time and file size."
+    import pandas as pd
+    rows = []
+    for cp in sorted(Path(folder or SHIPPED_WEIGHTS).glob('*.json')):
+        c = json.loads(cp.read_text())
+        rows.append(dict(encoder=c['encoder'], parameters=c['parameters'], stride=c['stride'], **c['held_out'],
+                         epochs=c['training']['epochs'], train_minutes=round(c['seconds']['train'] / 60, 1),
+                         threads=c['training']['torch_threads'], megabytes=round(cp.with_suffix('.safetensors').stat().st_size / 2**20, 2)))
+    return pd.DataFrame(rows)

@@ -297,12 +297,14 @@ def quality_metrics(keys:Mapping|None=None) -> list[QualityMetric]:
     shared = _QualityPerBatch(keys or CGAN_KEYS)
     return [QualityMetric(k, shared) for k in QUALITY_KEYS]
 
-# %% ../../../nbs/systems/cgan/63b_cgan_train.ipynb #9aad87e7
+# %% ../../../nbs/systems/cgan/63b_cgan_train.ipynb #aa0a3f9a
 def build_criterion(config:CGANConfig, data:CGANData,
                     folder:str|os.PathLike|None=None, # the run's `perceptual/` folder (where the classifier is trained)
                     key:str|None=None, # the run's key (recorded with, and required of, that classifier)
                     expect:str|None=None, # the `depends` string of the perceptual network the run was keyed with
-                    device:str|torch.device|None='auto', progress:bool=False) -> tuple[CGANLoss, dict]:
+                    device:str|torch.device|None='auto', progress:bool=False,
+                    encoder_weights:str|None=None, # a .safetensors file the trained classifier's encoder starts from
+                    ) -> tuple[CGANLoss, dict]:
     "The `CGANLoss` of a run and a record of its perceptual network."
     lam = config.all_lambdas
     percep, pinfo = None, {'source': 'none', 'network': 'not used (lambda_percep = 0)'}
@@ -311,7 +313,7 @@ def build_criterion(config:CGANConfig, data:CGANData,
         ext, pinfo = perceptual_network(config.perceptual, folder, key=key, manifest=data.manifest, expect=expect,
                                         root=data.manifest.attrs['root'], cache=data.cache, size=config.size, encoder=enc,
                                         out_stage=stage, epochs=config.perceptual_epochs, seed=config.seed, device=device,
-                                        precision=config.precision, progress=progress)
+                                        precision=config.precision, progress=progress, encoder_weights=encoder_weights)
         percep = PerceptualLoss(ext)
     rad = RadiomicLoss(scales=data.rad_scales, min_pixels=RAD_MIN_PIXELS) if lam['lambda_rad'] > 0 else None
     return CGANLoss(perceptual=percep, radiomic=rad, gan_mode=config.gan_mode, **lam), pinfo

@@ -165,7 +165,7 @@ def predict_lesions(run:Run, inputs:Sequence, # image files
         recs.append(rec)
     return recs
 
-# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #5a892eeb
+# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #4efebeed
 _ATTR_FLAGS = ('density', 'view', 'category', 'birads', 'pathology')
 
 def _summary_from(table:pd.DataFrame) -> dict:
@@ -207,6 +207,9 @@ class LesionLDMSystem(System):
         s1 = self._stage1(config)
         check_stage1(config, s1)
         return {'autoencoder': s1.key}
+    def encoder_archs(self, config):   # stage 1's attribute classifiers (the loop's and the judge); stage 2 takes stage 1's
+        return {'classifier': config.cls_encoder} if config.stage == 'autoencoder' else {}
+    def load_encoders(self, model, config, encoders, run): pass   # (`fit_stage1` starts both classifiers from them)
     def build_model(self, config, run=None):
         if run is not None and run.complete:   # the checkpoint describes the model (scaling factor, copied parts)
             cfg = {k: v for k, v in (json.loads(run.checkpoint.with_suffix('.json').read_text()).get('config') or {}).items() if k != 'model'}

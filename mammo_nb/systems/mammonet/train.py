@@ -69,14 +69,14 @@ def apply_label_rule(df:pd.DataFrame, # a validated manifest
     if rule == 'inbreast_birads': return inbreast_birads_labels(df)
     raise MammoInputError(f"unknown label_rule {rule!r}; known: {', '.join(LABEL_RULES)}")
 
-# %% ../../../nbs/systems/mammonet/64a_mammonet_train.ipynb #3a17bc7d
+# %% ../../../nbs/systems/mammonet/64a_mammonet_train.ipynb #f479526b
 def _aug_fields() -> set: return {f.name for f in fields(Augment)}
 
 def cam_grid(encoder:str, # branch network name
              size:tuple, # (H, W) of the frames
              ) -> tuple[int, int]:
-    "(h, w) of a Mammo-Net's CAMs for frames of `size`: stride 8 for tiny_cnn, 32 for the ResNets."
-    s = 8 if encoder == 'tiny_cnn' else 32
+    "(h, w) of a Mammo-Net's CAMs for frames of `size`: stride 8 for tiny_cnn, 16 for mid_cnn, 32 for the ResNets."
+    s = {'tiny_cnn': 8, 'mid_cnn': 16}.get(encoder, 32)
     return (-(-int(size[0]) // s), -(-int(size[1]) // s))
 
 @dataclass
