@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help demo test test-fast test-slow docs preview lab export clean-nbs readme lock bench venv distclean
+.PHONY: help demo demo-all references test test-fast test-slow docs preview lab export clean-nbs readme lock bench venv distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,8 +17,14 @@ $(STAMP): requirements.lock settings.ini setup.py tools/setup_venv.sh
 
 venv: $(STAMP) ## create or refresh the virtual environment
 
-demo: $(STAMP) ## run the main job: every demo step -> runs/demo/report.md
-	$(BIN)/mammo-nb demo --out runs/demo
+demo: $(STAMP) ## the main job: the shipped reference models checked on a fresh test phantom, a resumed fine-tuning -> runs/demo/report.md
+	$(BIN)/mammo-nb demo --steps reference --out runs/demo
+
+demo-all: $(STAMP) ## every demo step: each system trained briefly from scratch on its own phantom -> runs/demo-all/report.md
+	$(BIN)/mammo-nb demo --out runs/demo-all
+
+references: $(STAMP) ## rebuild the shipped reference models and their expected results (about an hour on 2 CPU cores)
+	$(BIN)/mammo-nb reference build registration lmvnet mammonet malignancy cgan lesion-ldm-ae lesion-ldm momminet --threads 2
 
 test: $(STAMP) ## the whole gate: hygiene, nbdev_test, pytest, docs processing (times each part)
 	$(BIN)/python tools/gate.py

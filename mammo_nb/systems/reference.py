@@ -23,37 +23,37 @@ import mammo_nb.systems.mammonet.system, mammo_nb.systems.malignancy.system, mam
 from .momminet.system import DEMO_SETTINGS
 
 # %% auto #0
-__all__ = ['REFERENCE_TRAIN', 'REFERENCE_TEST', 'REFERENCES', 'reference_phantom', 'build_reference', 'expected_results',
-           'check_references', 'format_check', 'reference_list_command', 'reference_build_command',
-           'reference_check_command', 'reference_demo']
+__all__ = ['REFERENCE_TRAIN', 'REFERENCE_TEST', 'REFERENCES', 'reference_phantom', 'reference_figure', 'build_reference',
+           'expected_results', 'check_references', 'format_check', 'reference_list_command', 'reference_build_command',
+           'reference_check_command', 'reference_figures_command', 'reference_demo']
 
-# %% ../../nbs/systems/69_reference.ipynb #68484e1e
+# %% ../../nbs/systems/69_reference.ipynb #f19434bd
 REFERENCE_TRAIN = dict(n_patients=200, n_years=3, size=(256, 208), seed=7101, fractions=(0.8, 0.2, 0.0)) # the default phantom
 REFERENCE_TEST = dict(n_patients=60, n_years=3, size=(256, 208), seed=7301, fractions=(0.0, 0.0, 1.0)) # a seed no reference saw
 
 _TINY_LDM = dict(size=(256, 208), patch_size=32, bs=16, augment=True)
 REFERENCES = {
     'registration': dict(system='registration', settings=dict(size=(128, 104), epochs=12),
-                         metrics={'tre_after_mm': 0.3, 'ncc_after': 0.02}),
+                         metrics={'tre_after_mm': 0.3, 'ncc_after': 0.02}, figure='example'),
     'lmvnet': dict(system='lmvnet', needs={'registration': 'registration'},
                    settings=dict(size=(128, 104), epochs=8, freeze_epochs=1, lr=2e-3, bs=8, encoder='tiny_cnn', dim=64, heads=4,
                                  attention_depth=1),
-                   evaluate=dict(no_recalibrate=True), metrics={'c_index': 0.02, 'auc_1y': 0.03}),
+                   evaluate=dict(no_recalibrate=True), metrics={'c_index': 0.02, 'auc_1y': 0.03}, figure='predict'),
     'cgan': dict(system='cgan', settings=dict(preset='tiny', size=(128, 128), epochs=12, patience=12, perceptual_epochs=2),
-                 metrics={'SSIM': 0.02, 'PSNR': 0.5}),
+                 metrics={'SSIM': 0.02, 'PSNR': 0.5}, figure='grid'),
     'mammonet': dict(system='mammonet', settings=dict(size=(128, 104), epochs=10, lr=3e-3, schedule='one_cycle', bs=8,
                                                       encoder='tiny_cnn', heads=1, fusion_dim=64, recon_hidden=64),
-                     metrics={'auc': 0.03, 'accuracy': 0.04}),
+                     metrics={'auc': 0.03, 'accuracy': 0.04}, figure='cam_example'),
     'malignancy': dict(system='malignancy', settings=dict(size=(256, 208), patch_size=64, encoder='tiny_cnn', epochs=10, bs=16, patience=0),
-                       metrics={'auc': 0.03, 'birads_mae': 0.1}),
+                       metrics={'auc': 0.03, 'birads_mae': 0.1}, figure='roc'),
     'lesion-ldm-ae': dict(system='lesion-ldm', settings=dict(stage='autoencoder', epochs=10, cls_epochs=8,
                                                               ae=dict(block_out_channels=[8, 16, 32, 32], norm_num_groups=8), **_TINY_LDM),
                           metrics={}),
     'lesion-ldm': dict(system='lesion-ldm', needs={'autoencoder': 'lesion-ldm-ae'},
                        settings=dict(stage='diffusion', epochs=20, lr=2e-3, steps=25, **_TINY_LDM,
                                      model=dict(cond_dim=32, film_dim=32, vit_dim=32, vit_depth=1, vit_heads=2, unet_channels=[32, 64], n_heads=4)),
-                       evaluate=dict(samples=2, conditions=4), metrics={'mask_psnr': 0.5}),
-    'momminet': dict(system='momminet', exams='last', settings=dict(DEMO_SETTINGS, epochs=4), metrics={}),
+                       evaluate=dict(samples=2, conditions=4), metrics={'mask_psnr': 0.5}, figure='synthesis'),
+    'momminet': dict(system='momminet', exams='last', settings=dict(DEMO_SETTINGS, epochs=4), metrics={}, figure='predict'),
 }
 
 # %% ../../nbs/systems/69_reference.ipynb #9eb358bc
@@ -82,7 +82,7 @@ def _recipe_manifest(man:Path, recipe:dict) -> Path:
     df[df.exam_date == last].to_csv(out, index=False)
     return out
 
-# %% ../../nbs/systems/69_reference.ipynb #aaf3768b
+# %% ../../nbs/systems/69_reference.ipynb #8f4e77fa
 _SKIP = ('resume', 'evaluation', 'predictions')
 
 def _folder_mb(p:Path) -> float: return sum(f.stat().st_size for f in p.rglob('*') if f.is_file()) / 2**20
@@ -95,6 +95,34 @@ def _evaluate(name:str, run:Run, man:Path, out:Path, cache, n_boot:int) -> dict:
         ev = sysm.evaluate(run, _recipe_manifest(man, recipe), split='test', root=man.parent, cache=cache, device='cpu',
                            out=out, n_boot=n_boot, **recipe.get('evaluate', {}))
     return ev['summary']
+
+def _cancer_woman(man:Path) -> str:
+    "The first test woman whose last exam holds a malignant finding (else the first woman)."
+    df = pd.read_csv(man)
+    mal = df[df.lesions.fillna('').str.contains('"malignant"')]
+    return str((mal if len(mal) else df).patient_id.iloc[0])
+
+def _figure_score(r:dict) -> float:
+    "How strongly a prediction record speaks for a finding: a detector's top box score, a risk model's highest risk."
+    if r.get('top_score') is not None: return float(r['top_score'])
+    risk = r.get('risk')
+    return float(max(risk.values())) if isinstance(risk, dict) and risk else 0.0
+
+def reference_figure(name:str, run:Run, test:Path, work:Path, dest:Path) -> Path:
+    "The figure of a reference's index page into `dest`: its evaluation figure, or its prediction on one test exam with a cancer."
+    recipe = REFERENCES[name]; fig = recipe['figure']
+    work = Path(work); work.mkdir(parents=True, exist_ok=True)
+    if fig != 'predict': src = work.parent.parent/'evaluation'/name/f'{fig}.png'
+    else:
+        df = pd.read_csv(_recipe_manifest(test, recipe))
+        one = work/'one_woman.csv'; df[df.patient_id == _cancer_woman(test)].to_csv(one, index=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            recs = SYSTEMS[recipe['system']].predict(run, [one], out=work, device='cpu', root=test.parent, cache=work.parent.parent/'cache')
+        src = work/max((r for r in recs if r.get('figure')), key=_figure_score)['figure']
+    if not Path(src).exists(): raise MammoInputError(f"the {name} reference has no figure {fig!r}", path=src)
+    shutil.copyfile(src, dest)
+    return dest
 
 def build_reference(name:str, # a recipe of `REFERENCES`
                     out:str|os.PathLike|None=None, # where reference runs go (default: the package's `mammo_nb/reference`)
@@ -128,6 +156,7 @@ def build_reference(name:str, # a recipe of `REFERENCES`
                 seconds=dict(train=round(run.info.get('seconds', {}).get('train', t_train), 1)), torch_threads=torch.get_num_threads(),
                 megabytes=round(_folder_mb(tmp), 2), test_metrics={k: summary.get(k) for k in recipe['metrics']},
                 versions=environment_info(), date=date.today().isoformat())
+    if recipe.get('figure'): reference_figure(name, run, test, work/'figure'/name, tmp/'reference.png')
     write_json(tmp/'reference.json', card)
     shutil.rmtree(dst, ignore_errors=True); tmp.rename(dst)
     exp_path = out/'expected.json'
@@ -211,6 +240,19 @@ def reference_check_command(args) -> int:
     print(format_check(t))
     print(f"{int(t.ok.sum())} of {len(t)} rows within tolerance")
     return 0 if t.ok.all() else 1
+
+# %% ../../nbs/systems/69_reference.ipynb #806e512c
+@command('reference figures', help="copy each shipped reference's figure next to its system's index page",
+         args=[arg('--out', default='nbs/systems', help='the systems folder of the notebooks (default: nbs/systems)')])
+def reference_figures_command(args) -> int:
+    "`mammo-nb reference figures`: `mammo_nb/reference/NAME/reference.png` -> `OUT/SYSTEM/reference.png`."
+    for name, r in REFERENCES.items():
+        src = REFERENCE_RUNS/name/'reference.png'
+        if not src.exists(): continue
+        dst = Path(args.out)/r['system'].replace('-', '_')/'reference.png'
+        if not dst.parent.exists(): raise MammoInputError("no such system folder", path=dst.parent)
+        shutil.copyfile(src, dst); print(f"{name}: {dst}")
+    return 0
 
 # %% ../../nbs/systems/69_reference.ipynb #cec012fb
 def _finetune_demo(out:Path, seed:int) -> tuple[str, dict]:
