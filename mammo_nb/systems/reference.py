@@ -24,10 +24,10 @@ from .momminet.system import DEMO_SETTINGS
 
 # %% auto #0
 __all__ = ['REFERENCE_TRAIN', 'REFERENCE_TEST', 'REFERENCES', 'reference_phantom', 'reference_figure', 'build_reference',
-           'expected_results', 'check_references', 'format_check', 'reference_list_command', 'reference_build_command',
-           'reference_check_command', 'reference_figures_command', 'reference_demo']
+           'expected_results', 'check_references', 'format_check', 'reference_cards', 'reference_list_command',
+           'reference_build_command', 'reference_check_command', 'reference_figures_command', 'reference_demo']
 
-# %% ../../nbs/systems/69_reference.ipynb #f19434bd
+# %% ../../nbs/systems/69_reference.ipynb #c29b7f90
 REFERENCE_TRAIN = dict(n_patients=200, n_years=3, size=(256, 208), seed=7101, fractions=(0.8, 0.2, 0.0)) # the default phantom
 REFERENCE_TEST = dict(n_patients=60, n_years=3, size=(256, 208), seed=7301, fractions=(0.0, 0.0, 1.0)) # a seed no reference saw
 
@@ -45,7 +45,7 @@ REFERENCES = {
                                                       encoder='tiny_cnn', heads=1, fusion_dim=64, recon_hidden=64),
                      metrics={'auc': 0.03, 'accuracy': 0.04}, figure='cam_example'),
     'malignancy': dict(system='malignancy', settings=dict(size=(256, 208), patch_size=64, encoder='tiny_cnn', epochs=10, bs=16, patience=0),
-                       metrics={'auc': 0.03, 'birads_mae': 0.1}, figure='roc'),
+                       metrics={'auc': 0.03, 'birads_mae': 0.1}, figure='predict', predict=dict(gold=True)),
     'lesion-ldm-ae': dict(system='lesion-ldm', settings=dict(stage='autoencoder', epochs=10, cls_epochs=8,
                                                               ae=dict(block_out_channels=[8, 16, 32, 32], norm_num_groups=8), **_TINY_LDM),
                           metrics={}),
@@ -82,7 +82,7 @@ def _recipe_manifest(man:Path, recipe:dict) -> Path:
     df[df.exam_date == last].to_csv(out, index=False)
     return out
 
-# %% ../../nbs/systems/69_reference.ipynb #8f4e77fa
+# %% ../../nbs/systems/69_reference.ipynb #e6080a23
 _SKIP = ('resume', 'evaluation', 'predictions')
 
 def _folder_mb(p:Path) -> float: return sum(f.stat().st_size for f in p.rglob('*') if f.is_file()) / 2**20
@@ -118,7 +118,8 @@ def reference_figure(name:str, run:Run, test:Path, work:Path, dest:Path) -> Path
         one = work/'one_woman.csv'; df[df.patient_id == _cancer_woman(test)].to_csv(one, index=False)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            recs = SYSTEMS[recipe['system']].predict(run, [one], out=work, device='cpu', root=test.parent, cache=work.parent.parent/'cache')
+            recs = SYSTEMS[recipe['system']].predict(run, [one], out=work, device='cpu', root=test.parent, cache=work.parent.parent/'cache',
+                                                     **recipe.get('predict', {}))
         src = work/max((r for r in recs if r.get('figure')), key=_figure_score)['figure']
     if not Path(src).exists(): raise MammoInputError(f"the {name} reference has no figure {fig!r}", path=src)
     shutil.copyfile(src, dest)
@@ -204,6 +205,18 @@ def format_check(table:pd.DataFrame) -> str:
     t = table.assign(expected=table.expected.map(f), got=table.got.map(f), tolerance=table.tolerance.map(lambda v: f"±{v:g}"),
                      result=table.ok.map({True: 'pass', False: '**FAIL**'}))
     return markdown_table(t[['reference', 'system', 'metric', 'expected', 'tolerance', 'got', 'result']])
+
+# %% ../../nbs/systems/69_reference.ipynb #afafba1e
+def reference_cards(folder:str|os.PathLike|None=None, # default: the package's `mammo_nb/reference`
+                    ) -> pd.DataFrame:
+    "One row per shipped reference run: its system, where its encoders started, training time on the build machine, size."
+    rows = []
+    for cp in sorted(Path(folder or REFERENCE_RUNS).glob('*/reference.json')):
+        c = json.loads(cp.read_text())
+        enc = ', '.join(f"{p}: {r['arch']} ({r['weights']})" for p, r in (c.get('encoders') or {}).items()) or '-'
+        rows.append(dict(reference=c['reference'], system=c['system'], encoders=enc, train_seconds=c['seconds']['train'],
+                         threads=c['torch_threads'], megabytes=c['megabytes']))
+    return pd.DataFrame(rows)
 
 # %% ../../nbs/systems/69_reference.ipynb #1d03720d
 @command('reference list', help='the shipped reference runs and their expected results')

@@ -165,7 +165,7 @@ def predict_lesions(run:Run, inputs:Sequence, # image files
         recs.append(rec)
     return recs
 
-# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #4efebeed
+# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #406f6a2e
 _ATTR_FLAGS = ('density', 'view', 'category', 'birads', 'pathology')
 
 def _summary_from(table:pd.DataFrame) -> dict:
@@ -250,7 +250,7 @@ class LesionLDMSystem(System):
                      classifier_scale=None, samples=4, conditions=8, **opts):
         import matplotlib.pyplot as plt
         cfg = run.config
-        load = lambda m, s: lesion_crops(lesion_loader(m, s, cfg.size, root=root, cache=cache, **cfg.data_options()))
+        load = lambda m, s, r=root, c=cache: lesion_crops(lesion_loader(m, s, cfg.size, root=r, cache=c, **cfg.data_options()))
         crops = load(manifest, split)
         g = crops['patient_id']
         if cfg.stage == 'autoencoder':
@@ -268,8 +268,9 @@ class LesionLDMSystem(System):
             return dict(summary=s, tables={'metrics': ev['table'], 'per_crop': ev['per_crop']}, figures={'reconstructions': fig}, result=ev)
         model = run.load_model(device)
         judge = self.judge(run, 'cpu')                # sampling runs on `device`; the judge measures on the CPU
-        train_manifest = run.info.get('manifest')
-        train_crops = load(train_manifest, 'train') if train_manifest is not None else None
+        train_manifest = run.info.get('manifest')   # the run's own training crops, from its own data root and cache
+        there = train_manifest is not None and Path(train_manifest).exists()
+        train_crops = load(train_manifest, 'train', run.data.get('root'), run.info.get('cache')) if there else None
         steps = cfg.steps if steps is None else int(steps); guidance = cfg.guidance if guidance is None else float(guidance)
         cs = cfg.classifier_scale if classifier_scale is None else float(classifier_scale)
         ev = evaluate_synthesis(model, judge, crops, train_crops, steps=steps, guidance=guidance, classifier_scale=cs,
@@ -277,7 +278,9 @@ class LesionLDMSystem(System):
                                 n_div=conditions, n_samples=samples, n_boot=n_boot, seed=cfg.seed)
         s = dict(stage='diffusion', conditioning=cfg.conditioning, lambda_cls=cfg.lambda_cls, steps=steps, guidance=guidance,
                  classifier_scale=cs, n_crops=len(g), n_patients=len(set(g)), **_summary_from(ev['table']))
-        if train_crops is None: s['memorisation'] = "not measured: the run was trained on an in-memory table (no training manifest)"
+        if train_crops is None:
+            s['memorisation'] = ("not measured: " + ("the run was trained on an in-memory table (no training manifest)" if train_manifest is None
+                                                     else f"its training manifest is not on this machine ({train_manifest})"))
         return dict(summary=s, tables={'metrics': ev['table'], 'per_crop': ev['per_crop']},
                     figures={'synthesis': plot_synthesis(crops, ev, n=6)}, result=ev)
 

@@ -1,0 +1,56 @@
+"""The shipped artefacts: phantom-pretrained encoders and reference runs are what their cards say, stay within the size
+budget, and `reference:NAME` runs predict like any run (their working copy goes to the runs folder, never into the
+package)."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+from mammo_nb.models.backbones import SHIPPED_WEIGHTS
+from mammo_nb.train.system import REFERENCE_RUNS, Run
+from mammo_nb.systems.reference import REFERENCES, expected_results
+from mammo_nb.data.phantom_dicom import generate_phantom
+from cli_runner import cli
+
+EXE = str(Path(sys.executable).parent/'mammo-nb')
+
+
+def _mb(d): return sum(f.stat().st_size for f in Path(d).rglob('*') if f.is_file()) / 2**20
+
+
+def test_everything_shipped_within_25_mb():
+    assert _mb(SHIPPED_WEIGHTS) + _mb(REFERENCE_RUNS) <= 25
+
+
+def test_every_recipe_ships_with_its_card_and_expected_rows():
+    table = expected_results()
+    for name, recipe in REFERENCES.items():
+        card = json.loads((REFERENCE_RUNS/name/'reference.json').read_text())
+        assert card['system'] == recipe['system'] and card['recipe']['settings'] == json.loads(json.dumps(recipe['settings']))
+        assert Run.open(REFERENCE_RUNS/name).complete and (REFERENCE_RUNS/name/'best.safetensors').exists()
+        assert not (REFERENCE_RUNS/name/'resume').exists()
+        assert sorted(table[table.reference == name].metric) == sorted(recipe['metrics']), name
+        if recipe.get('figure'): assert (REFERENCE_RUNS/name/'reference.png').stat().st_size > 5000, name
+    assert table.expected.notna().all(), table[table.expected.isna()]
+
+
+def test_reference_list():
+    rc, out, err = cli('reference', 'list')
+    assert rc == 0, err
+    for name in REFERENCES: assert name in out
+
+
+def test_predict_with_a_reference_run(tmp_path):
+    man = generate_phantom(tmp_path/'ph', n_patients=1, n_years=1, size=(128, 104), seed=11, progress=False)
+    exam = next((tmp_path/'ph'/'images').rglob('*.dcm')).parent
+    env = {**os.environ, 'MAMMO_RUNS_DIR': str(tmp_path/'runs'), 'MPLBACKEND': 'Agg'}
+    r = subprocess.run([EXE, 'predict', 'mammonet', '--run', 'reference:mammonet', str(exam)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path/'runs'/'reference'/'mammonet'/'predictions'/'predictions.json').read_text())
+    assert res['trained_on_phantom'] and len(res['predictions']) == 2
+    assert not (REFERENCE_RUNS/'mammonet'/'predictions').exists()
+
+
+def test_unknown_reference_is_a_clear_error(tmp_path):
+    rc, out, err = cli('evaluate', 'mammonet', '--run', 'reference:nope')
+    assert rc != 0 and "no reference run 'nope' ships with this package" in err
