@@ -28,7 +28,7 @@ def test_every_recipe_ships_with_its_card_and_expected_rows():
         card = json.loads((REFERENCE_RUNS/name/'reference.json').read_text())
         assert card['system'] == recipe['system'] and card['recipe']['settings'] == json.loads(json.dumps(recipe['settings']))
         assert Run.open(REFERENCE_RUNS/name).complete and (REFERENCE_RUNS/name/'best.safetensors').exists()
-        assert not (REFERENCE_RUNS/name/'resume').exists()
+        assert not list((REFERENCE_RUNS/name).rglob('resume')), name
         assert sorted(table[table.reference == name].metric) == sorted(recipe['metrics']), name
         if recipe.get('figure'): assert (REFERENCE_RUNS/name/'reference.png').stat().st_size > 5000, name
     assert table.expected.notna().all(), table[table.expected.isna()]

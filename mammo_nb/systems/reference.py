@@ -27,7 +27,7 @@ __all__ = ['REFERENCE_TRAIN', 'REFERENCE_TEST', 'REFERENCES', 'reference_phantom
            'expected_results', 'check_references', 'format_check', 'reference_cards', 'reference_list_command',
            'reference_build_command', 'reference_check_command', 'reference_figures_command', 'reference_demo']
 
-# %% ../../nbs/systems/69_reference.ipynb #c29b7f90
+# %% ../../nbs/systems/69_reference.ipynb #04543238
 REFERENCE_TRAIN = dict(n_patients=200, n_years=3, size=(256, 208), seed=7101, fractions=(0.8, 0.2, 0.0)) # the default phantom
 REFERENCE_TEST = dict(n_patients=60, n_years=3, size=(256, 208), seed=7301, fractions=(0.0, 0.0, 1.0)) # a seed no reference saw
 
@@ -53,7 +53,8 @@ REFERENCES = {
                        settings=dict(stage='diffusion', epochs=20, lr=2e-3, steps=25, **_TINY_LDM,
                                      model=dict(cond_dim=32, film_dim=32, vit_dim=32, vit_depth=1, vit_heads=2, unet_channels=[32, 64], n_heads=4)),
                        evaluate=dict(samples=2, conditions=4), metrics={'mask_psnr': 0.5}, figure='synthesis'),
-    'momminet': dict(system='momminet', exams='last', settings=dict(DEMO_SETTINGS, epochs=4), metrics={}, figure='predict'),
+    'momminet': dict(system='momminet', exams='last', settings=dict(DEMO_SETTINGS, epochs=4), ship_skip=('stages',),
+                     metrics={'momminet_R@1': 0.05, 'ipsidualnet_R@1': 0.05}, figure='predict'),
 }
 
 # %% ../../nbs/systems/69_reference.ipynb #9eb358bc
@@ -82,7 +83,7 @@ def _recipe_manifest(man:Path, recipe:dict) -> Path:
     df[df.exam_date == last].to_csv(out, index=False)
     return out
 
-# %% ../../nbs/systems/69_reference.ipynb #e6080a23
+# %% ../../nbs/systems/69_reference.ipynb #221e4ec4
 _SKIP = ('resume', 'evaluation', 'predictions')
 
 def _folder_mb(p:Path) -> float: return sum(f.stat().st_size for f in p.rglob('*') if f.is_file()) / 2**20
@@ -96,11 +97,12 @@ def _evaluate(name:str, run:Run, man:Path, out:Path, cache, n_boot:int) -> dict:
                            out=out, n_boot=n_boot, **recipe.get('evaluate', {}))
     return ev['summary']
 
-def _cancer_woman(man:Path) -> str:
-    "The first test woman whose last exam holds a malignant finding (else the first woman)."
-    df = pd.read_csv(man)
+def _cancer_image(df:pd.DataFrame) -> pd.Series:
+    "The latest image with a malignant finding of the first woman who has one (else the manifest's first image)."
     mal = df[df.lesions.fillna('').str.contains('"malignant"')]
-    return str((mal if len(mal) else df).patient_id.iloc[0])
+    if not len(mal): return df.iloc[0]
+    mal = mal[mal.patient_id == mal.patient_id.iloc[0]]
+    return mal.sort_values('exam_date', kind='stable').iloc[-1]
 
 def _figure_score(r:dict) -> float:
     "How strongly a prediction record speaks for a finding: a detector's top box score, a risk model's highest risk."
@@ -115,12 +117,15 @@ def reference_figure(name:str, run:Run, test:Path, work:Path, dest:Path) -> Path
     if fig != 'predict': src = work.parent.parent/'evaluation'/name/f'{fig}.png'
     else:
         df = pd.read_csv(_recipe_manifest(test, recipe))
-        one = work/'one_woman.csv'; df[df.patient_id == _cancer_woman(test)].to_csv(one, index=False)
+        c = _cancer_image(df)
+        one = work/'one_woman.csv'; df[df.patient_id == c.patient_id].to_csv(one, index=False)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             recs = SYSTEMS[recipe['system']].predict(run, [one], out=work, device='cpu', root=test.parent, cache=work.parent.parent/'cache',
                                                      **recipe.get('predict', {}))
-        src = work/max((r for r in recs if r.get('figure')), key=_figure_score)['figure']
+        recs = [r for r in recs if r.get('figure')]
+        same = [r for r in recs if str(r.get('exam_id')) == str(c.exam_id) and r.get('laterality') == c.laterality]
+        src = work/max(same or recs, key=_figure_score)['figure']   # the breast (and exam) with the cancer, its strongest view
     if not Path(src).exists(): raise MammoInputError(f"the {name} reference has no figure {fig!r}", path=src)
     shutil.copyfile(src, dest)
     return dest
@@ -150,7 +155,8 @@ def build_reference(name:str, # a recipe of `REFERENCES`
     summary = _evaluate(name, run, test, work/'evaluation'/name, work/'cache', n_boot) if recipe['metrics'] else {}
     dst = out/name; tmp = out/f'.{name}.building'
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(run.path, tmp, ignore=lambda d, names: [n for n in names if Path(d) == run.path and n in _SKIP])
+    top = _SKIP + tuple(recipe.get('ship_skip', ()))   # (resume states are left out at every depth)
+    shutil.copytree(run.path, tmp, ignore=lambda d, names: [n for n in names if n == 'resume' or (Path(d) == run.path and n in top)])
     card = dict(reference=name, system=recipe['system'], command=f"mammo-nb reference build {name}", recipe=recipe,
                 train_phantom=dict(REFERENCE_TRAIN, n_patients=n_patients or REFERENCE_TRAIN['n_patients'], config='PhantomConfig() (default)'),
                 test_phantom=REFERENCE_TEST, run_key=run.key, encoders=run.info.get('encoders'),
