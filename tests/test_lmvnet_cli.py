@@ -41,7 +41,8 @@ def test_train_writes_the_run_folder(run):
     info = json.loads((run['dir']/'run'/'run.json').read_text())
     reg = json.loads((run['dir']/'reg'/'run.json').read_text())
     assert info['status'] == 'complete' and info['config']['variant'] == 'full' and info['config']['size'] == [64, 52]
-    assert info['depends'] == {'registration': reg['key']} and info['data']['phantom'] is not None
+    assert info['depends'] == {'registration': reg['key'], 'encoder:encoder': info['encoders']['encoder']['sha256'][:20]}
+    assert info['encoders']['encoder']['weights'] == 'phantom' and info['data']['phantom'] is not None
     assert info['config']['head_weights'] == {'multi': 1, 'cc': 0.5, 'mlo': 0.5}
     hist = pd.read_csv(run['dir']/'run'/'history.csv')
     assert len(hist) == 2 and {'valid_multi', 'valid_cc', 'valid_mlo', 'auc_1y', 'c_index'} <= set(hist.columns)

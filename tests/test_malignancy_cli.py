@@ -55,7 +55,7 @@ def test_train_writes_the_run_folder(run):
     assert 'malignancy run' in run['train_out'] and 'best epoch' in run['train_out']
     info = json.loads((run['dir']/'run'/'run.json').read_text())
     assert info['status'] == 'complete' and info['config']['patch_size'] == 32 and info['config']['size'] == [256, 208]
-    assert list(info['depends']) == ['detections'] and info['sources'] == {'train': ['gold', 'detected'], 'eval': ['detected']}
+    assert list(info['depends']) == ['detections', 'encoder:encoder'] and info['sources'] == {'train': ['gold', 'detected'], 'eval': ['detected']}
     assert info['data']['phantom'] is not None and (run['dir']/'run'/'detections.csv').exists()
     hist = pd.read_csv(run['dir']/'run'/'history.csv')
     assert len(hist) == 2 and {'auc', 'birads_mae', 'lr', 'train_cls', 'train_reg', 'train_s_cls', 'train_s_reg'} <= set(hist.columns)
@@ -82,7 +82,7 @@ def test_gold_stand_in_without_a_detector(run, tmp_path):
     assert rc == 0, err[-2000:]
     assert 'warning: no detector: gold patches stand in' in out
     info = json.loads((tmp_path/'gold'/'run.json').read_text())
-    assert info['sources'] == {'train': ['gold'], 'eval': ['gold']} and info['depends'] == {}
+    assert info['sources'] == {'train': ['gold'], 'eval': ['gold']} and list(info['depends']) == ['encoder:encoder']
     assert 'birads_mae' not in pd.read_csv(tmp_path/'gold'/'history.csv').columns   # biopsy labels only: no regression
 
 
@@ -209,7 +209,7 @@ def test_detector_run_pipeline(run, tmp_path):
     assert rc == 0, err[-2000:]
     assert 'gold patches stand in' not in out
     info = json.loads((tmp_path/'mal'/'run.json').read_text())
-    assert info['depends'] == {'detector': det_key} and info['sources'] == {'train': ['gold', 'detected'], 'eval': ['detected']}
+    assert info['depends'] == {'detector': det_key, 'encoder:encoder': info['encoders']['encoder']['sha256'][:20]} and info['sources'] == {'train': ['gold', 'detected'], 'eval': ['detected']}
     assert any(k.startswith('detected') for k in info['patches']['train']) and (tmp_path/'mal'/'detections.csv').exists()
     rc, out, err = cli('evaluate', 'malignancy', '--run', tmp_path/'mal', '--n-boot', 10)
     assert rc == 0, err[-2000:]

@@ -224,14 +224,13 @@ def reference_cards(folder:str|os.PathLike|None=None, # default: the package's `
                          threads=c['torch_threads'], megabytes=c['megabytes']))
     return pd.DataFrame(rows)
 
-# %% ../../nbs/systems/69_reference.ipynb #1d03720d
+# %% ../../nbs/systems/69_reference.ipynb #e49dd917
 @command('reference list', help='the shipped reference runs and their expected results')
 def reference_list_command(args) -> int:
     "`mammo-nb reference list`."
     t = expected_results()
-    cards = {n: json.loads((REFERENCE_RUNS/n/'reference.json').read_text()) for n in t.reference.unique() if (REFERENCE_RUNS/n/'reference.json').exists()}
-    for n, c in cards.items():
-        print(f"{n}: {c['system']}, trained {c['seconds']['train']:.0f} s, {c['megabytes']:.2f} MB  (mammo-nb predict {c['system']} --run reference:{n} ...)")
+    for c in reference_cards().itertuples():
+        print(f"{c.reference}: {c.system}, trained {c.train_seconds:.0f} s, {c.megabytes:.2f} MB  (mammo-nb predict {c.system} --run reference:{c.reference} ...)")
     print(); print(format_check(t.assign(got=t.expected, ok=True)).replace('| pass |', '| |'))
     return 0
 
