@@ -281,7 +281,7 @@ def reference_figures_command(args) -> int:
         shutil.copyfile(src, dst); print(f"{name}: {dst}")
     return 0
 
-# %% ../../nbs/systems/69_reference.ipynb #cec012fb
+# %% ../../nbs/systems/69_reference.ipynb #3d03f874
 def _finetune_demo(out:Path, seed:int) -> tuple[str, dict]:
     "Train a small Mammo-Net in a subprocess, kill it after epoch 1, resume it; (markdown, metrics)."
     import subprocess, sys
@@ -293,7 +293,8 @@ def _finetune_demo(out:Path, seed:int) -> tuple[str, dict]:
            '--root', str(man.parent), '--cache', str(out/'cache'), '--out', str(run_dir), '--device', 'cpu', '--quiet']
     for k, v in sets.items(): cmd += ['--set', f"{k}={json.dumps(list(v) if isinstance(v, tuple) else v) if not isinstance(v, str) else v}"]
     t0 = time.time()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out/'killed_run.log', 'w') as log: p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)   # (never a full pipe)
     last = run_dir/'resume'/'last.json'
     while p.poll() is None and not (last.exists() and json.loads(last.read_text() or '{}').get('epoch_done', 0) >= 1): time.sleep(0.5)
     killed_after = json.loads(last.read_text()).get('epoch_done') if last.exists() else None
