@@ -43,7 +43,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('paths', nargs='*', help='notebooks or folders (default: nbs/)')
     ap.add_argument('--workers', type=int, default=int(os.environ.get('MAMMO_TEST_WORKERS', 2)))
-    ap.add_argument('--flags', nargs='*', default=[], help='nbdev flags to run as well, e.g. slow')
+    ap.add_argument('--flags', action='append', default=[], help='an nbdev flag to run as well, e.g. slow (repeat for more; paths may follow)')
     a = ap.parse_args()
     nbs = notebooks(a.paths)
     if not nbs: print('no notebooks found'); return 1
