@@ -113,3 +113,41 @@ def test_cli_reports_failure(scratch_repo):
     r = subprocess.run([sys.executable, str(scratch_repo/'tools'/'hygiene.py'), '--root', str(scratch_repo), 'sync'],
                        capture_output=True, text=True)
     assert r.returncode == 1 and 'FAIL sync' in r.stdout and 'mammo_nb/core.py' in r.stdout, r.stdout
+
+
+def _edit_index(root, *pairs):
+    "Replace text in the markdown of the scratch copy's home page."
+    nb_path = root/'nbs'/'index.ipynb'
+    nb = json.loads(nb_path.read_text())
+    for c in nb['cells']:
+        src = c['source'] if isinstance(c['source'], str) else ''.join(c['source'])
+        for old, new in pairs: src = src.replace(old, new)
+        c['source'] = src
+    nb_path.write_text(json.dumps(nb, indent=1) + '\n')
+
+
+def test_home_page_links_every_tutorial_and_shows_a_figure(scratch_repo):
+    assert _run(scratch_repo, 'home') == []
+    _edit_index(scratch_repo, ('(tutorials/86_lesion_ldm_phantom.ipynb)', '(tutorials/81_never_written.ipynb)'),
+                ('(systems/mammonet/reference.png)', '(systems/mammonet/missing.png)'))
+    probs = _run(scratch_repo, 'home')
+    assert any('does not link the tutorial tutorials/86_lesion_ldm_phantom.ipynb' in p for p in probs), probs
+    assert any('shows no figure' in p and 'systems/mammonet/missing.png' in p for p in probs), probs
+
+
+def test_stale_description_is_caught(scratch_repo):
+    import re
+    ini = scratch_repo/'settings.ini'
+    ini.write_text(re.sub(r'(?m)^description = .*$', 'description = LMV-Net and the radiomics cGAN so far', ini.read_text()))
+    assert any(p.startswith('settings.ini: description differs') for p in _run(scratch_repo, 'home'))
+
+
+def test_readme_links_work_from_the_repository_top(scratch_repo):
+    import re
+    text = hygiene.readme_text(scratch_repo)
+    assert '](nbs/contracts.ipynb)' in text and '](nbs/systems/mammonet/reference.png)' in text
+    assert '](https://nbdev.fast.ai)' in text
+    local = [t for t in hygiene.md_targets(text) if not re.match(r'^([a-z][\w+.-]*:|#)', t)]
+    assert local and all((scratch_repo/t.split('#')[0]).exists() for t in local), local
+    assert hygiene._from_root('```\n[a](b.ipynb)\n```\n[c](d.ipynb) [e](https://x.org/f) [g](#h)') == \
+        '```\n[a](b.ipynb)\n```\n[c](nbs/d.ipynb) [e](https://x.org/f) [g](#h)'

@@ -285,13 +285,41 @@ def _sidebar(root: Path) -> list[str] | None:
     return out
 
 
+_MD_TARGET = re.compile(r'(\]\()([^)\s]+)(\))')   # the target of a markdown link or image: `](target)`
+_FENCE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
+
+
+def _md_lines(md: str):
+    "The lines of markdown (ends kept), each with whether it belongs to a fenced code block."
+    fence = None
+    for line in md.splitlines(keepends=True):
+        f = _FENCE.match(line)
+        if f and fence is None: fence = f.group(1)[0]; yield line, True
+        elif f and f.group(1)[0] == fence: fence = None; yield line, True
+        else: yield line, fence is not None
+
+
+def md_targets(md: str) -> list[str]:
+    "The targets of the links and images of markdown, outside fenced code."
+    return [m.group(2) for line, code in _md_lines(md) if not code for m in _MD_TARGET.finditer(line)]
+
+
+def _from_root(md: str) -> str:
+    "Relative link and image targets of a page in nbs/ made relative to the repository root (for README.md)."
+    def fix(m):
+        u = m.group(2)
+        return m.group(0) if re.match(r'^([a-z][\w+.-]*:|#|/)', u) else f"{m.group(1)}nbs/{u}{m.group(3)}"
+    return ''.join(line if code else _MD_TARGET.sub(fix, line) for line, code in _md_lines(md))
+
+
 def readme_text(root: Path) -> str:
-    "README.md as generated from nbs/index.ipynb: markdown cells as they are, visible code cells fenced."
+    """README.md as generated from nbs/index.ipynb: markdown cells as they are (with their relative links and figures
+    pointed into nbs/, so that they work from the repository's top), visible code cells fenced."""
     nb = _nb(root/'nbs'/'index.ipynb')
     parts = []
     for c in nb['cells']:
         src = _src(c).rstrip()
-        if c['cell_type'] == 'markdown': parts.append(src)
+        if c['cell_type'] == 'markdown': parts.append(_from_root(src))
         elif c['cell_type'] == 'code':
             d = directives(c)
             if 'hide' in d or 'export' in d or 'exporti' in d or d.get('echo') == 'false': continue
@@ -308,8 +336,32 @@ def check_readme(root: Path) -> list[str]:
         ["README.md: out of step with nbs/index.ipynb (edit the notebook, then `make readme`)"]
 
 
+def check_home(root: Path) -> list[str]:
+    "The home page (nbs/index.ipynb) links every tutorial and shows a figure; settings.ini's description is its subtitle."
+    import configparser
+    nb, probs = _nb(root/'nbs'/'index.ipynb'), []
+    md = [_src(c) for c in nb['cells'] if c['cell_type'] == 'markdown']
+    targets = {t.split('#')[0] for m in md for t in md_targets(m)}
+    for p in notebooks(root):
+        rel = p.relative_to(root/'nbs').as_posix()
+        if rel.startswith('tutorials/') and rel not in targets:
+            probs.append(f"nbs/index.ipynb: the home page does not link the tutorial {rel} (add it to its list of tutorials)")
+    figures = [t for m in md for t in re.findall(r'!\[[^\]]*\]\(([^)\s]+)\)', m)]
+    outputs = any(k.startswith('image/') for c in nb['cells'] for o in c.get('outputs', []) for k in (o.get('data') or {}))
+    if not outputs and not any((root/'nbs'/f).is_file() for f in figures):
+        probs.append("nbs/index.ipynb: the home page shows no figure (an image of the phantom that exists, "
+                     f"e.g. ![caption](systems/NAME/reference.png)){' — missing: ' + ', '.join(figures) if figures else ''}")
+    first = [l for l in _src(nb['cells'][0]).splitlines() if l.startswith('> ')] if nb['cells'] else []
+    cfg = configparser.ConfigParser(interpolation=None); cfg.read(root/'settings.ini')
+    desc = cfg['DEFAULT'].get('description', '').strip()
+    if first and desc != first[0][2:].strip():
+        probs.append("settings.ini: description differs from the home page's subtitle (the `> ...` line of nbs/index.ipynb); "
+                     "nbdev copies it into the site (nbs/nbdev.yml) and the package metadata — keep the two the same")
+    return probs
+
+
 CHECKS = {'sync': check_sync, 'clean': check_clean, 'phi': check_phi, 'size': check_size,
-          'layering': check_layering, 'notebooks': check_notebooks, 'readme': check_readme}
+          'layering': check_layering, 'notebooks': check_notebooks, 'readme': check_readme, 'home': check_home}
 
 
 def run(root: Path, names=None) -> int:
