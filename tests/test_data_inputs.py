@@ -228,7 +228,7 @@ CASES = [
     (cache_margin_out_of_range, ['margin must be in [0, 0.5)', 'got 0.6']),
     (preprocess_size_too_small, ['size must be at least 16x16, got (8, 64)']),
     (preprocess_margin_out_of_range, ['margin must be in [0, 0.5)', 'got -0.1']),
-    (preprocess_override_on_a_read_image, ['x.dcm: laterality/view override the reading of a file']),
+    (preprocess_override_on_a_read_image, ['x.dcm: laterality/view/bits_stored override the reading of a file']),
     (png_without_laterality, ['scan0001.png: cannot determine laterality', '--laterality L|R on the command line']),
     (dicom_cut_before_pixels, ['L_CC.dcm: pixel data is missing: the header describes a 96x72 image', 'cut short']),
     (cli_manifest_root_missing, ['nope: the data root folder does not exist']),

@@ -289,3 +289,53 @@ def test_fuzz_raw_bytes(tmp_path, raw, preamble, suffix):
     f = tmp_path/'fz'/'a'/'b'/f'r{suffix}'; f.parent.mkdir(parents=True, exist_ok=True)
     f.write_bytes((b'\x00' * 128 + b'DICM' if preamble else b'') + raw)
     _check_only_mammo_errors(f)
+
+
+# --- issue 29: bit depth, modality, decoders (real pydicom test files where they exist) ---------------------------
+
+def test_ct_file_without_laterality_is_refused_for_being_ct():
+    "pydicom's CT_small.dcm (a real CT slice, no laterality): the modality is named, not the missing laterality."
+    from pydicom.data import get_testdata_file
+    f = get_testdata_file('CT_small.dcm')
+    msg = fails(Path(f), 'modality CT is not a mammogram', 'any_modality=True in Python, --any-modality on the command line')
+    assert 'laterality' not in msg
+
+
+def test_ct_with_laterality_and_view_gets_no_prediction(d):
+    "The issue's case: a CT-modality file with laterality and view was read as a mammogram."
+    fails(good(d, 'ct.dcm', Modality='CT'), 'modality CT is not a mammogram')
+    fails(good(d, 'cr.dcm', Modality='CR', BodyPartExamined='CHEST'), "modality CR with BodyPartExamined 'CHEST'")
+    fails(good(d, 'dx.dcm', Modality='DX'), 'modality DX without BodyPartExamined is not a mammogram')
+    assert read_mammogram(good(d, 'dxb.dcm', Modality='DX', BodyPartExamined='BREAST')).laterality == 'L'
+    assert read_mammogram(d/'ct.dcm', any_modality=True).meta['modality_check'] == 'CT read as a mammogram (any_modality)'
+
+
+def test_jpeg_extended_12bit_without_its_decoder(d, monkeypatch):
+    "12-bit JPEG Extended with only Pillow installed: the missing decoder is named, not 'corrupt or truncated'."
+    imagecodecs = pytest.importorskip('imagecodecs')
+    enc = imagecodecs.jpeg8_encode(S12, level=90, bitspersample=12)
+    good(d, 'j12.dcm', transfer_syntax=uid.JPEGExtended12Bit, encoded_frame=enc)
+    assert read_mammogram(d/'j12.dcm').view == 'CC'                 # pylibjpeg-libjpeg is in the stack and decodes it
+    dec = get_decoder(uid.JPEGExtended12Bit)
+    monkeypatch.setattr(dec, '_available', {k: v for k, v in dec._available.items() if k == 'pillow'})
+    msg = fails(d/'j12.dcm', 'cannot decode transfer syntax JPEG Extended (Process 2 and 4) (1.2.840.10008.1.2.4.51)',
+                'samples have 12 bits', 'pillow, decodes 8-bit samples only', 'install pylibjpeg-libjpeg')
+    assert 'corrupt' not in msg
+
+
+def test_nm_jpeg_extended_test_file_names_the_modality_first():
+    "pydicom's JPGExtended.dcm (12-bit JPEG Extended, modality NM): refused for its modality before any decoding."
+    from pydicom.data import get_testdata_file
+    fails(Path(get_testdata_file('JPGExtended.dcm')), "modality NM with BodyPartExamined 'WHOLE BODY' is not a mammogram")
+
+
+def test_12bit_png_in_16bit_container_warns_and_bits_fix_it(d):
+    "The NYU GMIC crops' case: 12-bit values in a 16-bit PNG were divided by 65535 silently."
+    Image.fromarray(S12).save(d/'L_CC.png')
+    with pytest.warns(Warning, match='give bits_stored=12'):
+        m = read_mammogram(d/'L_CC.png')
+    assert float(m.image.max()) < 0.07 and len(m.meta['warnings']) == 1
+    m = read_mammogram(d/'L_CC.png', bits_stored=12)
+    assert abs(float(m.image.max()) - S12.max() / 4095) < 1e-4 and 'warnings' not in m.meta
+    fails(d/'L_CC.png', 'bits_stored must be a whole number in 1..16', bits_stored=20)
+    fails(d/'L_CC.png', 'bits_stored=10 is too small', bits_stored=10)

@@ -92,11 +92,28 @@ def pectoral_line(img:np.ndarray, # small image cropped to the breast's box (ori
     k = int(np.argmax(c))
     return float(XT[k] * f), float(YL[k] * f), float(c[k])
 
-# %% ../../nbs/data/11_preprocess.ipynb #33e290d5
+# %% ../../nbs/data/11_preprocess.ipynb #864fd82d
+_CUT_BAND = 0.03 # a distance maximum this close (fraction of the height) to a frame edge the breast touches is the film's cut
+
+def _interior_peak(mask:np.ndarray, nx:float, ny:float, x1:float, y1:float) -> np.ndarray|None:
+    "(x, y) of the largest local maximum of the distance from the line along the right outline, away from the frame's cuts."
+    H = mask.shape[0]
+    rows = np.nonzero(mask.any(1))[0]
+    xr = mask.shape[1] - 1 - np.argmax(mask[rows, ::-1], 1)            # the rightmost breast pixel of every row
+    d = (xr - x1) * nx + (rows - y1) * ny
+    band, w = max(1, int(round(_CUT_BAND * H))), max(2, int(round(0.05 * len(rows))))
+    keep = (rows > band if rows[0] == 0 else rows >= 0) & (rows < H - 1 - band if rows[-1] == H - 1 else rows >= 0)
+    pad = np.pad(d, w, mode='edge')
+    peak = np.array([d[i] >= pad[i:i + 2 * w + 1].max() and d[i] > min(pad[i], pad[i + 2 * w]) for i in range(len(d))])
+    cand = np.nonzero(peak & keep & (np.arange(len(d)) >= w) & (np.arange(len(d)) < len(d) - w))[0]
+    if cand.size == 0: return None
+    i = cand[np.argmax(d[cand])]
+    return np.array([float(xr[i]), float(rows[i])])
+
 def nipple_point(mask:np.ndarray, # breast mask (any frame)
                  line:np.ndarray|None=None, # pectoral line [[x_top, y_top], [x_chest, y_chest]] in the same frame, if any
                  ) -> np.ndarray:
-    "(x, y) of the nipple estimate: the breast pixel farthest from the pectoral line, else from the chest wall."
+    "(x, y) of the nipple estimate: the breast pixel farthest from the pectoral line (not at a film cut), else from the chest wall."
     ys, xs = np.nonzero(mask)
     if xs.size == 0: return np.array([np.nan, np.nan])
     if line is None: d, tol = xs.astype(np.float64), 0.0
@@ -105,6 +122,12 @@ def nipple_point(mask:np.ndarray, # breast mask (any frame)
         nx, ny = y2 - y1, x1 - x2                       # normal to the line ...
         if (x2 - x1) * nx > 0: nx, ny = -nx, -ny        # ... pointing away from the top-left corner (x2, y1)
         d, tol = (xs - x1) * nx + (ys - y1) * ny, 0.5 * math.hypot(nx, ny)
+        H, band = mask.shape[0], max(1, int(round(_CUT_BAND * mask.shape[0])))
+        yk = ys[np.argmax(d)]
+        if (yk >= H - 1 - band and mask[-1].any()) or (yk <= band and mask[0].any()):   # the maximum is the film's cut
+            peak = _interior_peak(np.asarray(mask, bool), nx, ny, x1, y1)
+            if peak is not None: return peak
+            d, tol = xs.astype(np.float64), 0.0                                        # no nipple bump: the front
     tip = d >= d.max() - tol
     return np.array([xs[tip].mean(), ys[tip].mean()])
 
@@ -124,7 +147,7 @@ def geometric_nipple(image:np.ndarray, # [H, W] canonical image (breast on the l
     if c < (_PEC_MIN_CONTRAST if view == 'MLO' else 3 * _PEC_MIN_CONTRAST): return nipple_point(m)
     return nipple_point(m, np.array([[x0 + xt - .5, y0 - .5], [x0 - .5, y0 + yl - .5]]))
 
-# %% ../../nbs/data/11_preprocess.ipynb #7fc6b6f8
+# %% ../../nbs/data/11_preprocess.ipynb #e6e7d70f
 @dataclass(repr=False)
 class Preprocessed:
     "A model-ready mammogram: fixed-size image, breast mask, landmarks and the geometry back to the file's pixels."
@@ -168,6 +191,7 @@ def preprocess(mammogram:Mammogram|str|os.PathLike, # a `Mammogram` (or a path, 
                *,
                laterality:str|None=None, # 'L'/'R' when reading from a path whose header lacks it (as `read_mammogram`)
                view:str|None=None, # 'CC'/'MLO' when reading from a path whose header lacks it
+               bits_stored:int|None=None, # bit depth of the stored values when reading from a path (as `read_mammogram`)
                ) -> Preprocessed:
     "Segment, crop, find pectoral muscle and nipple, resize with aspect kept and pad: a model-ready, invertible frame."
     try: H_out, W_out = (int(v) for v in size)
@@ -175,11 +199,11 @@ def preprocess(mammogram:Mammogram|str|os.PathLike, # a `Mammogram` (or a path, 
     if H_out < 16 or W_out < 16: raise MammoInputError(f"size must be at least 16x16, got {tuple(size)}")
     if not 0 <= float(margin) < 0.5: raise MammoInputError(f"margin must be in [0, 0.5) (a fraction of the long side), got {margin}")
     if isinstance(mammogram, Mammogram):
-        if laterality is not None or view is not None:
-            raise MammoInputError("laterality/view override the reading of a file: pass them to read_mammogram, "
+        if laterality is not None or view is not None or bits_stored is not None:
+            raise MammoInputError("laterality/view/bits_stored override the reading of a file: pass them to read_mammogram, "
                                   "or give preprocess the path", mammogram.path)
         mg = mammogram
-    else: mg = read_mammogram(mammogram, laterality=laterality, view=view)
+    else: mg = read_mammogram(mammogram, laterality=laterality, view=view, bits_stored=bits_stored)
     img = mg.image[0]
     H, W = img.shape
     small, f = _downsample(img.numpy(), _SEG_SIDE)
