@@ -2,7 +2,8 @@
 """`make test`: the whole gate, each part timed. `--slow` runs the long tests instead (`make test-slow`).
 
 Parts: hygiene checks (tools/hygiene.py), nbdev_test on every notebook (tools/nbtest.py: one fresh process per
-notebook), pytest tests/, docs processing.
+notebook), pytest tests/, docs processing with the offline HTML preview and its link check (tools/docs.py --check:
+fails on any broken local href/src or literal callout markup, naming the page and the link).
 All parts run even when one fails; the exit status is non-zero if any failed.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ def main():
         results.append(part('hygiene', [sys.executable, 'tools/hygiene.py'], env))
         results.append(part('notebooks (nbdev_test)', [sys.executable, 'tools/nbtest.py', '--workers', a.workers], env))
         results.append(part('pytest', [sys.executable, '-m', 'pytest', 'tests', '-q', '--durations=8'], env))
-        results.append(part('docs processing', [sys.executable, 'tools/docs.py', '--check', '--workers', a.workers], env))
+        results.append(part('docs processing, preview and link check', [sys.executable, 'tools/docs.py', '--check', '--workers', a.workers], env))
     print("\n=== summary")
     for name, ok, dt in results: print(f"  {'ok    ' if ok else 'FAILED'} {dt:7.0f} s  {name}")
     print(f"  total  {time.time() - t0:7.0f} s")
