@@ -80,11 +80,12 @@ def test_link_check_names_page_and_link(tmp_path):
                for p in probs), probs
 
 
-def _nb(path: Path, title: str, out_file: str, *markdown: str):
-    "A notebook as nbdev's docs processing leaves it: a front-matter cell, then markdown cells."
+def _nb(path: Path, title: str, out_file: str, *markdown: str, output: str | None = None):
+    "A notebook as nbdev's docs processing leaves it: a front-matter cell, markdown cells, maybe a cell showing markdown."
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_raw_cell(f"---\ntitle: {title}\noutput-file: {out_file}\n---\n")] + \
                [nbformat.v4.new_markdown_cell(m) for m in markdown]
+    if output: nb.cells.append(nbformat.v4.new_code_cell('show()', outputs=[nbformat.v4.new_output('display_data', {'text/markdown': output})]))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb))
 
@@ -98,7 +99,8 @@ def site(tmp_path):
                                         '        contents:\n          - tutorials/80_first.ipynb\n')
     proc = tmp_path/'_proc'
     _nb(proc/'index.ipynb', 'Home', 'index.html', '[first](tutorials/80_first.ipynb#a-heading), [course](course.ipynb)')
-    _nb(proc/'course.ipynb', 'Course', 'course.html', '::: {.callout-tip}\n## Objectives\nLearn.\n:::')
+    _nb(proc/'course.ipynb', 'Course', 'course.html', '::: {.callout-tip}\n## Objectives\nLearn.\n:::',
+        output='::: {.callout-caution collapse="true"}\nFrom a cell.\n:::')
     _nb(proc/'tutorials'/'80_first.ipynb', 'First', 'first.html', '## A heading\n\n![fig](fig.png) [home](../index.ipynb) '
         '[api](https://example.org/site/course.html#anything)')
     (proc/'tutorials'/'fig.png').write_bytes(b'\x89PNG')
@@ -113,7 +115,9 @@ def test_preview_of_a_small_site_has_no_broken_link(site):
     assert '<details class="sec level1" open><summary>Tutorials</summary>' in page          # the page's own section is open
     assert '<details class="sec level1"><summary>Tutorials</summary>' in (out/'index.html').read_text()   # others start folded
     assert '<header class="topnav"><a href="course.html">Course</a></header>' in (out/'index.html').read_text()
-    assert '<div class="callout callout-tip"><div class="callout-title">Objectives</div>' in (out/'course.html').read_text()
+    course = (out/'course.html').read_text()
+    assert '<div class="callout callout-tip"><div class="callout-title">Objectives</div>' in course
+    assert '<details class="callout callout-caution"><summary class="callout-title">Caution</summary>' in course
 
 
 def test_preview_check_fails_on_a_broken_link(site):

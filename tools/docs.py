@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT/'tools'))
-from hygiene import notebooks, _sidebar  # noqa: E402
+from hygiene import notebooks, _sidebar, _md_lines  # noqa: E402
 
 
 def process(root: Path = ROOT, n_workers: int = 2) -> list[Path]:
@@ -39,7 +39,6 @@ def process(root: Path = ROOT, n_workers: int = 2) -> list[Path]:
 CALLOUTS = ('note', 'tip', 'warning', 'caution', 'important')   # Quarto's five callout types
 _DIV_OPEN = re.compile(r'^(:{3,})\s*(?:\{([^}]*)\}|([\w-]+))\s*$')
 _DIV_CLOSE = re.compile(r'^:{3,}\s*$')
-_CODE_FENCE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 _HEADING = re.compile(r'^#{1,6}\s+(.*?)(?:\s+#+)?\s*$')
 _KV = re.compile(r'''([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))''')
 
@@ -66,15 +65,11 @@ def fenced_divs(md: str) -> str:
     div's first line, else the type's name); `collapse="true"|"false"` makes them folded or foldable. Other
     divs become plain `<div>`s with their classes. Code blocks are left alone; the markdown inside still goes
     through the markdown converter (math included), because each HTML line stands between blank lines."""
-    lines, out, closers, fence, i = md.split('\n'), [], [], None, 0
+    rows = [(line.rstrip('\r\n'), code) for line, code in _md_lines(md)]
+    lines, out, closers, i = [line for line, _ in rows], [], [], 0
     while i < len(lines):
-        line = lines[i]; i += 1
-        if fence:
-            out.append(line)
-            if re.match(rf'^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$', line): fence = None
-            continue
-        m = _CODE_FENCE.match(line)
-        if m: fence = m.group(1); out.append(line); continue
+        line, code = rows[i]; i += 1
+        if code: out.append(line); continue
         m = _DIV_OPEN.match(line)
         if m:
             classes, ident, kv = _div_attrs(m.group(2) if m.group(2) is not None else '.' + m.group(3))
@@ -104,7 +99,7 @@ def fenced_divs(md: str) -> str:
             continue
         out.append(line)
     while closers: out += ['', closers.pop(), '']   # pandoc closes what the cell left open
-    return '\n'.join(out)
+    return '\n'.join(out) + ('\n' if md.endswith('\n') else '')
 
 
 # --------------------------------------------------------------------------------------------- links
@@ -114,7 +109,7 @@ _API = ' data-api="nbdev"'   # marks nbdev's links to the API docs: their anchor
 
 def links(page_html: str, api: bool = False) -> list:
     "Every `href` and `src` value of a page, unescaped (with `api`: pairs of the value and whether it is an nbdev API link)."
-    return [(html.unescape(m.group(3)), page_html.startswith(_API, m.start() - len(_API))) if api else html.unescape(m.group(3))
+    return [(html.unescape(m.group(3)), m.start() >= len(_API) and page_html.startswith(_API, m.start() - len(_API))) if api else html.unescape(m.group(3))
             for m in _LINK_ATTR.finditer(page_html)]
 
 
@@ -329,7 +324,7 @@ def preview(root: Path = ROOT, out: Path | None = None) -> Path:
     cfg = yaml.safe_load((root/'_quarto.yml').read_text())
     site = cfg.get('website') or {}
     side = site.get('sidebar') or {}
-    order = _sidebar(root)
+    order = [r for r in _sidebar(root) if r.endswith('.ipynb')]   # the site's notebooks (a sidebar entry may be a URL)
     proc, out = root/'_proc', Path(out or root/'_preview')
     shutil.rmtree(out, ignore_errors=True); out.mkdir(parents=True)
     shutil.copytree(mathjax_dir(), out/'mathjax')   # offline equations: the preview never fetches anything
@@ -353,7 +348,7 @@ def preview(root: Path = ROOT, out: Path | None = None) -> Path:
         if fm_cell is not None:  # nbdev turned the title cell into front matter; show it as a heading again
             fm_cell.cell_type, fm_cell.metadata = 'markdown', {}
             fm_cell.pop('outputs', None); fm_cell.pop('execution_count', None)
-            fm_cell.source = f"# {fm.get('title', '')}\n\n*{fm.get('description', '')}*"
+            fm_cell.source = f"# {fm.get('title', '')}" + (f"\n\n*{fm['description']}*" if fm.get('description') else '')
         for c in nb.cells:
             if c.cell_type == 'markdown': c.source = fenced_divs(c.source)
             if c.cell_type != 'code': continue
@@ -363,9 +358,10 @@ def preview(root: Path = ROOT, out: Path | None = None) -> Path:
             if any(re.search(r'echo:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_input')
             if any(re.search(r'include:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_cell')
             for o in c.get('outputs', []):
+                data = o.get('data', {})
+                if 'text/markdown' in data: data['text/markdown'] = fenced_divs(data['text/markdown'])   # before its {.attrs} go
                 for k in ('text/markdown', 'text/html'):
-                    if k in o.get('data', {}): o['data'][k] = quarto_attr.sub('', o['data'][k])
-                if 'text/markdown' in o.get('data', {}): o['data']['text/markdown'] = fenced_divs(o['data']['text/markdown'])
+                    if k in data: data[k] = quarto_attr.sub('', data[k])
         body, _ = exp.from_notebook_node(nb)
         body = rewrite_links(heading_ids(body), rel, pages, url)
         up = '../' * pages[rel].count('/')
