@@ -12,7 +12,7 @@ typeset by a local MathJax (no CDN), and the sidebar of _quarto.yml grouped by i
 `src` of every page) and on any literal fenced-div markup (`:::`), naming the page, its notebook and the link.
 """
 from __future__ import annotations
-import argparse, configparser, html, json, os, posixpath, re, shutil, subprocess, sys, time
+import argparse, configparser, html, os, posixpath, re, shutil, subprocess, sys, time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
