@@ -48,7 +48,7 @@ def bench_cli(quick:bool=False, # fewer repetitions
     for k, v in res.items(): print(f"  {k:<52} {v:6.2f} s")
     return res
 
-# %% ../nbs/cli/70_cli.ipynb #204865ee
+# %% ../nbs/cli/70_cli.ipynb #2df5d352
 def _fmt(v):
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
@@ -59,12 +59,13 @@ def run_demo(out_dir:str|Path|None=None, # report folder (default `runs_dir()/'d
     "Run the registered demo steps and write `report.md`; returns (report path, all steps succeeded)."
     from mammo_nb.core import DEMO_STEPS, DemoContext, MammoInputError, runs_dir, environment_info, atomic_path, seed_everything
     out = Path(out_dir) if out_dir is not None else runs_dir()/'demo'
-    out.mkdir(parents=True, exist_ok=True)
     entries = DEMO_STEPS.entries()
-    if steps:
+    if steps:   # (checked before the report folder is made: a refused command leaves nothing behind)
         unknown = [s for s in steps if s not in DEMO_STEPS]
         if unknown: raise MammoInputError(f"unknown demo step(s) {', '.join(unknown)}; known: {', '.join(DEMO_STEPS.names())}")
         entries = [e for e in entries if e.name in steps]
+    if out.exists() and not out.is_dir(): raise MammoInputError("--out must be a folder, but it is an existing file", path=out)
+    out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out_dir=out, seed=seed, quick=quick)
     sections, rows, ok = [], [], True
     for e in entries:

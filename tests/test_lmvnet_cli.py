@@ -91,7 +91,7 @@ def test_predict_on_unlabelled_manifest_and_bad_inputs(run, tmp_path):
     res = json.loads((tmp_path/'pm'/'predictions.json').read_text())
     assert len(res['predictions']) == df[df.split == 'test'].groupby(['exam_id', 'laterality']).ngroups
     assert all(p['calibrated'] for p in res['predictions'])
-    bad = [(('predict', 'lmvnet', '--run', run['dir']/'run', run['dir']/'nope'), 'not an exam folder or a manifest CSV'),
+    bad = [(('predict', 'lmvnet', '--run', run['dir']/'run', run['dir']/'nope'), 'not an exam folder, an image file or a manifest CSV'),
            (('predict', 'lmvnet', '--run', run['dir']/'missing', run['man']), 'run folder not found'),
            (('predict', 'registration', '--run', run['dir']/'run', run['man'], '--prior', run['man']), "this is a 'lmvnet' run, not a 'registration' run"),
            (('evaluate', 'lmvnet', '--run', run['dir']/'run', '--split', 'holdout'), "no split 'holdout'"),

@@ -535,7 +535,7 @@ def test_check_files(tmp_path):
     assert "file not found: 'a/R_MLO.dcm'" in e.value.problems[0]
     (tmp_path/'a'/'R_MLO.dcm').touch()
     ok = validate_manifest(df, root=tmp_path, check_files=True)
-    assert ok.attrs['missing_masks'] == [{'row': 2, 'lesion': 0, 'image_path': 'a/R_CC.dcm', 'mask': 'm/1.png'}]  # ... but listed
+    assert ok.attrs['missing_masks'] == [{'row': 2, 'lesion': 0, 'image_path': 'a/R_CC.dcm', 'mask': 'm/1.png', 'marked': False}]  # ... but listed
     with pytest.raises(MammoInputError) as e:                                # ... unless masks are required
         validate_manifest(df, root=tmp_path, check_files=True, require_masks=True)
     assert [d[:2] for d in e.value.details] == [(2, 'lesions')] and "lesion 0: mask file not found: 'm/1.png'" in e.value.problems[0]

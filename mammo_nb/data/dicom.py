@@ -703,7 +703,7 @@ class Mammogram:
         ax.set_title(title if title is not None else f"{self.laterality}{self.view}", fontsize=9)
         return ax
 
-# %% ../../nbs/data/10_dicom.ipynb #8bd120a6
+# %% ../../nbs/data/10_dicom.ipynb #2b3eb0a9
 _J2K = 'pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)'
 _LJPEG = 'pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg)'
 _PLUGINS = {'1.2.840.10008.1.2.5': 'pylibjpeg-rle (pip install pylibjpeg pylibjpeg-rle)',
@@ -749,6 +749,10 @@ def _header_int(ds, kw, path, default=None):
     try: return int(_first(v))
     except (TypeError, ValueError): raise MammoInputError(f"{kw} is not a number: {v!r}", path) from None
 
+def _one_line(e:BaseException) -> str:
+    "An exception as `Type: message` on one line (a library's multi-line message folded), for a one-line error."
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"
+
 _CUT_SHORT = "the file was probably cut short (an incomplete download or copy): get it again"
 
 def _ends_early(caught) -> bool:
@@ -787,7 +791,7 @@ def _load_dicom(path:Path, any_modality:bool=False) -> tuple[Dataset, np.ndarray
         if ds is None or 'PixelData' not in ds or 'Rows' not in ds:
             raise MammoInputError("not a DICOM file (no 'DICM' marker at byte 128 and no readable image data set)", path) from None
     except Exception as e:
-        raise MammoInputError(f"cannot parse DICOM ({type(e).__name__}: {e}); the file may be truncated or corrupt", path) from None
+        raise MammoInputError(f"cannot parse DICOM ({_one_line(e)}); the file may be truncated or corrupt", path) from None
     if 'PixelData' not in ds: raise _no_pixels(ds, path, caught)
     modality = _check_modality(ds, path, any_modality)
     rows, cols = _header_int(ds, 'Rows', path), _header_int(ds, 'Columns', path)
@@ -828,8 +832,7 @@ def _load_dicom(path:Path, any_modality:bool=False) -> tuple[Dataset, np.ndarray
     except Exception as e:
         if re.search(r'does not support|not supported by', str(e)):   # a plugin that cannot do this encoding, not a bad file
             raise _missing_decoder(ts, path, "no installed plugin decodes this encoding (" + ' '.join(str(e).split())[-160:] + ")") from None
-        raise MammoInputError(f"pixel data could not be decoded ({_ts_name(ts)}): it is corrupt or truncated "
-                              f"({type(e).__name__}: {e})", path) from None
+        raise MammoInputError(f"pixel data could not be decoded ({_ts_name(ts)}): it is corrupt or truncated ({_one_line(e)})", path) from None
     if arr.ndim != 2: raise MammoInputError(f"pixel array has shape {arr.shape}: expected one 2-D grayscale frame", path)
     if arr.size == 0: raise MammoInputError("zero-sized pixel array", path)
     if arr.dtype.kind not in 'ui': raise MammoInputError(f"unsupported pixel dtype {arr.dtype}", path)
@@ -897,7 +900,7 @@ def _load_raster(path:Path, kind:str) -> tuple[np.ndarray, int, str]:
     if mode == 'I' and arr.min() >= 0 and arr.max() <= 65535: return arr.astype(np.uint16), bits, source
     raise MammoInputError(f"unsupported {kind.upper()} mode {mode!r}: expected 8- or 16-bit grayscale", path)
 
-# %% ../../nbs/data/10_dicom.ipynb #3a2e6e9f
+# %% ../../nbs/data/10_dicom.ipynb #bbb6c08a
 _ORIENT_SIDE = 256 # long side (px) of the image used for the orientation decision
 
 def _apply_lut(lut:np.ndarray, idx:np.ndarray, rows:int=256) -> np.ndarray:
@@ -953,7 +956,7 @@ def read_mammogram(path:str|os.PathLike, # a DICOM (any transfer syntax pydicom 
             return _read(Path(path), path, **kw)
     except MammoInputError: raise
     except Exception as e:   # a file malformed in a way no check above foresaw: still name the file and the problem
-        raise MammoInputError(f"cannot interpret the file ({type(e).__name__}: {e})", path) from e
+        raise MammoInputError(f"cannot interpret the file ({_one_line(e)})", path) from e
 
 _BREAST_MODALITIES = ('DX', 'CR', 'RG') # general radiography: a mammogram when BodyPartExamined says BREAST
 

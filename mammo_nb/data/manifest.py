@@ -21,10 +21,10 @@ __all__ = ['LATERALITIES', 'VIEWS', 'SPLITS', 'DENSITIES', 'BIRADS_CATEGORIES', 
            'OPTIONAL_COLUMNS', 'IMAGE_ID', 'LESION_KEYS', 'MANIFEST_SCHEMA', 'DEFAULT_FRACTIONS', 'CONVERTERS',
            'manifest_schema_dict', 'write_schema', 'normalize_birads', 'parse_lesions', 'outline_mask', 'polygon_area',
            'validate_manifest', 'load_manifest', 'save_manifest', 'assign_splits', 'carve_split', 'ManifestWarning',
-           'MissingMaskWarning', 'convert_cbis_ddsm', 'inbreast_rois', 'convert_inbreast', 'convert_vindr',
-           'convert_embed', 'manifest_command']
+           'MissingMaskWarning', 'MissingImageWarning', 'convert_cbis_ddsm', 'inbreast_rois', 'convert_inbreast',
+           'convert_vindr', 'convert_embed', 'missing_masks_lines', 'split_manifest', 'manifest_command']
 
-# %% ../../nbs/data/13_manifest.ipynb #b71caab3
+# %% ../../nbs/data/13_manifest.ipynb #7d2f999b
 LATERALITIES = ('L', 'R')
 VIEWS = ('CC', 'MLO')
 SPLITS = ('train', 'val', 'test')
@@ -33,7 +33,7 @@ BIRADS_CATEGORIES = ('0', '1', '2', '3', '4', '4A', '4B', '4C', '5', '6')
 PATHOLOGIES = ('normal', 'benign', 'benign_without_callback', 'malignant')
 REQUIRED_COLUMNS = ('patient_id', 'exam_id', 'exam_date', 'laterality', 'view', 'image_path', 'split')
 OPTIONAL_COLUMNS = ('years_to_cancer', 'years_to_last_followup', 'density', 'birads', 'pathology', 'lesions',
-                    'nipple_xy', 'gaze_path', 'vendor')
+                    'nipple_xy', 'gaze_path', 'vendor', 'bits_stored')
 IMAGE_ID = 'image_path' # the column that identifies an image
 LESION_KEYS = {
     'box': "[x0, y0, x1, y1] in original image pixels (top-left corner of the top-left pixel is 0,0; a mask's "
@@ -49,7 +49,7 @@ LESION_KEYS = {
                     "the lesion has no mask)",
 }
 
-# %% ../../nbs/data/13_manifest.ipynb #2d62c41e
+# %% ../../nbs/data/13_manifest.ipynb #41f060f9
 def _isin(values): return pa.Check.isin(list(values), error=f"must be one of {', '.join(values)}")
 
 def _finite(s:pd.Series) -> pd.Series: return np.isfinite(s) | s.isna()
@@ -80,6 +80,9 @@ MANIFEST_SCHEMA = pa.DataFrameSchema({
     'nipple_xy': _col(str, required=False, nullable=True, description='JSON [x, y] of the nipple in original pixels'),
     'gaze_path': _col(str, required=False, nullable=True, description='gaze heat-map file relative to the data root'),
     'vendor': _col(str, required=False, nullable=True, description='manufacturer of the image'),
+    'bits_stored': _col(float, pa.Check(lambda s: s.isna() | (s.between(1, 16) & (s == s.round())), name='whole_number_1_16',
+                                        error='must be a whole number in 1..16'), required=False, nullable=True,
+                        description="bit depth of the stored values when the file does not say (a 12-bit image in a 16-bit PNG: 12)"),
 }, strict=False, name='mammo_nb manifest')
 
 # %% ../../nbs/data/13_manifest.ipynb #fc599371
@@ -105,11 +108,11 @@ def write_schema(path:str|os.PathLike, # where to write, e.g. data_manifests/sch
     with atomic_path(path) as tmp: tmp.write_text(json.dumps(manifest_schema_dict(), indent=2) + '\n')
     return Path(path)
 
-# %% ../../nbs/data/13_manifest.ipynb #253e8692
+# %% ../../nbs/data/13_manifest.ipynb #7fb3cf92
 _UPPER = ('laterality', 'view', 'density', 'birads')
 _LOWER = ('split', 'pathology')
 _TEXT = ('patient_id', 'exam_id', 'image_path', 'lesions', 'nipple_xy', 'gaze_path', 'vendor') + _UPPER + _LOWER
-_FLOATS = ('years_to_cancer', 'years_to_last_followup')
+_FLOATS = ('years_to_cancer', 'years_to_last_followup', 'bits_stored')
 _DATE_FORMATS = ('%Y-%m-%d', '%Y%m%d', 'ISO8601')
 
 def _missing(v) -> bool:
@@ -227,7 +230,7 @@ def polygon_area(points, # polygon [[x, y], ...]
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return 0.0 if len(p) < 3 else float(abs(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1))) / 2)
 
-# %% ../../nbs/data/13_manifest.ipynb #0b3f850a
+# %% ../../nbs/data/13_manifest.ipynb #3936c965
 def _coerce(df:pd.DataFrame, add) -> set:
     "Coerce the known columns of `df` in place; report unreadable cells through `add`; return the bad cells."
     bad = set()
@@ -329,7 +332,8 @@ def _check_paths(df:pd.DataFrame, root:Path, add, check_files:bool, require_mask
                 m = les.get('mask') or (les.get('mask_missing') if isinstance(les.get('mask_missing'), str) else None)
                 if not m or not (msg := check(m)): continue
                 if msg.startswith('file not found') and not require_masks:
-                    missing.append({'row': i, 'lesion': k, 'image_path': df['image_path'].iat[i], 'mask': m})
+                    missing.append({'row': i, 'lesion': k, 'image_path': df['image_path'].iat[i], 'mask': m,
+                                    'marked': not les.get('mask')})   # marked missing by the converter, which listed it
                 else: add(i, 'lesions', f"lesion {k}: mask {msg}")
     return missing
 
@@ -349,7 +353,7 @@ def _cross_row(df:pd.DataFrame, add, where=lambda i: f"row {i}"):
             r0, d0 = seen.setdefault((p, e), (i, d))
             if d != d0: add(i, 'exam_date', f"exam {e!r} of patient {p!r} is dated {d.date()} here but {d0.date()} in {where(r0)}")
 
-# %% ../../nbs/data/13_manifest.ipynb #cdc9c35d
+# %% ../../nbs/data/13_manifest.ipynb #2b5ff7a5
 def _root_path(root:str|os.PathLike) -> Path:
     "The data root as an absolute, normalised path; symlinks are kept, so paths through them stay relative to it."
     return Path(os.path.normpath(Path(root).expanduser().absolute()))
@@ -396,7 +400,7 @@ def validate_manifest(df:pd.DataFrame, # a manifest table (e.g. read with `pd.re
         lines_ = [line(*d) for d in details]
         nrows = len({r for r, _, _ in details if r is not None})
         head = f"invalid manifest: {len(details)} problem{'s'[:len(details)!=1]} in {nrows} row{'s'[:nrows!=1]}"
-        err = MammoInputError(head + ':\n  ' + '\n  '.join(lines_), path=path, problems=lines_)
+        err = MammoInputError(head + (': ' if len(lines_) == 1 else ':\n  ') + '\n  '.join(lines_), path=path, problems=lines_)   # one problem: one line
         err.details = details
         raise err
     known = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c in df.columns]
@@ -492,7 +496,7 @@ def carve_split(patients:Sequence, # patient ids, each once
         order += [((j + 0.5) / len(members), _hash_unit(seed, p), p) for j, p in enumerate(members)]
     return {p for _, _, p in sorted(order)[:k]}
 
-# %% ../../nbs/data/13_manifest.ipynb #6d3f8a40
+# %% ../../nbs/data/13_manifest.ipynb #bd58420e
 def _find_files(root:Path, pattern:str, depth:int=2) -> list[Path]:
     "Files matching `pattern` in `root` and up to `depth` folder levels below it."
     out = set()
@@ -567,15 +571,29 @@ def _worst(values, rank:dict):
     vals = [v for v in values if v is not None and v in rank]
     return max(vals, key=rank.get) if vals else None
 
+class MissingImageWarning(ManifestWarning):
+    "Rows whose image file is not under the data root (listed in `attrs['missing_images']`)."
+
 def _finish(rows:list[dict], root:Path, dataset:str) -> pd.DataFrame:
-    "Rows -> validated manifest with the canonical column order and a `dataset` column."
+    "Rows -> validated manifest with the canonical column order and a `dataset` column; images not on disk counted and listed."
     df = pd.DataFrame(rows)
     for c in REQUIRED_COLUMNS:
         if c not in df: df[c] = pd.Series(dtype=object)
     df['dataset'] = dataset
     known = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c in df.columns]
     df = df[known + [c for c in df.columns if c not in known]]
-    return validate_manifest(df, root=root, path=f"<{dataset} manifest>")
+    out = validate_manifest(df, root=root, path=f"<{dataset} manifest>")
+    gone = [p for p in out['image_path'] if not (root/p).is_file()]
+    out.attrs['missing_images'] = gone
+    if gone:
+        warnings.warn(f"{dataset}: {len(gone)} of {len(out)} images named by the tables are not under {root} (first: {gone[0]!r}); "
+                      "their rows are kept (require_files=True / --require-files makes this an error)", MissingImageWarning)
+    return out
+
+def _missing_images_lines(missing:list, n:int, root, show:int=5) -> list[str]:
+    "A count of the rows whose image is missing and the first few (what the converters report)."
+    return ([f"{len(missing)} of {n} images named by the tables are not under {root}:"] + [f"  {m}" for m in missing[:show]]
+            + ([f"  ... and {len(missing) - show} more"] if len(missing) > show else []))
 
 # %% ../../nbs/data/13_manifest.ipynb #9b1e0a38
 _CBIS_COMMON = ('patient_id', 'left or right breast', 'image view', 'abnormality id', 'abnormality type', 'assessment',
@@ -985,7 +1003,7 @@ def convert_embed(root:str|os.PathLike, # data root of the images
     out.attrs['warnings'] = notes
     return out
 
-# %% ../../nbs/data/13_manifest.ipynb #09cb9215
+# %% ../../nbs/data/13_manifest.ipynb #7c85d0f8
 CONVERTERS = {'cbis-ddsm': convert_cbis_ddsm, 'inbreast': convert_inbreast, 'vindr': convert_vindr, 'embed': convert_embed}
 for _name, _fn in CONVERTERS.items():
     DATASETS.register(_name, _fn, kind='manifest', help=_fn.__doc__)
@@ -1003,59 +1021,123 @@ def _table_kwargs(dataset:str, tables:list|None, root:Path) -> dict:
         kw['finding_csv' if 'finding_categories' in cols else 'breast_csv'] = t
     return kw
 
+def missing_masks_lines(missing:list, # {'image_path', 'mask', 'marked', ...} per lesion (`attrs['missing_masks']`)
+                        show:int=5, # list at most this many
+                        kept:str='kept', # what happens to their lesions ('kept', 'cached')
+                        ) -> list[str]:
+    "The missing lesion masks in plain lines: those newly found listed (a few), those the converter marked and listed only counted."
+    new, marked = [m for m in missing if not m.get('marked')], [m for m in missing if m.get('marked')]
+    lines = []
+    if new:
+        lines.append(f"{len(new)} lesion mask file(s) not found; their lesions are {kept} without a mask (--require-masks makes this an error):")
+        for m in new[:show]:
+            src = f" ({m['table']}, {m['line']})" if m.get('table') else ''
+            lines.append(f"  {m['image_path']}: no {m['mask']}{src}")
+        if len(new) > show: lines.append(f"  ... and {len(new) - show} more")
+    if marked:
+        lines.append(f"{len(marked)} lesion mask file(s) marked missing in the manifest (listed when it was built; their lesions are "
+                     f"{kept} without a mask; `mammo-nb manifest validate MANIFEST --list-missing` lists them)")
+    return lines
+
 def _print_missing_masks(missing:list, out=None, show:int=5):
-    "The missing lesion masks of a manifest, once: a count and the first few, as plain lines."
-    out = out or sys.stderr
-    if not missing: return
-    print(f"{len(missing)} lesion mask file(s) not found; their lesions are kept without a mask "
-          "(--require-masks makes this an error):", file=out)
-    for m in missing[:show]:
-        src = f" ({m['table']}, {m['line']})" if m.get('table') else ''
-        print(f"  {m['image_path']}: no {m['mask']}{src}", file=out)
-    if len(missing) > show: print(f"  ... and {len(missing) - show} more", file=out)
+    "The missing lesion masks of a manifest as plain lines (`missing_masks_lines`)."
+    for line in missing_masks_lines(missing or [], show): print(line, file=out or sys.stderr)
+
+def split_manifest(df:pd.DataFrame, # a validated manifest
+                   val_fraction:float=0.15, # share of the patients to put in 'val'
+                   test_fraction:float=0.2, # share of the patients to put in 'test'
+                   seed:int=0, # changes the choice
+                   ) -> pd.DataFrame:
+    "A copy with patient-level train/val/test splits carved anew (stratified by each patient's worst pathology)."
+    for name, f in (('val_fraction', val_fraction), ('test_fraction', test_fraction)):
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f < 1:
+            raise MammoInputError(f"{name} must be a number in [0, 1), got {f!r}")
+    if val_fraction + test_fraction >= 1:
+        raise MammoInputError(f"val_fraction + test_fraction must leave patients to train on, got {val_fraction} + {test_fraction}")
+    worst = (df.groupby('patient_id')['pathology'].agg(lambda v: _worst([None if _missing(x) else x for x in v], _PATHOLOGY_RANK))
+             if 'pathology' in df else pd.Series(None, index=sorted(df['patient_id'].unique()), dtype=object))
+    patients = [str(p) for p in worst.index]
+    test = carve_split(patients, test_fraction, worst.tolist(), seed=seed) if test_fraction else set()
+    rest = [p for p in patients if p not in test]
+    rel = val_fraction / (1 - test_fraction) if val_fraction else 0.0
+    val = carve_split(rest, min(rel, 0.99), [worst[p] for p in rest], seed=seed) if rel else set()
+    n = {'train': len(rest) - len(val), 'val': len(val), 'test': len(test)}
+    empty = [k for k, f in (('train', 1), ('val', val_fraction), ('test', test_fraction)) if f and not n[k]]
+    if empty:
+        raise MammoInputError(f"{len(patients)} patient(s) cannot fill the split(s) {', '.join(empty)} (train {n['train']}, val {n['val']}, "
+                              f"test {n['test']}): a patient's images stay in one split; lower --test-fraction (0 keeps none for "
+                              "testing) or add patients")
+    out = df.copy()
+    out['split'] = out['patient_id'].astype(str).map(lambda p: 'test' if p in test else 'val' if p in val else 'train')
+    return out
 
 _ONLY = {'read_boxes': ('--read-boxes', ('cbis-ddsm',)), 'val_fraction': ('--val-fraction', ('cbis-ddsm',)),
          'split_seed': ('--split-seed', ('cbis-ddsm', 'inbreast', 'embed'))}
 
-@command('manifest', help='Build a manifest from an official data set table (cbis-ddsm, inbreast, vindr, embed) or validate one.',
-         args=[arg('dataset', choices=[*CONVERTERS, 'validate'], help='data set to convert, or `validate`'),
-               arg('manifest', nargs='?', help='(validate) the manifest CSV to check'),
+_ONLY['val_fraction'] = ('--val-fraction', ('cbis-ddsm', 'split'))
+
+@command('manifest', help='Build a manifest from an official data set table (cbis-ddsm, inbreast, vindr, embed), validate one, or carve its splits.',
+         args=[arg('dataset', choices=[*CONVERTERS, 'validate', 'split'], help='data set to convert, or `validate`, or `split`'),
+               arg('manifest', nargs='?', help='(validate, split) the manifest CSV'),
                arg('--root', help='data root (default: MAMMO_DATA_ROOT or <repo>/data)'),
-               arg('--out', help='(convert) manifest CSV to write'),
+               arg('--out', help='(convert) manifest CSV to write; (split) where to write (default: the manifest itself)'),
                arg('--table', action='append', help='(convert) official table(s), if not found under --root'),
                arg('--read-boxes', action='store_true', default=None, help='(cbis-ddsm) read ROI masks to fill lesion boxes'),
                arg('--val-fraction', type=float, default=None,
-                   help='(cbis-ddsm) share of the training patients moved to a val split, stratified by pathology (default 0.15; 0: none)'),
-               arg('--split-seed', type=int, default=None, help='(cbis-ddsm, inbreast, embed) seed of the patient-level splits (default 0)'),
+                   help='(cbis-ddsm, split) share of the (training) patients put in a val split, stratified by pathology (default 0.15; 0: none)'),
+               arg('--test-fraction', type=float, default=None, help='(split) share of the patients put in the test split (default 0.2)'),
+               arg('--split-seed', type=int, default=None, help='(cbis-ddsm, inbreast, embed, split) seed of the patient-level splits (default 0)'),
                arg('--check-files', action='store_true', help='also require every image and gaze file to exist (lesion masks: see --require-masks)'),
+               arg('--require-files', action='store_true', help='(convert) an image the tables name but the data root lacks is an error (default: counted and listed)'),
                arg('--require-masks', action='store_true',
-                   help='a lesion mask file that is missing is an error (default: the lesion is kept without a mask and listed)')])
+                   help='a lesion mask file that is missing is an error (default: the lesion is kept without a mask and listed)'),
+               arg('--list-missing', action='store_true', help='(validate) list every missing lesion mask, also those the converter reported')])
 def manifest_command(args) -> int:
-    "Run `mammo-nb manifest`: convert a data set or validate a manifest (bad input raises `MammoInputError`)."
+    "Run `mammo-nb manifest`: convert a data set, validate a manifest or carve its splits (bad input raises `MammoInputError`)."
     root = _root_path(args.root) if args.root else data_root()
+    if args.dataset in ('validate', 'split') and not args.manifest:
+        raise MammoInputError(f"`mammo-nb manifest {args.dataset}` needs the manifest CSV")
+    if args.test_fraction is not None and args.dataset != 'split': raise MammoInputError(f"--test-fraction applies to split, not to {args.dataset}")
+    if args.dataset == 'split':
+        df = load_manifest(args.manifest, root=root)
+        out = split_manifest(df, 0.15 if args.val_fraction is None else args.val_fraction,
+                             0.2 if args.test_fraction is None else args.test_fraction, seed=args.split_seed or 0)
+        save_manifest(out, args.out or args.manifest)
+        n = out.groupby('split')['patient_id'].nunique().to_dict()
+        print(f"wrote {args.out or args.manifest}: splits {out['split'].value_counts().to_dict()} (images); patients "
+              + ', '.join(f"{k} {n.get(k, 0)}" for k in SPLITS))
+        return 0
     if args.dataset == 'validate':
-        if not args.manifest: raise MammoInputError("`mammo-nb manifest validate` needs the manifest CSV")
         if args.root or args.check_files: _need_folder(root)
-        df = load_manifest(args.manifest, root=root, check_files=args.check_files or args.require_masks,
+        df = load_manifest(args.manifest, root=root, check_files=args.check_files or args.require_masks or args.list_missing,
                            require_masks=args.require_masks)
         print(f"{args.manifest}: valid manifest: {len(df)} images, {df['patient_id'].nunique()} patients, "
               f"{df.groupby(['patient_id', 'exam_id']).ngroups} exams")
-        _print_missing_masks(df.attrs.get('missing_masks'))
+        missing = df.attrs.get('missing_masks') or []
+        if args.list_missing: missing = [{**m, 'marked': False} for m in missing]
+        for line in missing_masks_lines(missing, show=len(missing) if args.list_missing else 5): print(line, file=sys.stderr)
         return 0
     if not args.out: raise MammoInputError(f"`mammo-nb manifest {args.dataset}` needs --out")
     _need_folder(root)
+    out = Path(args.out)
+    if out.is_dir(): raise MammoInputError("--out must be a CSV file to write, but it is a folder", path=out)
     kw = _table_kwargs(args.dataset, args.table, root)
     for k, (flag, which) in _ONLY.items():
         v = getattr(args, k, None)
         if v is None: continue
-        if args.dataset not in which: raise MammoInputError(f"{flag} applies to {', '.join(which)}, not to {args.dataset}")
+        if args.dataset not in which: raise MammoInputError(f"{flag} applies to {', '.join(w for w in which if w != 'split')}, not to {args.dataset}")
         kw[k] = v
     if args.dataset == 'cbis-ddsm': kw['require_masks'] = args.require_masks
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', ManifestWarning)
         df = CONVERTERS[args.dataset](root, **kw)
-    for w in caught:   # plain lines; the missing masks get their own summary below
-        if not issubclass(w.category, MissingMaskWarning): print(f"warning: {w.message}", file=sys.stderr)
+    for w in caught:   # plain lines; the missing images and masks get their own summaries below
+        if not issubclass(w.category, (MissingMaskWarning, MissingImageWarning)): print(f"warning: {w.message}", file=sys.stderr)
+    gone = df.attrs.get('missing_images') or []
+    if gone and (args.require_files or args.check_files):
+        raise MammoInputError(f"{len(gone)} of {len(df)} images named by the tables are not under {root}; nothing written (without "
+                              f"--require-files their rows are kept and listed): {', '.join(gone[:5])}" + (f" ... and {len(gone) - 5} more" if len(gone) > 5 else ''),
+                              problems=gone)
     missing = df.attrs.get('missing_masks') or []
     if args.check_files:
         checked = validate_manifest(df, root=root, path=args.out, check_files=True, require_masks=args.require_masks)
@@ -1063,5 +1145,11 @@ def manifest_command(args) -> int:
     save_manifest(df, args.out)
     print(f"wrote {args.out}: {len(df)} images, {df['patient_id'].nunique()} patients, "
           f"{df.groupby(['patient_id', 'exam_id']).ngroups} exams, splits {df['split'].value_counts().to_dict()}")
+    if gone:
+        for line in _missing_images_lines(gone, len(df), root): print(('warning: ' if not line.startswith(' ') else '') + line, file=sys.stderr)
+        print("  (--require-files makes this an error)", file=sys.stderr)
     _print_missing_masks(missing)
+    if set(df['split']) <= {'test'}:
+        print(f"note: every row is in split 'test'; to train on it carve patient-level splits: "
+              f"mammo-nb manifest split {args.out} --val-fraction 0.15 --test-fraction 0.2", file=sys.stderr)
     return 0

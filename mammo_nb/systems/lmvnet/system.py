@@ -30,18 +30,19 @@ from .train import (LMVNetConfig, build_lmvnet, risk_metrics, longitudinal_loade
 # %% auto #0
 __all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet', 'LMVNetSystem']
 
-# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #245ffb54
+# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #639c9c7e
 def _iso_date(s:str|None) -> date|None:
     try: return date.fromisoformat(s) if s else None
     except ValueError: return None
 
 def read_exam(folder:str|os.PathLike, # the files of one exam
               size:tuple=(256, 208), # frame size of the model
+              files:list|None=None, # only these image files of the folder (default: all of them)
               ) -> tuple[dict, date|None]:
     "`{(laterality, view): Preprocessed}` of an exam folder and its study date (None if the headers have none)."
     folder = Path(folder)
     if not folder.is_dir(): raise MammoInputError("not a folder", path=folder)
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith('.') and p.name.upper() != 'DICOMDIR')
+    files = sorted(map(Path, files)) if files else sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith('.') and p.name.upper() != 'DICOMDIR')
     if not files: raise MammoInputError("no image files in the exam folder", path=folder)
     views, dates = {}, set()
     with warnings.catch_warnings():
@@ -89,7 +90,7 @@ def _gap(d_cur:date|None, d_pri:date|None, given:float|None, folder) -> float:
     if g < 0: raise MammoInputError(f"the prior exam ({d_pri}) is later than the current one ({d_cur})", path=folder)
     return g
 
-# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #d236f80a
+# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #b74481b8
 def _recalibrator(calibration, run:Run) -> Recalibrator|None:
     "'auto': the run's `calibration.json` if present; None/'none': off; else a recalibration file."
     if calibration is None or str(calibration).lower() == 'none': return None
@@ -124,10 +125,12 @@ def predict_exam(model:LMVNet, # a trained model (eval mode)
                  prior:str|os.PathLike|None=None, # the prior exam's folder
                  time_gap:float|None=None, # years between prior and current (default: from the StudyDates)
                  recal:Recalibrator|None=None, # recalibration of the fused risk
-                 figures:bool=True) -> list[dict]:
+                 figures:bool=True,
+                 files:list|None=None, # only these image files of the folder (default: all of them)
+                 ) -> list[dict]:
     "One record per breast of an exam folder (with its prior folder, if given)."
     src = Path(folder)
-    cur, d_cur = read_exam(src, size)
+    cur, d_cur = read_exam(src, size, files)
     pri, gap = None, None
     if prior is not None:
         pri, d_pri = read_exam(prior, size)
@@ -273,12 +276,12 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
         print(f"peak memory rise, one breast exam at {res['full_size']}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
     return res
 
-# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #7bacf6a1
+# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #36a4e634
 class LMVNetSystem(System):
     "LMV-Net: longitudinal multi-view risk (see `62a_lmvnet_train` for the configuration and the evaluation)."
     name, title = 'lmvnet', 'LMV-Net: longitudinal multi-view breast-cancer risk'
     config_class = LMVNetConfig
-    predict_help = 'exam folders of DICOM files (one exam each), or one manifest CSV'
+    predict_help = 'exam folders of DICOM files (one exam each), image files (one exam per folder), or one manifest CSV'
     evaluate_args = [arg('--mask-prior', action='store_true', help='evaluate with every prior masked out (folder SPLIT-noprior)'),
                      arg('--no-recalibrate', action='store_true', help='do not fit the recalibration (an existing one is applied)'),
                      arg('--calibration-split', default='val', help='split the recalibration is fitted on (default val)')]
@@ -347,10 +350,14 @@ class LMVNetSystem(System):
             if prior is not None: raise MammoInputError("--prior goes with an exam folder, not a manifest (a manifest has its priors)")
             return predict_manifest(model, csvs[0], size, out, split=split, root=root, cache=cache,
                                     recal=recal, figures=not no_figures)
-        for p in inputs:
-            if not Path(p).is_dir(): raise MammoInputError("not an exam folder or a manifest CSV", path=p)
-        if prior is not None and len(inputs) != 1: raise MammoInputError(f"--prior goes with one exam folder, got {len(inputs)}")
-        return [r for p in inputs for r in predict_exam(model, p, size, out, prior, time_gap, recal, figures=not no_figures)]
+        exams = {}   # folder -> None (all its files) or the image files given from it (one exam per folder)
+        for p in map(Path, inputs):
+            if p.is_dir(): exams[p] = None
+            elif p.is_file():
+                if exams.get(p.parent, []) is not None: exams.setdefault(p.parent, []).append(p)
+            else: raise MammoInputError("not an exam folder, an image file or a manifest CSV", path=p)
+        if prior is not None and len(exams) != 1: raise MammoInputError(f"--prior goes with one exam, got {len(exams)}")
+        return [r for p, fs in exams.items() for r in predict_exam(model, p, size, out, prior, time_gap, recal, figures=not no_figures, files=fs)]
 
     def bench(self, quick:bool=False) -> dict: return bench_lmvnet(quick=quick)
 
