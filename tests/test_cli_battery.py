@@ -435,6 +435,24 @@ def synthesize_image_missing(w, t):
 def demo_unknown_step(w, t): return ['demo', '--steps', 'nope', '--out', t/'d'], ['unknown demo step(s) nope']
 
 
+# -- cases added with the errors that say what to change (issue 29, item 4) --
+MASS = '"[{""category"": ""mass"", ""box"": [10, 10, 30, 30], ""pathology"": ""malignant""}]"'
+@case
+def cgan_too_few_lesion_exams(w, t):
+    m = _manifest(t, f"p1,e1,,L,CC,a/L_CC.dcm,train,{MASS}\np1,e1,,L,MLO,a/L_MLO.dcm,train,\n"
+                     "p2,e1,,L,CC,b/L_CC.dcm,val,\np2,e1,,L,MLO,b/L_MLO.dcm,val,\n")
+    m.write_text(m.read_text().replace('split\n', 'split,lesions\n', 1))
+    return ['train', 'cgan', '--manifest', m, '--root', w/'data', '--out', t/'run', '--set', 'size=64,52'], \
+        ['the cGAN needs at least 2 training and 1 validation breast exams', 'train: 1 of 1 two-view breast exams (1 patients); val: 0 of 1',
+         'about 8 patients would do']
+@case
+def malignancy_gold_without_boxes(w, t):
+    rows = 'p1,e1,,L,CC,a/L_CC.dcm,test,"[{""category"": ""mass"", ""mask_missing"": ""m/1.png""}]"\n'
+    m = _manifest(t, rows); m.write_text(m.read_text().replace('split\n', 'split,lesions\n', 1))
+    return ['predict', 'malignancy', '--run', w/'runs'/'malignancy', m, '--root', w/'data', '--cache', t/'c', '--gold', '--out', t/'out'], \
+        ['no gold patches in the manifest: its 1 image(s) hold 1 mass lesion(s), 0 with a box', '1 name a mask file that is missing', '--read-boxes']
+
+
 @pytest.mark.parametrize('name', list(CASES))
 def test_malformed_input(world, name):
     t = world/'cases'/name

@@ -158,3 +158,14 @@ def test_a_dict_learner_trains_on_the_loaders(phantom, tmp_path):
     assert np.isfinite(train_loss) and np.isfinite(valid_loss)
     out, batches = predict_dicts(model, d.valid)
     assert out['risk_multi'].shape == (len(d.valid.dataset), 3) and len(batches['exam_id']) == len(d.valid.dataset)
+
+
+def test_no_items_in_a_split_says_what_to_change():
+    "Issue 29: 'no paired items in split val' said nothing of what to change; now the split's numbers and a way out."
+    from mammo_nb.data.loaders import _no_items
+    from mammo_nb.data.datasets import PairedViewDataset
+    df = pd.DataFrame({'patient_id': ['a', 'a', 'b', 'c', 'c'], 'split': ['train', 'train', 'train', 'val', 'val']})
+    msg = _no_items(PairedViewDataset, df, 'val', n_train=4, train_patients=2)
+    assert "no paired items in split 'val': it holds 2 image(s) of 1 patient(s)" in msg
+    assert 'needs a breast exam with both a CC and an MLO image' in msg and "so 'val' needs about 1 patient(s)" in msg
+    assert 'mammo-nb manifest split' in msg and 'mammo-nb phantom --patients N' in msg

@@ -158,7 +158,7 @@ def load_view(entry:CacheEntry|None, # a cache entry, or None for a missing view
             'gaze_present': float(entry.gaze is not None), 'nipple': torch.tensor(nipple, dtype=torch.float32),
             'boxes': b, 'box_mask': bm, 'present': 1.0}
 
-# %% ../../nbs/data/16a_datasets.ipynb #26a32b5a
+# %% ../../nbs/data/16a_datasets.ipynb #b1c98caa
 def _text(v) -> str:
     "A string id ('' for a missing value)."
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)): return ''
@@ -179,6 +179,7 @@ def _score(birads) -> tuple[float, float]:
 class MammoDataset(torch.utils.data.Dataset):
     "Items of one kind over a validated manifest and the cache keys of its rows; yields batch dicts (the contracts page (nbs/contracts.ipynb))."
     kind, label_name = '', 'label'
+    needs = 'a row of the manifest' # what one item needs, in words (for the error when a split has none)
     def __init__(self, manifest:pd.DataFrame, # validated manifest (row i <-> keys[i])
                  keys:Sequence, # the cache key of every manifest row (None: not available -> a missing view)
                  cache:Cache|str|os.PathLike, # the cache holding the keys
@@ -247,12 +248,13 @@ class MammoDataset(torch.utils.data.Dataset):
                 if _text(v): return v
         return None
 
-# %% ../../nbs/data/16a_datasets.ipynb #09c79841
+# %% ../../nbs/data/16a_datasets.ipynb #9c3fc1b4
 _IMG_IDS = ('patient_id', 'exam_id', 'image_path', 'laterality', 'view', 'density')
 
 class ImageDataset(MammoDataset):
     "One cached image per item (classification, detection, segmentation)."
     kind = 'image'
+    needs = 'an image that the cache could read'
     def _table(self):
         d = self.df
         t = pd.DataFrame({'row': np.arange(len(d)), **{c: d[c].map(_text) if c in d else '' for c in _IMG_IDS}, 'split': d['split']})
@@ -268,13 +270,14 @@ class ImageDataset(MammoDataset):
         out.update({k: _f(r[k]) for k in ('label', 'label_mask', 'birads_score', 'birads_mask')})
         return {**out, **self._ids(r, _IMG_IDS)}
 
-# %% ../../nbs/data/16a_datasets.ipynb #505bb1dc
+# %% ../../nbs/data/16a_datasets.ipynb #04307ed8
 _BREAST_IDS = ('patient_id', 'exam_id', 'laterality', 'density')
 _V = ('cc', 'mlo')
 
 class TwoViewDataset(MammoDataset):
     "One breast exam per item: its CC and MLO views (Mammo-Net's input)."
     kind = 'two_view'
+    needs = 'a breast (patient, exam, laterality) with a CC or an MLO image'
     def _table(self):
         t = ipsilateral_pairs(self.df)
         rows = list(zip(*(t[f'row_{v}'] for v in _V)))
@@ -296,10 +299,11 @@ class TwoViewDataset(MammoDataset):
         out.update(label=_f(r['label']), label_mask=_f(r['label_mask']))
         return {**out, **self._ids(r, _BREAST_IDS)}
 
-# %% ../../nbs/data/16a_datasets.ipynb #cf2c0622
+# %% ../../nbs/data/16a_datasets.ipynb #98f61807
 class LongitudinalDataset(MammoDataset):
     "One breast exam per item with the prior exam of the same breast (LMV-Net's input)."
     kind, label_name = 'longitudinal', 'label'
+    needs = 'a breast exam with a current CC or MLO image'
     def __init__(self, manifest, keys, cache, max_followup:int=5, # N: horizons of `target`/`y_mask`
                  undated:str='warn', # an undated exam among other exams of its breast: 'warn' (no prior, recorded) or 'raise'
                  **kwargs):
@@ -331,12 +335,13 @@ class LongitudinalDataset(MammoDataset):
                    y_mask=torch.from_numpy(np.asarray(r['y_mask'])))
         return {**out, **self._ids(r, ('patient_id', 'exam_id', 'prior_exam_id', 'laterality', 'density'))}
 
-# %% ../../nbs/data/16a_datasets.ipynb #e9ee993e
+# %% ../../nbs/data/16a_datasets.ipynb #df83bc6c
 _ROLES = ('main', 'ipsi', 'contra')
 
 class TriViewDataset(MammoDataset):
     "One image per item with its ipsilateral and contralateral views (MommiNet-v2's input)."
     kind = 'triview'
+    needs = 'an image whose breast has the other view and the other breast the same view'
     def _table(self):
         t = triview_sets(self.df).rename(columns={'main_path': 'image_path'})
         for p in _ROLES: t[f'present_{p}'] = [float(self._present(x)) for x in t[f'{p}_row']]
@@ -357,10 +362,11 @@ class TriViewDataset(MammoDataset):
         out.update({k: _f(r[k]) for k in ('label', 'label_mask', 'birads_score', 'birads_mask')})
         return {**out, **self._ids(r, _IMG_IDS)}
 
-# %% ../../nbs/data/16a_datasets.ipynb #38a8f90b
+# %% ../../nbs/data/16a_datasets.ipynb #f1102cf0
 class PairedViewDataset(MammoDataset):
     "One breast exam per item: its CC (+ lesion mask, radiomics) and its MLO (the radiomics cGAN's input)."
     kind = 'paired'
+    needs = 'a breast exam with both a CC and an MLO image (and, for the cGAN, a lesion on the CC)'
     def __init__(self, manifest, keys, cache,
                  radiomics:Callable|None=None, # `f(entry_key, image [1,H,W], lesion_mask [1,H,W]) -> [F]`
                  lesions_only:bool|None=None, # keep breasts whose CC has a lesion (default: when `radiomics` is given)
@@ -396,10 +402,11 @@ class PairedViewDataset(MammoDataset):
         out['label'] = _f(r['label'])
         return {**out, **self._ids(r, _BREAST_IDS)}
 
-# %% ../../nbs/data/16a_datasets.ipynb #02560628
+# %% ../../nbs/data/16a_datasets.ipynb #6eb62214
 class LesionPatchDataset(MammoDataset):
     "One lesion per item: a patch around it, its mask, BI-RADS score and malignancy."
     kind, label_name = 'patch', 'malignant'
+    needs = 'a lesion with a box or a mask'
     def __init__(self, manifest, keys, cache,
                  patch_size:int=64, # P: output side in pixels
                  context:float=1.5, # patch side / longer side of the lesion box

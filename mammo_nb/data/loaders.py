@@ -58,7 +58,7 @@ class MammoDL(DataLoader):
         g = np.random.default_rng(self.rng.randint(0, 2**32 - 1))
         return g.choice(self.n, size=self.n, replace=True, p=self.weights / self.weights.sum()).tolist()
 
-# %% ../../nbs/data/16b_loaders.ipynb #2caaf085
+# %% ../../nbs/data/16b_loaders.ipynb #45f243d5
 class MammoDataLoaders(DataLoaders):
     "fastai `DataLoaders` over mammo_nb data sets; `test_dl()` makes the loader of another split, `show_batch()` draws one."
     def _make(self, split:str, augment=None, **kw) -> MammoDataset:
@@ -85,6 +85,18 @@ def _options(cls) -> set:
             names |= {p.name for p in inspect.signature(c.__init__).parameters.values()
                       if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return names - {'self', 'manifest', 'keys', 'cache'}
+
+def _no_items(cls, df:pd.DataFrame, split:str, n_train:int, train_patients:int) -> str:
+    "Why a split has no items, in numbers, and what to change."
+    part = df[df['split'] == split]
+    msg = (f"no {cls.kind} items in split {split!r}: it holds {len(part)} image(s) of {part['patient_id'].nunique()} patient(s), "
+           f"and an item needs {cls.needs}")
+    if split != 'train' and n_train and train_patients:
+        rate = n_train / train_patients
+        msg += (f"; the train split gives {n_train} item(s) from {train_patients} patient(s), so {split!r} needs about "
+                f"{max(1, math.ceil(1 / rate))} patient(s) like them")
+    return msg + (f": move patients into it (`mammo-nb manifest split MANIFEST --val-fraction F --test-fraction F`) or add data "
+                  "(a phantom of more women: `mammo-nb phantom --patients N`)")
 
 def dls_from_manifest(manifest:str|os.PathLike|pd.DataFrame, # manifest CSV or (validated) table
                       kind:str='longitudinal', # 'image', 'two_view', 'longitudinal', 'triview', 'paired', 'patch'
@@ -122,7 +134,7 @@ def dls_from_manifest(manifest:str|os.PathLike|pd.DataFrame, # manifest CSV or (
     opts = dict(seed=seed, **kwargs)
     train, valid = (cls(df, keys, cache, split=s, augment=a, **opts) for s, a in (('train', aug), ('val', None)))
     for s, d in (('train', train), ('val', valid)):
-        if len(d) == 0: raise MammoInputError(f"no {cls.kind} items in split {s!r} of the manifest")
+        if len(d) == 0: raise MammoInputError(_no_items(cls, df, s, len(train), df['split'].eq('train').groupby(df['patient_id']).any().sum()))
     weights = class_weights(train.labels(None if balanced is True else balanced)) if balanced else None
     common = dict(num_workers=num_workers, device=device)
     tdl = MammoDL(train, bs=bs, shuffle=True, drop_last=len(train) > bs, weights=weights, seed=seed, **common)
