@@ -470,3 +470,45 @@ def test_malformed_input(world, name):
 
 def test_the_battery_is_large_enough():
     assert len(CASES) >= 100, len(CASES)
+
+
+# ---- the flags the errors promise exist on every predict, and work (issue 29, item 2) ---------------------------------
+def _hash_named(d: Path, view: str, name: str) -> Path:
+    img, _ = _synthetic_breast(128, 104, view=view, seed=7)
+    _make_dicom(np.round(img * 4095).astype(np.uint16), d/name)     # no ImageLaterality, no ViewPosition, a hash for a name
+    return d/name
+
+
+@pytest.mark.parametrize('system,extra', [('lmvnet', []), ('mammonet', []), ('momminet', []), ('malignancy', ['--boxes', '20,40,60,80']),
+                                          ('registration', 'prior'), ('cgan', 'mask'), ('lesion-ldm', 'mask')])
+def test_laterality_and_view_flags_reach_every_predict(world, system, extra):
+    t = world/'flags'/system; t.mkdir(parents=True)
+    f = _hash_named(t, 'CC', '1.3.6.1.4.1.9590.dcm')
+    if extra == 'prior': extra = ['--prior', f]
+    if extra == 'mask':
+        Image.fromarray(((np.mgrid[:128, :104][0] - 64) ** 2 + (np.mgrid[:128, :104][1] - 30) ** 2 < 100).astype(np.uint8) * 255).save(t/'m.png')
+        extra = ['--mask', t/'m.png']
+    rc, out, err = cli('predict', system, '--run', world/'runs'/system, f, '--out', t/'out', *extra)
+    assert rc == 2 and 'cannot determine laterality' in err and not (t/'out').exists(), err[-800:]
+    rc, out, err = cli('predict', system, '--run', world/'runs'/system, f, '--out', t/'out', '--laterality', 'R', '--view', 'CC', *extra)
+    assert rc == 0, err[-1500:]
+    recs = json.loads((t/'out'/'predictions.json').read_text())['predictions']
+    assert recs and all(r.get('laterality', 'R') == 'R' for r in recs), recs
+
+
+def test_inputs_csv_gives_each_file_its_own(world):
+    "An inputs CSV: two hash-named files of one exam, laterality and view per row; a 12-bit PNG's bits in its row."
+    t = world/'flags'/'csv'; t.mkdir(parents=True)
+    _hash_named(t, 'CC', 'a1.dcm'); _hash_named(t, 'MLO', 'b2.dcm')
+    img, _ = _synthetic_breast(128, 104, view='CC', seed=8); Image.fromarray(np.round(img * 4095).astype(np.uint16)).save(t/'c3.png')
+    (t/'in.csv').write_text('path,laterality,view,bits\na1.dcm,L,CC,\nb2.dcm,L,MLO,\nc3.png,R,CC,12\n')
+    rc, out, err = cli('predict', 'mammonet', '--run', world/'runs'/'mammonet', t/'in.csv', '--out', t/'out')
+    assert rc == 0, err[-1500:]
+    res = json.loads((t/'out'/'predictions.json').read_text())
+    assert sorted((r['laterality'], tuple(r['views'])) for r in res['predictions']) == [('L', ('CC', 'MLO')), ('R', ('CC',))]
+    assert res['input_warnings'] == [] and 'nearly black' not in out
+    (t/'in.csv').write_text('path,laterality,view\nc3.png,R,CC\n')                       # without its bits: warned, recorded
+    rc, out, err = cli('predict', 'mammonet', '--run', world/'runs'/'mammonet', t/'in.csv', '--out', t/'out2')
+    res = json.loads((t/'out2'/'predictions.json').read_text())
+    assert rc == 0 and len(res['input_warnings']) == 1 and 'give bits_stored=12' in res['input_warnings'][0]
+    assert 'warning: ' in out and 'nearly black' in out

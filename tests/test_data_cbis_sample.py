@@ -138,3 +138,29 @@ def test_with_masks_for_one_woman(tmp_path, capsys):
         area = e.lesion_masks[0].sum() / abs(ax * ay)                    # back in the file's pixels
         assert abs(area / (np.pi * 150 ** 2) - 1) < 0.15, area           # the disc drawn in the mask file
         assert (e.breast_mask[0][e.lesion_masks[0] > 0] > 0).mean() > 0.95  # ... inside the breast, where it was drawn
+
+
+def test_images_not_on_disk_are_counted_and_listed(tmp_path, capsys):
+    "Issue 29: the converter wrote rows for images that are not on disk with exit 0 and no count."
+    root = layout(tmp_path/'CBIS')
+    gone = sorted((root/'CBIS-DDSM').glob('Mass-Test_P_00173_*/*/*/1-1.dcm'))
+    for f in gone: f.unlink()
+    rc, out, err = run(capsys, 'manifest', 'cbis-ddsm', '--root', root, '--out', tmp_path/'m.csv')
+    assert rc == 0 and 'wrote' in out and '4 of 8 images named by the tables are not under' in err, err
+    assert err.count('CBIS-DDSM/Mass-Test_P_00173_') >= 4 and '--require-files makes this an error' in err, err
+    rc, out, err = run(capsys, 'manifest', 'cbis-ddsm', '--root', root, '--out', tmp_path/'strict.csv', '--require-files')
+    assert rc == 2 and '4 of 8 images named by the tables are not under' in err and 'nothing written' in err, err
+    assert not (tmp_path/'strict.csv').exists()
+
+
+def test_split_makes_the_sample_trainable(tmp_path, capsys):
+    "Issue 29: a table whose rows are all 'test' cannot be trained on; `manifest split` carves patient-level splits."
+    root = layout(tmp_path/'CBIS')
+    rc, out, err = run(capsys, 'manifest', 'cbis-ddsm', '--root', root, '--out', tmp_path/'m.csv')
+    assert rc == 0 and "every row is in split 'test'" in err and 'mammo-nb manifest split' in err, err
+    rc, out, err = run(capsys, 'train', 'mammonet', '--manifest', tmp_path/'m.csv', '--root', root, '--out', tmp_path/'run')
+    assert rc == 2 and "no rows in split 'train' or 'val' (the splits: test 8)" in err and not (tmp_path/'run').exists(), err
+    rc, out, err = run(capsys, 'manifest', 'split', tmp_path/'m.csv', '--root', root, '--val-fraction', '0.5', '--test-fraction', '0')
+    assert rc == 0 and 'patients train 1, val 1, test 0' in out, out
+    df = load_manifest(tmp_path/'m.csv', root=root)
+    assert sorted(df.split.unique()) == ['train', 'val'] and df.groupby('patient_id').split.nunique().max() == 1

@@ -42,6 +42,7 @@ def test_files_to_prediction(tmp_path, capsys, phantom_run):
                        '--cache', tmp_path/'c', '--out', tmp_path/'pred')
     assert rc == 0, err
     assert PHANTOM_WARNING in out and '4 prediction(s) written to' in out and str(tmp_path/'pred') in out
+    assert out.count('risk_1y=') == 4 and 'risk_5y=' in out                          # the key numbers on the console (issue 29)
     res = json.loads((tmp_path/'pred'/'predictions.json').read_text())
     assert res['trained_on_phantom'] is True and len(res['predictions']) == 4       # 2 women x 2 breasts
     for p in res['predictions']:
