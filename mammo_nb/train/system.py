@@ -438,7 +438,7 @@ class Run:
         write_json(self.path/RUN_FILE, self.info)
         warnings.warn(message, RunWarning, stacklevel=2)
 
-# %% ../../nbs/train/60b_system.ipynb #39e7b5ab
+# %% ../../nbs/train/60b_system.ipynb #dc525173
 _RUN_FIELDS = {'system': str, 'key': str, 'config': dict, 'status': str, 'data': dict, 'depends': dict, 'version': str,
                'warnings': list, 'best': dict, 'items': dict, 'encoders': dict, 'versions': dict, 'seconds': dict}
 _CHECKPOINT_FIELDS = {'config': dict, 'versions': dict, 'weights': str, 'epoch': (int, type(None)), 'monitor': (str, type(None)),
@@ -483,7 +483,8 @@ def _check_safetensors(p:Path):
         if n is None or 8 + n > size:
             raise MammoInputError(f"truncated safetensors file: {size} bytes, less than its header announces", path=p)
         try: hdr = json.loads(f.read(n))
-        except (json.JSONDecodeError, UnicodeDecodeError): raise MammoInputError("corrupt safetensors file: its header is not JSON", path=p) from None
+        except (json.JSONDecodeError, UnicodeDecodeError): hdr = None
+    if not isinstance(hdr, dict): raise MammoInputError("corrupt safetensors file: its header is not a JSON object", path=p)
     try: end = max([int(v['data_offsets'][1]) for k, v in hdr.items() if k != '__metadata__'] or [0])
     except (TypeError, KeyError, ValueError, IndexError): raise MammoInputError("corrupt safetensors file: a tensor without data offsets", path=p) from None
     if 8 + n + end > size:
