@@ -580,7 +580,7 @@ def _make_folder(out:Path) -> Path|None:
     out.mkdir(parents=True, exist_ok=True)
     return top
 
-# %% ../../nbs/train/60b_system.ipynb #c294a21f
+# %% ../../nbs/train/60b_system.ipynb #07d9cf02
 class System:
     "A published system: a name, a configuration class and the verbs train, evaluate, predict, bench, demo (see above)."
     name: ClassVar[str] = ''          # registry name and command-line word
@@ -681,9 +681,18 @@ class System:
               device:str|torch.device|None='auto', # 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'
               resume:bool=False, # continue (or return) the run found in `out` when it has the same key
               progress:bool=True, # progress bars and the epoch table
+              threads:int|None=None, # torch CPU threads for this training (restored afterwards; None: torch's setting); recorded in run.json
               **settings) -> Run:
         "Train a run of this system into `out`; returns the `Run`."
         _paths(manifest=manifest, root=root, cache=cache, out=out, tables=('manifest',))
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise MammoInputError(f"threads must be a whole number >= 1, got {threads!r}")
+        n0 = torch.get_num_threads()
+        if threads is not None: torch.set_num_threads(threads)
+        try: return self._train_call(manifest, out, config, root, cache, device, resume, progress, settings)
+        finally: torch.set_num_threads(n0)
+
+    def _train_call(self, manifest, out, config, root, cache, device, resume, progress, settings) -> Run:
         cfg = self.config(config, **settings)
         out = _out_folder(out if out is not None else runs_dir()/self.name, '--out (the run folder)')
         dev = get_device(_device(device))
@@ -713,6 +722,7 @@ class System:
         write_json(out/'config.json', cfg.to_dict())
         items = {k: len(getattr(getattr(dls, k, None), 'dataset', None) or []) for k in ('train', 'valid')}
         run = Run(out, {**record, 'status': 'training', 'device': str(dev), 'versions': environment_info(), 'items': items,
+                        'threads': dict(torch=torch.get_num_threads(), cpus=os.cpu_count()),   # (a result can depend on them: recorded)
                         'warnings': list((old.info.get('warnings') if old else None) or []),
                         'started': time.strftime('%Y-%m-%d %H:%M:%S')})
         for w in getattr(dls, 'warnings', []) or []:
@@ -832,7 +842,7 @@ class System:
             DEMO_STEPS.register(self.name, self.demo, order=getattr(self, 'demo_order', 50), title=self.title)
         return self
 
-# %% ../../nbs/train/60b_system.ipynb #feea069d
+# %% ../../nbs/train/60b_system.ipynb #11e54679
 def _fmt(v) -> str:
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
@@ -848,7 +858,7 @@ def _train_run(system:System):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RunWarning)    # printed below, once, from the run record
             r = system.train(args.manifest, out=args.out, root=args.root, cache=args.cache, device=args.device, resume=args.resume,
-                             progress=not args.quiet, **system.config_class.parse_settings(args.set))
+                             progress=not args.quiet, threads=args.threads, **system.config_class.parse_settings(args.set))
         b = r.info.get('best') or {}
         print(f"{system.name} run {r.path} (key {r.key}): {r.info.get('status')}; best epoch {b.get('epoch')}, "
               f"{b.get('monitor')} = {_fmt(b.get('value'))}; device {r.info.get('device')}, {r.info.get('precision')}")
@@ -915,6 +925,7 @@ def system_commands(system:System) -> list[Command]:
                 [arg('--manifest', required=True, help="manifest CSV with 'train' and 'val' splits"), *data,
                  arg('--out', default=None, help=f'run folder (default: runs/{n})'), dev,
                  arg('--resume', action='store_true', help='continue the unfinished run in --out (or return it if finished)'),
+                 arg('--threads', type=int, default=None, help="torch CPU threads (default: torch's setting); the run records them"),
                  arg('--set', action='extend', nargs='+', default=[], metavar='KEY=VALUE', help='change a setting (listed below)'),
                  arg('--quiet', action='store_true', help='no progress bars')], epilog=_settings_epilog(system), module=mod),
         Command(f'evaluate {n}', f'evaluate a trained {n} run on one split (patient-level bootstrap CIs)', _evaluate_run(system),
