@@ -12,8 +12,8 @@ from ..core import MammoInputError
 from .risk import _as_np, _auc, bootstrap_replicates
 
 # %% auto #0
-__all__ = ['auc', 'bootstrap_ci', 'auc_ci', 'paired_diff_ci', 'accuracy', 'sensitivity', 'specificity', 'format_ci',
-           'classification_report']
+__all__ = ['auc', 'bootstrap_ci', 'auc_ci', 'paired_diff_ci', 'paired_seeds', 'accuracy', 'sensitivity', 'specificity',
+           'format_ci', 'classification_report']
 
 # %% ../../nbs/metrics/43_metrics_classification.ipynb #4b68d276
 def _labels(y, name:str='y') -> np.ndarray:
@@ -84,6 +84,34 @@ def paired_diff_ci(stat:Callable, # stat(y, p) -> float, e.g. `auc`
     y = _labels(y); p_a = _scores(p_a, len(y), 'p_a'); p_b = _scores(p_b, len(y), 'p_b')
     return bootstrap_ci(lambda yy, a, b: stat(yy, a) - stat(yy, b), y, p_a, p_b, groups=groups,
                         n_boot=n_boot, seed=seed, alpha=alpha)
+
+# %% ../../nbs/metrics/43_metrics_classification.ipynb #341c5d84
+def _score_matrix(p, n:int, name:str) -> np.ndarray:
+    "Scores `[n]` or `[n, S]` (one column per training seed) as a 2-d float array without NaN or inf."
+    a = _as_np(p, name, None)
+    if a.ndim == 1: a = a[:, None]
+    if a.ndim != 2: raise MammoInputError(f"{name} must be [n] or [n, seeds] scores, got shape {a.shape}")
+    if len(a) != n: raise MammoInputError(f"y has {n} entries but {name} has {len(a)}: shapes differ")
+    if not np.isfinite(a).all(): raise MammoInputError(f"{name} contains {int((~np.isfinite(a)).sum())} NaN or infinite values")
+    return a
+
+def paired_seeds(y, # [n] binary labels of the test items
+                 p_a, # [n, S] scores of model A, one column per training seed (or [n]: one seed)
+                 p_b, # [n, S] scores of model B on the same items, seeds paired by column
+                 groups=None, # [n] patient ids to resample
+                 stat:Callable=None, # stat(y, p) -> float (default `auc`)
+                 n_boot:int=1000, seed:int=0, alpha:float=0.05,
+                 ) -> dict:
+    "Seed-averaged paired difference `diff` [`lo`, `hi`], each arm's mean and per-seed values (`a`, `b`, `diffs`)."
+    stat = stat or auc
+    y = _labels(y); A, B = _score_matrix(p_a, len(y), 'p_a'), _score_matrix(p_b, len(y), 'p_b')
+    if A.shape != B.shape: raise MammoInputError(f"p_a {A.shape} and p_b {B.shape} must have the same seeds")
+    S = A.shape[1]
+    d, lo, hi = bootstrap_ci(lambda yy, a, b: float(np.mean([stat(yy, a[:, k]) - stat(yy, b[:, k]) for k in range(S)])),
+                             y, A, B, groups=groups, n_boot=n_boot, seed=seed, alpha=alpha)
+    a, b = [float(stat(y, A[:, k])) for k in range(S)], [float(stat(y, B[:, k])) for k in range(S)]
+    return dict(diff=d, lo=lo, hi=hi, a_mean=float(np.mean(a)), b_mean=float(np.mean(b)), a=a, b=b,
+                diffs=[x - z for x, z in zip(a, b)], seeds=S, n=len(y))
 
 # %% ../../nbs/metrics/43_metrics_classification.ipynb #27bea448
 def _prob(y, p, threshold:float) -> tuple[np.ndarray, np.ndarray]:
