@@ -73,6 +73,21 @@ def test_fusion_from_branch_runs(run, tmp_path):
     assert rc == 0 and 'ipsidualnet_R@1' in out and 'momminet_R@1' not in out, err[-2000:]
 
 
+def test_table2_and_table6_arms(run, tmp_path):
+    "The branch ablations train and evaluate from the command line: IpsiDualNet w/o relation blocks on bilateral pairs, HRNet + PWFL."
+    base = ['--manifest', run['man'], *run['data'], '--quiet', '--set', *TINY, 'nipples=annotation']
+    rc, _, err = cli('train', 'momminet', *base, 'stages=ipsi', 'relation_blocks=0', 'roi_concat=true', 'ipsi_aux_view=contra', '--out', tmp_path/'cat')
+    assert rc == 0, err[-2000:]
+    rc, _, err = cli('train', 'momminet', *base, 'stages=bi', 'bi_aux_view=none', 'box_rule=component', '--out', tmp_path/'hrnet')
+    assert rc == 0, err[-2000:]
+    cfg = json.loads((tmp_path/'cat'/'best.json').read_text())['config']
+    assert cfg['ipsi']['roi_concat'] and cfg['ipsi']['aux_view'] == 'contra' and cfg['ipsi']['relation_blocks'] == 0
+    cfg = json.loads((tmp_path/'hrnet'/'best.json').read_text())['config']
+    assert cfg['bi']['aux_view'] == 'none' and cfg['box_rule'] == 'component'
+    rc, out, err = cli('evaluate', 'momminet', '--run', tmp_path/'hrnet', '--n-boot', 10)
+    assert rc == 0 and 'bidualnet_R@1' in out, err[-2000:]
+
+
 def test_evaluate_with_and_without_a_view(run):
     rc, out, err = cli('evaluate', 'momminet', '--run', run['dir']/'run', '--split', 'test', '--n-boot', 20)
     assert rc == 0, err[-2000:]
@@ -80,8 +95,11 @@ def test_evaluate_with_and_without_a_view(run):
     ev = run['dir']/'run'/'evaluation'/'test'
     assert {'froc.csv', 'summary.csv', 'images.csv', 'nipples.csv', 'nipple_summary.csv', 'metrics.json', 'froc.png'} <= {p.name for p in ev.iterdir()}
     froc = pd.read_csv(ev/'froc.csv')
-    assert set(froc['head']) == {'momminet', 'ipsidualnet', 'bidualnet'} and list(froc.fppi.unique()) == [0.5, 1.0, 2.0]
+    assert set(froc['head']) == {'momminet', 'momminet_ipsiboxes', 'ipsidualnet', 'bidualnet'} and list(froc.fppi.unique()) == [0.5, 1.0, 2.0]
     assert (froc.n_groups <= 2).all()                                   # CIs resample women, not images
+    assert set(froc.criterion) == {'mask'} and (froc.mimic_fppi >= 0).all()   # hits on the masks; FP on mimics counted apart
+    m = json.loads((ev/'metrics.json').read_text())
+    assert m['hit'] == 'mask IoU > 0.2' and 'momminet_mimic_fppi@1' in m
     rc, out, err = cli('evaluate', 'momminet', '--run', run['dir']/'run', '--drop', 'ipsi', '--n-boot', 10)
     assert rc == 0, err[-2000:]
     m = json.loads((run['dir']/'run'/'evaluation'/'test-no-ipsi'/'metrics.json').read_text())
@@ -127,6 +145,9 @@ def test_predict_manifest_detected_boxes_and_bad_inputs(run, tmp_path):
            (tr('stages=fusion'), 'add stage ipsi or set ipsi_run'),
            (tr('stages=bi'), 'needs a nipple detector'),
            (tr('geometry=centre'), 'geometry must be one of'),
+           (tr('stages=ipsi', 'nipples=annotation', 'roi_concat=true'), 'set relation_blocks=0'),
+           (tr('bi_aux_view=none'), "the fusion stage needs the paper's pairs"),
+           (tr('stages=bi', 'nipples=annotation', 'box_rule=blob'), 'box_rule must be one of'),
            (tr('stage_epochs={"fusion": 0}'), 'integers >= 1'),
            (tr('stages=fusion', 'nipples=annotation', f'ipsi_run={tmp_path/"none"}', f'bi_run={tmp_path/"none"}'), 'run folder not found'),
            (tr(man=tmp_path/'nomass.csv'), 'has nothing to learn'),

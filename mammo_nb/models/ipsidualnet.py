@@ -23,8 +23,8 @@ from .bidualnet import HRNetTrunk, pad_detections, detections_to_list
 from ..losses.detection import focal_loss, diou_loss
 
 # %% auto #0
-__all__ = ['GEOMETRIES', 'geometric_features', 'geometry_embedding', 'RelationBlock', 'boxes_to_prob_map', 'HRNetFPN',
-           'ipsi_backbone', 'box_targets', 'IpsiDualNet']
+__all__ = ['GEOMETRIES', 'IPSI_AUX_VIEWS', 'geometric_features', 'geometry_embedding', 'RelationBlock', 'boxes_to_prob_map',
+           'HRNetFPN', 'ipsi_backbone', 'box_targets', 'IpsiDualNet']
 
 # %% ../../nbs/models/56c_ipsidualnet.ipynb #93cfaa11
 GEOMETRIES = ('nipple', 'dummy', 'roi', 'none')
@@ -135,7 +135,7 @@ def ipsi_backbone(name:str='hrnet_w18_small', # 'hrnet_*' (HRNet + FPN), 'resnet
     if name.startswith('hrnet_'): return HRNetFPN(name, fpn_channels, pretrained, weights_path)
     return detection_backbone(name, fpn_channels, pretrained, weights_path)
 
-# %% ../../nbs/models/56c_ipsidualnet.ipynb #3251b2c3
+# %% ../../nbs/models/56c_ipsidualnet.ipynb #0d21fd50
 @contextlib.contextmanager
 def _mode(m:nn.Module, training:bool):
     "Temporarily set one module's mode."
@@ -164,6 +164,7 @@ def box_targets(batch:dict, # the batch
     return out
 
 _IPSI_LOSSES = ('rpn_objectness', 'rpn_box', 'roi_focal', 'roi_diou')
+IPSI_AUX_VIEWS = ('ipsi', 'contra')
 
 class IpsiDualNet(nn.Module):
     "IpsiDualNet-v2: Siamese Faster R-CNN + FPN with two cross-view relation blocks (MommiNet-v2 §3.5)."
@@ -184,9 +185,13 @@ class IpsiDualNet(nn.Module):
                  score_thresh:float=0.01, # detections below are dropped
                  detections_per_img:int=20, # K: detections kept per image
                  pretrained:bool=False, weights_path:str|None=None, # backbone ImageNet weights
+                 roi_concat:bool=False, # Table 2's "IpsiDualNet w/o relation blocks": main and auxiliary RoI features concatenated (needs relation_blocks=0)
+                 aux_view:str='ipsi', # the auxiliary image: 'ipsi' (the paper's) or 'contra' (Table 2, right half)
                  ):
         super().__init__()
         if relation_blocks not in (0, 1, 2): raise MammoInputError(f"relation_blocks must be 0, 1 or 2, got {relation_blocks}")
+        if roi_concat and relation_blocks: raise MammoInputError("roi_concat (IpsiDualNet w/o relation blocks) replaces the relation blocks: set relation_blocks=0")
+        if aux_view not in IPSI_AUX_VIEWS: raise MammoInputError(f"aux_view must be one of {', '.join(IPSI_AUX_VIEWS)}, got {aux_view!r}")
         if geometry not in GEOMETRIES: raise MammoInputError(f"geometry must be one of {', '.join(GEOMETRIES)}, got {geometry!r}")
         if len(anchor_fracs) != 5: raise MammoInputError(f"anchor_fracs needs 5 sizes (pyramid levels 0-3 and pool), got {len(anchor_fracs)}")
         H, W = (int(v) for v in image_size)
@@ -195,8 +200,9 @@ class IpsiDualNet(nn.Module):
                            relation_blocks=int(relation_blocks), geometry=geometry, heads=int(heads), key_dim=int(key_dim),
                            rois_per_image=int(rois_per_image), aux_rois=int(aux_rois), focal_alpha=float(focal_alpha),
                            focal_gamma=float(focal_gamma), score_thresh=float(score_thresh), detections_per_img=int(detections_per_img),
-                           pretrained=bool(pretrained), weights_path=weights_path)
+                           pretrained=bool(pretrained), weights_path=weights_path, roi_concat=bool(roi_concat), aux_view=aux_view)
         self.geometry, self.n_rel, self.aux_rois, self.k = geometry, int(relation_blocks), int(aux_rois), int(detections_per_img)
+        self.roi_concat, self.aux_view = bool(roi_concat), aux_view
         self.alpha, self.gamma, self.score_thresh = float(focal_alpha), float(focal_gamma), float(score_thresh)
         self.backbone = ipsi_backbone(backbone, fpn_channels, pretrained, weights_path)
         C, D = self.backbone.out_channels, int(representation_size)
@@ -204,7 +210,7 @@ class IpsiDualNet(nn.Module):
         self.rpn = RegionProposalNetwork(anchors, RPNHead(C, anchors.num_anchors_per_location()[0]), 0.7, 0.3, 256, 0.5,
                                          dict(training=1000, testing=500), dict(training=500, testing=200), 0.7)
         self.roi_pool = MultiScaleRoIAlign(['0', '1', '2', '3'], 7, 2)
-        self.fc6, self.fc7 = nn.Linear(C * 49, D), nn.Linear(D, D)
+        self.fc6, self.fc7 = nn.Linear(C * 49 * (2 if roi_concat else 1), D), nn.Linear(D, D)
         nf = {'nipple': 3, 'dummy': 3, 'roi': 4, 'none': None}[geometry]
         self.relations = nn.ModuleList([RelationBlock(D, heads, key_dim, nf) for _ in range(self.n_rel)])
         self.cls, self.box = nn.Linear(D, 1), nn.Linear(D, 4)
@@ -219,20 +225,37 @@ class IpsiDualNet(nn.Module):
         "Backbone + FPN features of `[N,1,H,W]` images in [0,1] (standardised and padded to a multiple of 32 here)."
         return self.backbone(HRNetTrunk.pad((images - GRAY_MEAN) / GRAY_STD))
 
+    @property
+    def uses_aux(self) -> bool:
+        "Whether the auxiliary view enters the network (relation blocks or concatenated RoI features)."
+        return bool(self.n_rel) or self.roi_concat
+
     def _geometry(self, b:int, rm:Tensor, ra:Tensor, batch:dict, size:tuple) -> Tensor|None:
+        "The geometric features `[I,J,F]` of item `b`'s main RoIs `rm` against its auxiliary RoIs `ra` (None: no geometric term)."
         if self.geometry == 'none': return None
         if self.geometry == 'roi': return geometric_features(rm, ra, mode='roi')
         if self.geometry == 'dummy':
             c = rm.new_tensor([(size[1] - 1) / 2, (size[0] - 1) / 2]); return geometric_features(rm, ra, c, c, 'dummy')
-        for k in ('main_nipple', 'ipsi_nipple'):
+        keys = ('main_nipple', f'{self.aux_view}_nipple')
+        for k in keys:
             if k not in batch: raise MammoInputError(f"geometry='nipple' needs batch['{k}'] [B,2] (the nipple detector's output or "
                                                      "registration.bilateral.estimate_nipples)")
-        return geometric_features(rm, ra, batch['main_nipple'][b].float().to(rm), batch['ipsi_nipple'][b].float().to(rm), 'nipple')
+        return geometric_features(rm, ra, *(batch[k][b].float().to(rm) for k in keys), 'nipple')
+
+    def _pooled(self, fm, rois_m:list, fa, idx:Tensor, size:tuple) -> Tensor:
+        "RoIAlign features `[N, C*49]` of the main RoIs; with `roi_concat`, the auxiliary view's in the same boxes appended (zeros when it is missing)."
+        B = len(rois_m)
+        x = self.roi_pool(fm, rois_m, [size] * B).flatten(1)
+        if not self.roi_concat: return x
+        xa = torch.zeros_like(x)
+        has = torch.cat([torch.full((len(r),), b in set(idx.tolist()), dtype=torch.bool, device=x.device) for b, r in enumerate(rois_m)])
+        if has.any(): xa[has] = self.roi_pool(fa, [rois_m[b] for b in idx.tolist()], [size] * len(idx)).flatten(1)
+        return torch.cat([x, xa], 1)
 
     def _head(self, fm, rois_m:list, fa, rois_a:list|None, idx:Tensor, batch:dict, size:tuple) -> tuple[Tensor, Tensor]:
         "Class logits `[N]` and box deltas `[N,4]` of the main RoIs (concatenated over images)."
         B = len(rois_m)
-        hm = F.relu(self.fc6(self.roi_pool(fm, rois_m, [size] * B).flatten(1)))
+        hm = F.relu(self.fc6(self._pooled(fm, rois_m, fa, idx, size)))
         if not self.n_rel:
             hm = F.relu(self.fc7(hm)); return self.cls(hm)[:, 0], self.box(hm)
         n_m, pres = [len(r) for r in rois_m], idx.tolist()
@@ -280,11 +303,11 @@ class IpsiDualNet(nn.Module):
                 ) -> dict:
         "Losses (when the batch has `main_boxes`); in eval mode also `detections` [B,K,5] and `ipsi_prob` [B,1,H,W]."
         xm = _image(batch, 'main_image'); B, H, W = xm.shape[0], *xm.shape[-2:]
-        dev = xm.device
-        if self.n_rel:
-            xa = _image(batch, 'ipsi_image')
-            if xa.shape != xm.shape: raise MammoInputError(f"ipsi_image {tuple(xa.shape)} and main_image {tuple(xm.shape)} differ in shape")
-            ma = batch['ipsi_mask'].reshape(-1).float().to(dev) if 'ipsi_mask' in batch else (xa.flatten(1).abs().amax(1) > 0).float()
+        dev, a = xm.device, self.aux_view
+        if self.uses_aux:
+            xa = _image(batch, f'{a}_image')
+            if xa.shape != xm.shape: raise MammoInputError(f"{a}_image {tuple(xa.shape)} and main_image {tuple(xm.shape)} differ in shape")
+            ma = batch[f'{a}_mask'].reshape(-1).float().to(dev) if f'{a}_mask' in batch else (xa.flatten(1).abs().amax(1) > 0).float()
             idx = torch.nonzero(ma > 0)[:, 0]
             feats = self.features(torch.cat([xm, xa[idx]]))                     # Siamese: one pass, shared weights
         else: idx, feats = torch.zeros(0, dtype=torch.long, device=dev), self.features(xm)

@@ -22,7 +22,8 @@ from .backbones import create_encoder, GRAY_MEAN, GRAY_STD
 from ..data.preprocess import geometric_nipple
 
 # %% auto #0
-__all__ = ['detection_backbone', 'nipple_targets', 'NippleDetector', 'detect_nipples', 'nipple_error_mm', 'nipple_error_summary']
+__all__ = ['detection_backbone', 'nipple_targets', 'NippleDetector', 'fit_batch', 'detect_nipples', 'nipple_error_mm',
+           'nipple_error_summary']
 
 # %% ../../nbs/models/56a_nipple_detector.ipynb #8fac714c
 def _conv_bn(cin:int, cout:int, stride:int=1) -> nn.Sequential:
@@ -198,6 +199,26 @@ def _top_keypoints(dets:list, device) -> tuple[Tensor, Tensor]:
     return xy, sc
 
 MODELS.register('nipple-detector', NippleDetector, kind='detection', help='Keypoint R-CNN nipple detector (MommiNet-v2 §3.3)')
+
+# %% ../../nbs/models/56a_nipple_detector.ipynb #43c0219d
+def fit_batch(model:nn.Module, # a model of the batch contract: `model(batch)`, `model.compute_loss(outputs, batch)`
+              batch:dict, # the batch it learns
+              steps:int=100, # optimiser steps
+              lr:float=3e-3, # peak learning rate of the one-cycle schedule
+              ) -> list[float]:
+    "Train `model` on one batch (Adam, one-cycle learning rate) and leave it in eval mode; the loss of every step."
+    params = [q for q in model.parameters() if q.requires_grad]
+    if not params: raise MammoInputError("the model has no trainable parameter")
+    opt = torch.optim.Adam(params, lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=int(steps), pct_start=0.2)
+    losses = []
+    model.train()
+    for _ in range(int(steps)):
+        opt.zero_grad()
+        loss, _ = model.compute_loss(model(batch), batch)
+        loss.backward(); opt.step(); sched.step(); losses.append(float(loss.detach()))
+    model.eval()
+    return losses
 
 # %% ../../nbs/models/56a_nipple_detector.ipynb #49556aec
 def detect_nipples(model:NippleDetector, # a (trained) detector

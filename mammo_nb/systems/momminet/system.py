@@ -203,7 +203,7 @@ def boxes_table(recs:list[dict]) -> pd.DataFrame:
                  **dict(zip(cols[11:15], bx['frame'])), route=r['route']) for r in recs for j, bx in enumerate(r['boxes'])]
     return pd.DataFrame(rows, columns=cols)
 
-# %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #dbabaa38
+# %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #4a9ef65b
 class MommiNetSystem(System):
     "MommiNet-v2: tri-view mass detection (see `65a_momminet_train` for the configuration, the stages and the evaluation)."
     name, title = 'momminet', 'MommiNet-v2: tri-view mass detection'
@@ -251,10 +251,10 @@ class MommiNetSystem(System):
         res = evaluate_momminet(model, manifest, split, cfg.size, root=root, cache=cache, bs=cfg.bs, nipple_source=cfg.nipples,
                                 detector=det, drop=drop, n_boot=n_boot)
         s = dict(stage=cfg.final_stage, drop=drop, n_images=res['n_images'], n_masses=res['n_masses'], n_patients=res['n_patients'],
-                 routes={ROUTES[k]: v for k, v in res['routes'].items()})
+                 routes={ROUTES[k]: v for k, v in res['routes'].items()}, hit=f"{res['criterion']} IoU > 0.2", n_mimics=res['n_mimics'])
         for r in res['froc'].itertuples():
             k = f"{r.head}_R@{r.fppi:g}"
-            s[k], s[f'{k}_ci'] = float(r.recall), [float(r.lo), float(r.hi)]
+            s[k], s[f'{k}_ci'], s[f"{r.head}_mimic_fppi@{r.fppi:g}"] = float(r.recall), [float(r.lo), float(r.hi)], float(r.mimic_fppi)
         tables = {'froc': res['froc'], 'summary': res['summary'].reset_index(), 'images': res['images']}
         title = f"{run.path.name}, split {split}" + (f", {drop} view removed" if drop else '')
         figures = {'froc': plot_froc_figure(res['curves'], title)}
