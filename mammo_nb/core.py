@@ -17,7 +17,7 @@ from safetensors.torch import save_model, load_model
 # %% auto #0
 __all__ = ['MODELS', 'DATASETS', 'DEMO_STEPS', 'COMMANDS', 'BENCHMARKS', 'SYSTEMS', 'MammoInputError', 'repo_root', 'data_root',
            'cache_dir', 'runs_dir', 'resolve_data_path', 'atomic_path', 'strict_json', 'write_json', 'seed_everything',
-           'get_device', 'autocast_dtype', 'environment_info', 'Entry', 'Registry', 'save_checkpoint',
+           'get_device', 'autocast_dtype', 'environment_info', 'numeric_build', 'Entry', 'Registry', 'save_checkpoint',
            'load_checkpoint', 'arg', 'Command', 'command', 'DemoContext', 'DemoResult', 'demo_step', 'markdown_table',
            'peak_mb', 'time_call', 'time_interleaved']
 
@@ -170,6 +170,14 @@ def environment_info() -> dict[str, str]:
         except md.PackageNotFoundError: info[pkg] = 'not installed'
     info['cuda'] = torch.version.cuda or 'none'
     return info
+
+# %% ../nbs/core/00_core.ipynb #3b47d09f
+def numeric_build() -> dict[str, str]:
+    "numpy/scipy versions, the architecture and the CPU's SIMD features numpy dispatches to: what exact floating-point bytes depend on."
+    import scipy
+    try: from numpy._core._multiarray_umath import __cpu_features__ as f
+    except ImportError: from numpy.core._multiarray_umath import __cpu_features__ as f  # numpy < 2
+    return dict(numpy=np.__version__, scipy=scipy.__version__, machine=platform.machine(), cpu=' '.join(sorted(k for k, v in f.items() if v)))
 
 # %% ../nbs/core/00_core.ipynb #cf398e0f
 @dataclass

@@ -145,7 +145,8 @@ GOLDEN_SPEC = dict(seed=2026, patients=4, n_years=2, size=[128, 104]) # simulate
 def golden_fingerprint() -> dict:
     """What a small phantom is: `structure` (ids, boxes, categories, BI-RADS: integers and labels), `numbers` (image and
     gaze statistics, rounded to 1e-5) and `sha256` (the exact bytes of every image, gaze map and mask)."""
-    import platform, scipy
+    import platform
+    from mammo_nb.core import numeric_build
     from mammo_nb.data.phantom import simulate_patient
     from threadpoolctl import threadpool_limits
     h, structure, numbers = hashlib.sha256(), [], []
@@ -159,7 +160,7 @@ def golden_fingerprint() -> dict:
                               [[m.mimic_id, m.category, list(m.box)] for m in im.mimics]])
             numbers.append([round(float(x), 5) for x in (im.image.mean(), im.image.std(), im.gaze.mean(), *im.nipple_xy)])
     return dict(spec=GOLDEN_SPEC, structure=structure, numbers=numbers, sha256=h.hexdigest(),
-                built_with=dict(numpy=np.__version__, scipy=scipy.__version__, python=platform.python_version(), machine=platform.machine()))
+                built_with=dict(python=platform.python_version(), **numeric_build()))
 
 
 def test_golden_phantom():
@@ -171,8 +172,8 @@ def test_golden_phantom():
     assert now['structure'] == gold['structure'], f"structure differs: {how}"
     diff = np.abs(np.array(now['numbers']) - np.array(gold['numbers'])).max()
     assert diff <= 1e-4, f"image/gaze statistics differ by up to {diff:.2g} (> 1e-4): {how}"
-    same_libs = all(now['built_with'][k] == gold['built_with'][k] for k in ('numpy', 'scipy', 'machine'))
-    if same_libs: assert now['sha256'] == gold['sha256'], f"the bytes differ with the recorded numpy/scipy builds: {how}"
+    same_libs = all(now['built_with'][k] == gold['built_with'].get(k) for k in ('numpy', 'scipy', 'machine', 'cpu'))
+    if same_libs: assert now['sha256'] == gold['sha256'], f"the bytes differ with the recorded numpy/scipy builds and CPU features: {how}"
     elif now['sha256'] != gold['sha256']:
         import warnings
         warnings.warn(f"the phantom's bytes differ from the golden file (recorded with {gold['built_with']}, now {now['built_with']}); "
