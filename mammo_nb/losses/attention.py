@@ -11,7 +11,8 @@ from torch import Tensor
 from ..core import MammoInputError
 
 # %% auto #0
-__all__ = ['pyramid_max_levels', 'pyramid_down', 'gaussian_pyramid', 'attention_norm', 'pyramid_loss', 'bfl_loss']
+__all__ = ['pyramid_max_levels', 'pyramid_down', 'gaussian_pyramid', 'attention_norm', 'pyramid_loss', 'mse_attention_loss',
+           'bfl_loss']
 
 # %% ../../nbs/losses/34_losses_attention.ipynb #2c9bd09e
 _BINOMIAL = torch.tensor([1., 4., 6., 4., 1.]) / 16
@@ -86,6 +87,26 @@ def pyramid_loss(attn:Tensor, # [B, h, w] or [B, 1, h, w] network attention maps
         per_map = (attention_norm(GH, eps) - attention_norm(GR, eps)).pow(2).mean(dim=(1, 2, 3))
         total = total + (per_map.mean() if m is None else (per_map * m).sum() / m.sum().clamp(min=1.0))
     return total
+
+# %% ../../nbs/losses/34_losses_attention.ipynb #0da5f030
+def mse_attention_loss(attn:Tensor, # [B, h, w] or [B, 1, h, w] network attention maps H (e.g. CAM)
+                       gaze:Tensor, # [B, H', W'] or [B, 1, H', W'] gaze heat maps R, any resolution
+                       mask:Tensor|None=None, # [B] 1 = this breast has gaze; None = all have
+                       eps:float=1e-6, # guards the scaling of a flat map
+                       ) -> Tensor:
+    "GA-Net's plain attention loss: MSE between the min-max scaled CAM and the gaze scaled by its maximum, on the CAM grid."
+    H = _maps(attn, 'attn'); R = _maps(gaze, 'gaze')
+    if R.shape[0] != H.shape[0]: raise MammoInputError(f"attn has {H.shape[0]} maps but gaze has {R.shape[0]}")
+    m = _batch_mask(mask, H.shape[0], H)
+    R = R.to(H.dtype)
+    if m is not None: R = torch.where(m[:, None, None, None] > 0, R, torch.zeros_like(R))
+    if not torch.isfinite(R).all(): raise MammoInputError("gaze contains NaN or infinite values")
+    if R.shape[-2:] != H.shape[-2:]: R = F.interpolate(R, size=tuple(H.shape[-2:]), mode='area')
+    lo, hi = H.amin(dim=(2, 3), keepdim=True), H.amax(dim=(2, 3), keepdim=True)
+    Hs = (H - lo) / (hi - lo + eps)
+    Rs = R / (R.amax(dim=(2, 3), keepdim=True) + eps)
+    per_map = (Hs - Rs).pow(2).mean(dim=(1, 2, 3))
+    return per_map.mean() if m is None else (per_map * m).sum() / m.sum().clamp(min=1.0)
 
 # %% ../../nbs/losses/34_losses_attention.ipynb #8caf4a0d
 def _info_nce(q:Tensor, k:Tensor) -> Tensor:

@@ -69,7 +69,7 @@ def apply_label_rule(df:pd.DataFrame, # a validated manifest
     if rule == 'inbreast_birads': return inbreast_birads_labels(df)
     raise MammoInputError(f"unknown label_rule {rule!r}; known: {', '.join(LABEL_RULES)}")
 
-# %% ../../../nbs/systems/mammonet/64a_mammonet_train.ipynb #f479526b
+# %% ../../../nbs/systems/mammonet/64a_mammonet_train.ipynb #95904046
 def _aug_fields() -> set: return {f.name for f in fields(Augment)}
 
 def cam_grid(encoder:str, # branch network name
@@ -102,6 +102,7 @@ class MammoNetConfig(SystemConfig):
     fusion_layers:int = 2 # linear + ReLU layers of the fusion network
     recon_hidden:int = 512 # hidden width of the BFL reconstruction networks N_v
     pyramid_levels:int = 3 # Gaussian pyramid levels L of Eq. 2
+    attention_loss:str = 'pyramid' # the gaze loss weighted by lambda: 'pyramid' (Eq. 2) or 'mse' (GA-Net's plain MSE, the paper's contrast)
     augment:bool = True # augment the training split: rotation, zoom, shift, top-bottom flip (image, masks and gaze alike)
     augment_kwargs:dict = field(default_factory=dict) # `Augment` settings, e.g. {"rotate": 15, "vflip": 0.5}
     label_rule:str = 'pathology' # breast labels: 'pathology' (as in the manifest) or 'inbreast_birads' (1-2 -> 0, 3 out, 4-6 -> 1)
@@ -125,6 +126,7 @@ class MammoNetConfig(SystemConfig):
             try: pw = float(self.pos_weight)
             except (TypeError, ValueError): pw = float('nan')
             if not (math.isfinite(pw) and pw > 0): raise MammoInputError(f"pos_weight must be 'balanced' or a number > 0, got {self.pos_weight!r}")
+        if self.attention_loss not in ('pyramid', 'mse'): raise MammoInputError(f"attention_loss must be 'pyramid' or 'mse', got {self.attention_loss!r}")
         if self.schedule not in ('constant', 'one_cycle'): raise MammoInputError(f"schedule must be 'constant' or 'one_cycle', got {self.schedule!r}")
         if self.label_rule not in LABEL_RULES: raise MammoInputError(f"unknown label_rule {self.label_rule!r}; known: {', '.join(LABEL_RULES)}")
         if not isinstance(self.train_breasts, int) or self.train_breasts < 0: raise MammoInputError(f"train_breasts must be an integer >= 0, got {self.train_breasts!r}")
@@ -152,7 +154,8 @@ def build_mammonet(config:MammoNetConfig, # the run's settings
     w = config.loss_weights
     kw = dict(encoder=config.encoder, pretrained=config.pretrained, weights_path=config.weights_path or None, heads=config.heads,
               attn_dropout=config.attn_dropout, fusion_dim=config.fusion_dim, fusion_layers=config.fusion_layers,
-              recon_hidden=config.recon_hidden, pyramid_levels=config.pyramid_levels, pos_weight=float(pos_weight))
+              recon_hidden=config.recon_hidden, pyramid_levels=config.pyramid_levels, pos_weight=float(pos_weight),
+              attention_loss=config.attention_loss)
     if w['pyramid']: kw['lambda_pyramid'] = w['pyramid']
     if w['bfl']: kw['mu_bfl'] = w['bfl']
     return mammonet_variant(config.variant, **kw)
