@@ -398,7 +398,7 @@ def config_overrides(items:list, # 'KEY=VALUE' strings
         out[k] = tuple(val) if isinstance(val, list) else val
     return out
 
-# %% ../../nbs/data/12c_phantom_dicom.ipynb #c0cf550a
+# %% ../../nbs/data/12c_phantom_dicom.ipynb #6de71d47
 @command('phantom', help='generate the procedural phantom data set (DICOM, manifest.csv, annotations.json, gaze, flows)',
          args=[arg('--out', required=True, help='output folder (created; a previous phantom in it is replaced)'),
                arg('--patients', type=int, default=20, help='number of patients (default 20)'),
@@ -406,6 +406,8 @@ def config_overrides(items:list, # 'KEY=VALUE' strings
                arg('--size', type=int, nargs=2, default=[512, 416], metavar=('H', 'W'), help='image size (default 512 416)'),
                arg('--seed', type=int, default=0, help='seed: the same seed gives the same bytes (default 0)'),
                arg('--workers', type=int, default=1, help='worker processes (default 1)'),
+               arg('--fractions', type=float, nargs=3, default=[0.7, 0.1, 0.2], metavar=('TRAIN', 'VAL', 'TEST'),
+                   help='patient-level split fractions (default 0.7 0.1 0.2)'),
                arg('--p-cancer', type=float, default=None, help='share of patients with a cancer (default 0.3)'),
                arg('--preset', default='teaching', choices=sorted(PRESETS),
                    help='how conspicuous findings are and how strong the cues: teaching (default), realistic, no_cues'),
@@ -414,11 +416,11 @@ def config_overrides(items:list, # 'KEY=VALUE' strings
                arg('--quiet', action='store_true', help='no progress bar')])
 def phantom_command(args) -> int:
     "`mammo-nb phantom`: write a phantom and print its summary."
-    cfg = PhantomConfig(preset=args.preset, **({} if args.p_cancer is None else dict(p_cancer=args.p_cancer)),
-                        **config_overrides(getattr(args, 'set', [])))
+    cfg = PhantomConfig(**{'preset': args.preset, **({} if args.p_cancer is None else dict(p_cancer=args.p_cancer)),
+                           **config_overrides(getattr(args, 'set', []))})   # (--set wins over --preset / --p-cancer)
     t0 = time.time()
     man = generate_phantom(args.out, args.patients, args.years, tuple(args.size), args.seed, cfg, workers=args.workers,
-                           progress=not args.quiet)
+                           fractions=tuple(getattr(args, 'fractions', None) or (0.7, 0.1, 0.2)), progress=not args.quiet)
     dt = time.time() - t0; s = phantom_summary(man)
     print(f"wrote {s['images']} images of {s['patients']} patients ({s['exams']} exams, {s['cancer_patients']} with cancer) "
           f"to {args.out} in {dt:.1f} s ({s['images'] / dt:.1f} images/s)")
