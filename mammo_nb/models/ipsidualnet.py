@@ -135,7 +135,7 @@ def ipsi_backbone(name:str='hrnet_w18_small', # 'hrnet_*' (HRNet + FPN), 'resnet
     if name.startswith('hrnet_'): return HRNetFPN(name, fpn_channels, pretrained, weights_path)
     return detection_backbone(name, fpn_channels, pretrained, weights_path)
 
-# %% ../../nbs/models/56c_ipsidualnet.ipynb #0d21fd50
+# %% ../../nbs/models/56c_ipsidualnet.ipynb #3761c44c
 @contextlib.contextmanager
 def _mode(m:nn.Module, training:bool):
     "Temporarily set one module's mode."
@@ -247,8 +247,8 @@ class IpsiDualNet(nn.Module):
         B = len(rois_m)
         x = self.roi_pool(fm, rois_m, [size] * B).flatten(1)
         if not self.roi_concat: return x
-        xa = torch.zeros_like(x)
-        has = torch.cat([torch.full((len(r),), b in set(idx.tolist()), dtype=torch.bool, device=x.device) for b, r in enumerate(rois_m)])
+        xa, present = torch.zeros_like(x), set(idx.tolist())
+        has = torch.cat([torch.full((len(r),), b in present, dtype=torch.bool, device=x.device) for b, r in enumerate(rois_m)])
         if has.any(): xa[has] = self.roi_pool(fa, [rois_m[b] for b in idx.tolist()], [size] * len(idx)).flatten(1)
         return torch.cat([x, xa], 1)
 
