@@ -47,7 +47,7 @@ def gaussian_pyramid(x:Tensor, # [B, C, h, w] maps
     for _ in range(levels - 1): out.append(pyramid_down(out[-1]))
     return out
 
-# %% ../../nbs/losses/34_losses_attention.ipynb #09144a92
+# %% ../../nbs/losses/34_losses_attention.ipynb #51cbe2c4
 def _maps(x:Tensor, name:str) -> Tensor:
     "Maps as [B, 1, h, w] from [B, h, w] or [B, 1, h, w]."
     if not torch.is_tensor(x): raise MammoInputError(f"{name} must be a tensor, got {type(x).__name__}")
@@ -68,13 +68,8 @@ def attention_norm(x:Tensor, # [B, 1, h, w] maps
     "Z(x)^+: layer norm of every map over its pixels (no affine parameters), then ReLU."
     return F.relu(F.layer_norm(x, x.shape[-2:], eps=eps))
 
-def pyramid_loss(attn:Tensor, # [B, h, w] or [B, 1, h, w] network attention maps H (e.g. CAM)
-                 gaze:Tensor, # [B, H', W'] or [B, 1, H', W'] gaze heat maps R, any resolution
-                 levels:int=3, # pyramid levels L
-                 mask:Tensor|None=None, # [B] 1 = this breast has gaze; None = all have
-                 eps:float=1e-5, # added to the variance in the layer norm Z
-                 ) -> Tensor:
-    "Eq. 2: sum over pyramid levels of the MSE between Z(G_l(H))^+ and Z(G_l(R))^+ (gaze resized to the CAM by area)."
+def _attn_gaze(attn:Tensor, gaze:Tensor, mask) -> tuple:
+    "Checked `[B, 1, h, w]` attention maps, gaze resized to them by area (zero where `mask` is 0), and the `[B]` mask (or None)."
     H = _maps(attn, 'attn'); R = _maps(gaze, 'gaze')
     if R.shape[0] != H.shape[0]: raise MammoInputError(f"attn has {H.shape[0]} maps but gaze has {R.shape[0]}")
     m = _batch_mask(mask, H.shape[0], H)
@@ -82,26 +77,30 @@ def pyramid_loss(attn:Tensor, # [B, h, w] or [B, 1, h, w] network attention maps
     if m is not None: R = torch.where(m[:, None, None, None] > 0, R, torch.zeros_like(R))   # unused maps may hold anything
     if not torch.isfinite(R).all(): raise MammoInputError("gaze contains NaN or infinite values")
     if R.shape[-2:] != H.shape[-2:]: R = F.interpolate(R, size=tuple(H.shape[-2:]), mode='area')
+    return H, R, m
+
+def pyramid_loss(attn:Tensor, # [B, h, w] or [B, 1, h, w] network attention maps H (e.g. CAM)
+                 gaze:Tensor, # [B, H', W'] or [B, 1, H', W'] gaze heat maps R, any resolution
+                 levels:int=3, # pyramid levels L
+                 mask:Tensor|None=None, # [B] 1 = this breast has gaze; None = all have
+                 eps:float=1e-5, # added to the variance in the layer norm Z
+                 ) -> Tensor:
+    "Eq. 2: sum over pyramid levels of the MSE between Z(G_l(H))^+ and Z(G_l(R))^+ (gaze resized to the CAM by area)."
+    H, R, m = _attn_gaze(attn, gaze, mask)
     total = H.new_zeros(())
     for GH, GR in zip(gaussian_pyramid(H, levels), gaussian_pyramid(R, levels)):
         per_map = (attention_norm(GH, eps) - attention_norm(GR, eps)).pow(2).mean(dim=(1, 2, 3))
         total = total + (per_map.mean() if m is None else (per_map * m).sum() / m.sum().clamp(min=1.0))
     return total
 
-# %% ../../nbs/losses/34_losses_attention.ipynb #0da5f030
+# %% ../../nbs/losses/34_losses_attention.ipynb #581f4266
 def mse_attention_loss(attn:Tensor, # [B, h, w] or [B, 1, h, w] network attention maps H (e.g. CAM)
                        gaze:Tensor, # [B, H', W'] or [B, 1, H', W'] gaze heat maps R, any resolution
                        mask:Tensor|None=None, # [B] 1 = this breast has gaze; None = all have
                        eps:float=1e-6, # guards the scaling of a flat map
                        ) -> Tensor:
     "GA-Net's plain attention loss: MSE between the min-max scaled CAM and the gaze scaled by its maximum, on the CAM grid."
-    H = _maps(attn, 'attn'); R = _maps(gaze, 'gaze')
-    if R.shape[0] != H.shape[0]: raise MammoInputError(f"attn has {H.shape[0]} maps but gaze has {R.shape[0]}")
-    m = _batch_mask(mask, H.shape[0], H)
-    R = R.to(H.dtype)
-    if m is not None: R = torch.where(m[:, None, None, None] > 0, R, torch.zeros_like(R))
-    if not torch.isfinite(R).all(): raise MammoInputError("gaze contains NaN or infinite values")
-    if R.shape[-2:] != H.shape[-2:]: R = F.interpolate(R, size=tuple(H.shape[-2:]), mode='area')
+    H, R, m = _attn_gaze(attn, gaze, mask)
     lo, hi = H.amin(dim=(2, 3), keepdim=True), H.amax(dim=(2, 3), keepdim=True)
     Hs = (H - lo) / (hi - lo + eps)
     Rs = R / (R.amax(dim=(2, 3), keepdim=True) + eps)
