@@ -114,7 +114,7 @@ def test_raw_16bit_lesion_is_refused_without_allocating():
 
 
 @pytest.mark.parametrize('settings, msg', [
-    (dict(preset='huge'), "unknown preset 'huge'"), (dict(variant='no_gan'), "unknown variant 'no_gan'"),
+    (dict(preset='huge'), "unknown preset 'huge'"), (dict(variant='no_such'), "unknown variant 'no_such'"),
     (dict(size=(24, 24)), 'at least 32x32'), (dict(size=(64,)), 'size must be (H, W)'),
     (dict(lambdas={'lambda_foo': 1.0}), 'unknown loss weight(s): lambda_foo'), (dict(lambdas={'lambda_l1': -1}), 'must be numbers >= 0'),
     (dict(bs=8, n_acc=4), 'n_acc >= bs'), (dict(betas=(0.5, 1.5)), 'betas must be two numbers'), (dict(clip=0), 'clip must be > 0'),

@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from ..core import MammoInputError
 
 # %% auto #0
-__all__ = ['GAN_MODES', 'VGG16_LAYERS', 'VGG16_URL', 'G_PARTS', 'D_PARTS', 'DEFAULT_LAMBDAS', 'gaussian_window', 'ssim',
-           'ssim_loss', 'gan_loss', 'adversarial_loss', 'discriminator_gan_loss', 'view_loss',
+__all__ = ['GAN_MODES', 'VGG16_LAYERS', 'VGG16_URL', 'G_PARTS', 'D_PARTS', 'DEFAULT_LAMBDAS', 'LAMBDA_OF', 'gaussian_window',
+           'ssim', 'ssim_loss', 'gan_loss', 'adversarial_loss', 'discriminator_gan_loss', 'view_loss',
            'discriminator_view_loss', 'l1_loss', 'HookedFeatures', 'vgg16_weights_path', 'VGGFeatures',
-           'vgg16_features', 'PerceptualLoss', 'generator_loss', 'discriminator_loss', 'CGANLoss']
+           'vgg16_features', 'PerceptualLoss', 'generator_loss', 'discriminator_loss', 'CGANLoss',
+           'term_gradient_norms']
 
 # %% ../../nbs/losses/32_losses_generative.ipynb #7446f6b0
 def gaussian_window(size:int=11, # window side (odd)
@@ -225,17 +226,17 @@ class PerceptualLoss(nn.Module):
         d = (lambda a, b: (a - b).abs().mean()) if self.distance == 'l1' else (lambda a, b: ((a - b)**2).mean())
         return sum(wi * d(a, b) for wi, a, b in zip(w, ff, fr))
 
-# %% ../../nbs/losses/32_losses_generative.ipynb #08b2c8ee
+# %% ../../nbs/losses/32_losses_generative.ipynb #448c4c54
 G_PARTS = ('loss_GAN', 'loss_view', 'loss_L1', 'loss_percep', 'loss_SSIM', 'loss_rad') # unweighted parts of L_G
 D_PARTS = ('loss_D_GAN', 'loss_D_view') # parts of L_D
-DEFAULT_LAMBDAS = dict(lambda_gan=1.0, lambda_view=1.0, lambda_l1=100.0, lambda_percep=10.0, lambda_ssim=10.0, lambda_rad=10.0)
+DEFAULT_LAMBDAS = dict(lambda_gan=1.0, lambda_view=1.0, lambda_l1=100.0, lambda_percep=10.0, lambda_ssim=10.0, lambda_rad=0.03)
 
 def generator_loss(fake:torch.Tensor, # G(x): synthetic MLO `[B,1,H,W]` in [0,1]
                    real:torch.Tensor, # y: real MLO `[B,1,H,W]`
                    d_fake:Mapping[str, torch.Tensor]|None=None, # D(x, G(x)) outputs; needed when lambda_gan or lambda_view > 0
                    lesion_mask:torch.Tensor|None=None, # lesion mask of the real MLO `[B,1,H,W]`; needed when lambda_rad > 0
                    lambda_gan:float=1.0, lambda_view:float=1.0, lambda_l1:float=100.0,
-                   lambda_percep:float=10.0, lambda_ssim:float=10.0, lambda_rad:float=10.0,
+                   lambda_percep:float=10.0, lambda_ssim:float=10.0, lambda_rad:float=0.03,
                    perceptual:Callable|None=None, # (fake, real) -> L_percep, e.g. `PerceptualLoss(vgg16_features())`
                    radiomic:Callable|None=None, # (fake, real, lesion_mask) -> L_rad, e.g. `losses.radiomic.RadiomicLoss()`
                    gan_mode:str='bce', # criterion of L_GAN
@@ -310,3 +311,24 @@ class CGANLoss(nn.Module):
     def forward(self, *args, **kwargs):
         raise MammoInputError("CGANLoss has two objectives: call .generator(...) or .discriminator(...)")
     def extra_repr(self): return f"{', '.join(f'{k}={v:g}' for k, v in self.lambdas.items())}, gan_mode={self.gan_mode!r}"
+
+# %% ../../nbs/losses/32_losses_generative.ipynb #8da5e7d7
+LAMBDA_OF = dict(zip(G_PARTS, ('lambda_gan', 'lambda_view', 'lambda_l1', 'lambda_percep', 'lambda_ssim', 'lambda_rad'))) # part -> its weight
+
+def term_gradient_norms(criterion:CGANLoss, # the weights and term modules
+                        fake:torch.Tensor, # G(x) `[B,1,H,W]` (detached here)
+                        real:torch.Tensor, # the real MLOs
+                        discriminate:Callable|None=None, # candidate -> D(x, candidate) outputs; needed when lambda_gan or lambda_view > 0
+                        lesion_mask:torch.Tensor|None=None, # the real MLOs' lesion masks (L_rad)
+                        ) -> dict[str, float]:
+    "||d(lambda_k L_k)/d G(x)|| for every term of L_G with lambda_k > 0."
+    y, out = fake.detach().float().requires_grad_(True), {}
+    for part, lam in LAMBDA_OF.items():
+        if criterion.lambdas[lam] == 0: continue
+        only = {k: (v if k == lam else 0.0) for k, v in criterion.lambdas.items()}
+        d = discriminate(y) if part in ('loss_GAN', 'loss_view') else None
+        loss = generator_loss(y, real, d, lesion_mask, perceptual=criterion.perceptual, radiomic=criterion.radiomic,
+                              gan_mode=criterion.gan_mode, data_range=criterion.data_range, **only)['loss_G']
+        g, = torch.autograd.grad(loss, y)
+        out[part] = float(g.norm())
+    return out

@@ -45,7 +45,7 @@ class FiLM(nn.Module):
         gamma, beta = self.proj(e)[:, :, None, None].chunk(2, dim=1)
         return h * (1 + gamma) + beta
 
-# %% ../../nbs/models/53_cgan.ipynb #b7a535a6
+# %% ../../nbs/models/53_cgan.ipynb #58137036
 class CGANGenerator(nn.Module):
     "Residual UNet: (CC, CC lesion mask) -> MLO in [0,1], radiomic vector injected by FiLM at the bottleneck and decoder."
     def __init__(self,
@@ -59,7 +59,8 @@ class CGANGenerator(nn.Module):
                  n_bottleneck:int=2, # residual (+FiLM) blocks at the bottleneck
                  embed_dim:int=128, # width of the radiomic embedding
                  norm:str='group', # 'group', 'instance', 'batch' or 'none'
-                 dropout:float=0.0): # dropout inside decoder blocks
+                 dropout:float=0.0, # dropout inside decoder blocks
+                 prior_size:tuple|None=None): # (H, W) of the learned output prior (None: no prior)
         super().__init__()
         if radiomic_conditioning and not radiomic_dim:
             raise MammoInputError("radiomic_conditioning=True needs radiomic_dim (the length of the radiomic vector)")
@@ -78,6 +79,21 @@ class CGANGenerator(nn.Module):
             self.embed = nn.Sequential(nn.Linear(radiomic_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim), nn.SiLU())
             self.film_mid = nn.ModuleList(FiLM(embed_dim, ch[depth]) for _ in range(n_bottleneck))
             self.film_dec = nn.ModuleList(FiLM(embed_dim, ch[l]) for l in range(depth))
+        self.prior = None
+        if prior_size is not None:
+            if len(prior_size) != 2 or min(prior_size) < 1: raise MammoInputError(f"prior_size must be (H, W), got {prior_size!r}")
+            self.prior = nn.Parameter(torch.zeros(1, out_channels, *[int(v) for v in prior_size]))
+            nn.init.zeros_(self.head[-1].weight); nn.init.zeros_(self.head[-1].bias)   # an untrained G draws the prior
+
+    @torch.no_grad()
+    def set_prior(self, image:torch.Tensor, # `[H,W]`, `[1,H,W]` or `[1,1,H,W]` in [0,1]: what an untrained G should draw
+                  eps:float=1e-3): # the prior is clipped to [eps, 1 - eps] before the logit
+        "Set the output prior b = logit(clip(image)) (resized to the prior's size)."
+        if self.prior is None: raise MammoInputError("this generator has no output prior (build it with prior_size=(H, W))")
+        x = image.float().reshape(1, 1, *image.shape[-2:]).to(self.prior.device)
+        if x.shape[-2:] != self.prior.shape[-2:]: x = F.interpolate(x, size=self.prior.shape[-2:], mode='bilinear', align_corners=False)
+        self.prior.copy_(torch.logit(x.clamp(eps, 1 - eps)).expand_as(self.prior))
+        return self
 
     def forward(self, x:torch.Tensor, # `[B,2,H,W]`: CC image and CC lesion mask
                 radiomics:torch.Tensor|None=None, # `[B,radiomic_dim]` z-scored radiomic vector
@@ -104,7 +120,11 @@ class CGANGenerator(nn.Module):
             h = self.up[l](F.interpolate(h, scale_factor=2, mode='bilinear', align_corners=False))
             h = self.dec[l](torch.cat([h, skips[l]], 1))
             if e is not None: h = self.film_dec[l](h, e)
-        return torch.sigmoid(self.head(h))[..., :H, :W]
+        logits = self.head(h)[..., :H, :W]
+        if self.prior is not None:
+            b = self.prior if self.prior.shape[-2:] == (H, W) else F.interpolate(self.prior, size=(H, W), mode='bilinear', align_corners=False)
+            logits = logits + b
+        return torch.sigmoid(logits)
 
 # %% ../../nbs/models/53_cgan.ipynb #dcf55073
 def _patch_trunk(c_in:int, base:int, n_layers:int, norm:str, sn) -> tuple[nn.Sequential, int]:
@@ -161,7 +181,7 @@ class CGANDiscriminator(nn.Module):
         if view and self.view_trunk is not None: out['view_logits'] = self.view(candidate)
         return out
 
-# %% ../../nbs/models/53_cgan.ipynb #d7e134ac
+# %% ../../nbs/models/53_cgan.ipynb #4f886706
 CGAN_KEYS = dict(cc='current_image_cc', lesion='current_lesion_mask_cc', radiomics='current_radiomics_cc',
                  target='current_image_mlo', target_lesion='current_lesion_mask_mlo', output='synthetic_image_mlo')
 
@@ -171,20 +191,21 @@ class RadiomicsCGAN(nn.Module):
                  radiomic_dim:int|None=None, # length of the radiomic vector (`RadiomicsNormalizer.dim`)
                  radiomic_conditioning:bool=True, # False: the "without radiomic conditioning" ablation
                  base_channels:int=32, depth:int=5, max_channels:int=512, n_bottleneck:int=2, embed_dim:int=128,
-                 norm:str='group', dropout:float=0.0, # generator options (see `CGANGenerator`)
+                 norm:str='group', dropout:float=0.0, prior_size:tuple|None=None, # generator options (see `CGANGenerator`)
                  d_base_channels:int=64, d_layers:int=3, d_norm:str='instance', view_head:bool=True,
                  spectral_norm:bool=False, # discriminator options (see `CGANDiscriminator`)
                  keys:Mapping[str, str]|None=None): # overrides of `CGAN_KEYS`
         super().__init__()
         self.config = dict(model='cgan', radiomic_dim=radiomic_dim, radiomic_conditioning=radiomic_conditioning, base_channels=base_channels,
                            depth=depth, max_channels=max_channels, n_bottleneck=n_bottleneck, embed_dim=embed_dim, norm=norm,
-                           dropout=dropout, d_base_channels=d_base_channels, d_layers=d_layers, d_norm=d_norm,
+                           dropout=dropout, prior_size=None if prior_size is None else [int(v) for v in prior_size],
+                           d_base_channels=d_base_channels, d_layers=d_layers, d_norm=d_norm,
                            view_head=view_head, spectral_norm=spectral_norm, keys=dict(keys or {}))
         bad = set(keys or {}) - set(CGAN_KEYS)
         if bad: raise MammoInputError(f"unknown batch key role(s): {', '.join(sorted(bad))}; known: {', '.join(CGAN_KEYS)}")
         self.keys = {**CGAN_KEYS, **(keys or {})}
         self.generator = CGANGenerator(radiomic_dim, radiomic_conditioning, 2, 1, base_channels, depth, max_channels,
-                                       n_bottleneck, embed_dim, norm, dropout)
+                                       n_bottleneck, embed_dim, norm, dropout, prior_size)
         self.discriminator = CGANDiscriminator(2, d_base_channels, d_layers, d_norm, view_head, spectral_norm)
 
     def generate(self, cc:torch.Tensor, # `[B,1,H,W]` CC views
