@@ -26,7 +26,7 @@ demo-all: $(STAMP) ## every demo step: each system trained briefly from scratch 
 references: $(STAMP) ## rebuild the shipped reference models and their expected results (about an hour on 2 CPU cores)
 	$(BIN)/mammo-nb reference build registration lmvnet mammonet malignancy cgan lesion-ldm-ae lesion-ldm momminet --threads 2
 
-test: $(STAMP) ## the whole gate: hygiene, nbdev_test, pytest, docs processing (times each part)
+test: $(STAMP) ## the whole gate: hygiene, nbdev_test, pytest, docs processing, preview and link check (times each part)
 	$(BIN)/python tools/gate.py
 
 test-slow: $(STAMP) ## the long tests: `#| slow` notebook cells and pytest -m slow
