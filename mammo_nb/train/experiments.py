@@ -18,7 +18,7 @@ from .system import Run
 # %% auto #0
 __all__ = ['train_jobs', 'fmt_diff', 'verdict', 'compare', 'dose_table', 'plot_dose_response', 'Conclusions']
 
-# %% ../../nbs/train/60f_experiments.ipynb #33339ff1
+# %% ../../nbs/train/60f_experiments.ipynb #da007120
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
 
 def _check_job(name:str, job:dict) -> dict:
@@ -40,9 +40,17 @@ def _train_one(spec:str) -> None:
     SYSTEMS[j['system']].train(j['manifest'], out=j['out'], root=j['root'], cache=j['cache'], device=j['device'], resume=True,
                                progress=False, threads=j['threads'], config=j['settings'])
 
-def _complete(out:str) -> bool:
-    try: return Run.open(out).complete
+def _complete(name:str, spec:dict) -> bool:
+    "Is the job's run folder a finished run? A finished run trained with other settings than the job's is refused."
+    try: run = Run.open(spec['out'])
     except MammoInputError: return False
+    if not run.complete: return False
+    have = run.info.get('config') or {}
+    want = json.loads(json.dumps(spec['settings']))   # (tuples as lists, as run.json stores them)
+    diff = [f"{k}={json.dumps(have.get(k))} (the job asks {json.dumps(v)})" for k, v in want.items() if have.get(k, object()) != v]
+    if diff: raise MammoInputError(f"job {name!r}: the finished run in {spec['out']} was trained with {', '.join(diff)}; "
+                                   f"delete that folder or give the job another `out`")
+    return True
 
 def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache', 'settings'}}
                workers:int=2, # runs trained at the same time
@@ -56,7 +64,7 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
     specs = {n: _check_job(n, j) for n, j in jobs.items()}
     outs = [s['out'] for s in specs.values()]
     if len(set(outs)) != len(outs): raise MammoInputError("two jobs write to the same run folder: " + ', '.join(sorted({o for o in outs if outs.count(o) > 1})))
-    todo = [n for n, s in specs.items() if not _complete(s['out'])]
+    todo = [n for n, s in specs.items() if not _complete(n, s)]
     from tqdm.auto import tqdm
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc='runs', disable=not progress)
     running, failed, logs = {}, {}, {}
