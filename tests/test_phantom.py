@@ -137,6 +137,72 @@ def test_cli_preset_is_recorded(tmp_path):
     assert r.returncode == 2 and "invalid choice: 'easy'" in r.stderr
 
 
+
+# a valid value other than the default for every PhantomConfig field (a field added to PhantomConfig must be added here)
+CLI_VALUES = dict(preset='realistic', p_cancer=0.5, p_benign=0.6, p_mass=0.85, density_probs=(0.25, 0.25, 0.25, 0.25),
+                  density_rr=(1.0, 1.0, 2.0, 3.0), p_future_diagnosis=0.1, doubling_years=(1.0, 2.0), p_recall=0.5, p_birads6=0.0,
+                  lr_similarity=0.9, texture_beta=2.5, strands=0.0, strand_beta=2.0, nipple_jitter=0.05, deform_scale=2.0,
+                  noise=(0.01, 0.02), age_range=(45.0, 75.0), fov_mm=(200.0, 300.0), vendors=('A', 'C'), p_vendor_switch=0.0,
+                  malignant_contrast=2.0, mass_attenuation=0.05, benign_density=0.5, spicule_width_mm=1.5, calc_attenuation=30.0,
+                  interval_change=1.0, summation=0.0, symmetry=0.5, reader_gaze=1.0, reader_birads=0.0)
+
+
+def _texts(v):
+    "The ways a user types a value after `--set KEY=`: numbers as the shortest text ('1' for 1.0) and in full; lists as a,b and JSON."
+    if isinstance(v, str): return [v]
+    if isinstance(v, float): return [f'{v:g}', repr(v)]
+    return [','.join(x if isinstance(x, str) else f'{x:g}' for x in v), json.dumps(list(v))]
+
+
+def _cli_config(*argv):
+    from mammo_nb.cli import build_parser, read_index
+    from mammo_nb.data.phantom_dicom import phantom_config
+    return phantom_config(build_parser(read_index()).parse_args(['phantom', '--out', 'unused', *argv]))
+
+
+def test_every_phantom_config_field_round_trips_through_the_cli():
+    "`mammo-nb phantom --set KEY=VALUE` reaches every PhantomConfig field and builds the config the Python call builds, types included."
+    from dataclasses import asdict, fields
+    from mammo_nb.data.phantom import PhantomConfig
+    assert set(CLI_VALUES) == {f.name for f in fields(PhantomConfig)}, "CLI_VALUES must name every PhantomConfig field"
+    default = PhantomConfig()
+    for name, value in CLI_VALUES.items():
+        assert getattr(default, name) != value, name                        # else the comparison below could not fail
+        want = PhantomConfig(**{name: value})
+        for text in _texts(value):
+            got = _cli_config('--set', f'{name}={text}')
+            assert got == want, (name, text, got)
+            assert json.dumps(asdict(got)) == json.dumps(asdict(want)), (name, text)   # 1.0 stays 1.0: annotations.json agrees
+    # all at once (one --set with many values, and repeated --set), None for "the preset's value", the dedicated flags
+    every = [f'{k}={_texts(v)[0]}' for k, v in CLI_VALUES.items()]
+    assert _cli_config('--set', *every) == PhantomConfig(**CLI_VALUES)
+    assert _cli_config(*[a for kv in every for a in ('--set', kv)]) == PhantomConfig(**CLI_VALUES)
+    assert _cli_config('--set', 'mass_attenuation=none', 'reader_gaze=null').mass_attenuation is None
+    assert _cli_config('--preset', 'no_cues', '--p-cancer', '0.5') == PhantomConfig(preset='no_cues', p_cancer=0.5)
+    assert _cli_config('--preset', 'no_cues', '--set', 'preset=teaching', 'p_cancer=0.7').preset == 'teaching'   # --set wins
+
+
+def test_a_tutorial_phantom_rebuilt_from_the_cli_is_the_same_bytes(tmp_path):
+    "Tutorial 85b's phantom (at a small size) from `mammo-nb phantom` and from its Python call: identical files."
+    from mammo_nb.data.phantom import PhantomConfig
+    from mammo_nb.data.phantom_dicom import generate_phantom
+    generate_phantom(tmp_path/'py', n_patients=3, n_years=1, size=(128, 104), seed=0, fractions=(0.5, 0.15, 0.35),
+                     config=PhantomConfig(p_cancer=0.5, p_benign=0.6, reader_birads=1.0), progress=False)
+    r = run('phantom', '--out', str(tmp_path/'cli'), '--patients', '3', '--years', '1', '--size', '128', '104', '--seed', '0',
+            '--fractions', '0.5', '0.15', '0.35', '--p-cancer', '0.5', '--set', 'p_benign=0.6', '--set', 'reader_birads=1', '--quiet')
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = digest(tmp_path/'py'), digest(tmp_path/'cli')
+    assert a == b and 'annotations.json' in a and len(a) > 12
+
+
+def test_bad_set_values_are_clear_errors(tmp_path, capsys):
+    from mammo_nb.cli import main
+    for setting, message in (('p_cancer=half', "--set p_cancer='half': expected a number"), ('colour=red', "unknown PhantomConfig field 'colour'"),
+                             ('vendors=A,Z', "unknown vendor profile(s) ['Z']"), ('density_probs=0.5,0.5', 'density_probs must be 4 probabilities')):
+        assert main(['phantom', '--out', str(tmp_path/'x'), '--patients', '1', '--size', '128', '104', '--quiet', '--set', setting]) == 2
+        assert message in capsys.readouterr().err, setting
+
+
 # ------------------------------------------------------------------------------------------- the golden phantom
 GOLDEN = Path(__file__).parent/'golden'/'phantom.json'
 GOLDEN_SPEC = dict(seed=2026, patients=4, n_years=2, size=[128, 104]) # simulate_patient(seed, i, n_years, size), default config

@@ -27,7 +27,7 @@ from .phantom import (LATERALITIES, VIEWS, DENSITY_CLASSES, PRESETS, MIMIC_CATEG
 # %% auto #0
 __all__ = ['VENDORS', 'MANIFEST_COLUMNS', 'VendorProfile', 'encode_pixels', 'to_acquisition', 'point_to_acquisition',
            'box_to_acquisition', 'flow_to_acquisition', 'phantom_dataset', 'write_dicom', 'generate_phantom',
-           'phantom_summary', 'config_overrides', 'phantom_command', 'bench_phantom', 'phantom_demo']
+           'phantom_summary', 'config_overrides', 'phantom_command', 'phantom_config', 'bench_phantom', 'phantom_demo']
 
 # %% ../../nbs/data/12c_phantom_dicom.ipynb #e04a5446
 @dataclass(frozen=True)
@@ -382,23 +382,41 @@ def phantom_summary(manifest:str|os.PathLike|pd.DataFrame, # a phantom manifest 
     out['splits'] = {s: int(first.split.eq(s).sum()) for s in ('train', 'val', 'test')}
     return out
 
-# %% ../../nbs/data/12c_phantom_dicom.ipynb #fcbdd881
+# %% ../../nbs/data/12c_phantom_dicom.ipynb #fc3aab96
+def _setting_value(f, # a `PhantomConfig` field
+                   text:str, # its value as typed on the command line
+                   ):
+    "The value of a `PhantomConfig` field from its text, typed as the field is (float fields hold floats: 1 -> 1.0)."
+    t, d = text.strip(), f.default
+    def number(v):
+        if not isinstance(v, bool):
+            try: return float(v)
+            except (TypeError, ValueError): pass
+        raise MammoInputError(f"--set {f.name}={text!r}: expected a number, got {v!r}")
+    if isinstance(d, tuple):
+        if t.startswith('['):
+            try: items = json.loads(t)
+            except ValueError: raise MammoInputError(f"--set {f.name}={text!r}: not a JSON list (or write a,b,c)") from None
+        else: items = [v.strip() for v in t.split(',') if v.strip()]
+        return tuple(number(v) if isinstance(d[0], float) else str(v) for v in items)
+    if isinstance(d, str): return t
+    if d is None and t.lower() in ('none', 'null'): return None
+    return number(t)
+
 def config_overrides(items:list, # 'KEY=VALUE' strings
                      ) -> dict:
-    "`PhantomConfig` fields from 'KEY=VALUE' strings (values as JSON: numbers, lists; else text); unknown keys refused."
+    "`PhantomConfig` fields from 'KEY=VALUE' strings, each value typed as its field; unknown keys refused."
     from dataclasses import fields
-    known, out = {f.name for f in fields(PhantomConfig)}, {}
+    known, out = {f.name: f for f in fields(PhantomConfig)}, {}
     for it in items or []:
         k, sep, v = str(it).partition('=')
         k = k.strip().replace('-', '_')
         if not sep: raise MammoInputError(f"--set takes KEY=VALUE, got {it!r}")
         if k not in known: raise MammoInputError(f"unknown PhantomConfig field {k!r}; known: {', '.join(sorted(known))}")
-        try: val = json.loads(v)
-        except ValueError: val = v
-        out[k] = tuple(val) if isinstance(val, list) else val
+        out[k] = _setting_value(known[k], v)
     return out
 
-# %% ../../nbs/data/12c_phantom_dicom.ipynb #6de71d47
+# %% ../../nbs/data/12c_phantom_dicom.ipynb #beae004f
 @command('phantom', help='generate the procedural phantom data set (DICOM, manifest.csv, annotations.json, gaze, flows)',
          args=[arg('--out', required=True, help='output folder (created; a previous phantom in it is replaced)'),
                arg('--patients', type=int, default=20, help='number of patients (default 20)'),
@@ -411,13 +429,13 @@ def config_overrides(items:list, # 'KEY=VALUE' strings
                arg('--p-cancer', type=float, default=None, help='share of patients with a cancer (default 0.3)'),
                arg('--preset', default='teaching', choices=sorted(PRESETS),
                    help='how conspicuous findings are and how strong the cues: teaching (default), realistic, no_cues'),
-               arg('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='any PhantomConfig field, e.g. --set summation=0.5 --set malignant_contrast=2 (repeatable)'),
+               arg('--set', action='extend', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='any PhantomConfig field, e.g. --set summation=0.5 malignant_contrast=2 vendors=A,C '
+                        '(lists as a,b or JSON; none = the preset\'s value; wins over --preset and --p-cancer)'),
                arg('--quiet', action='store_true', help='no progress bar')])
 def phantom_command(args) -> int:
     "`mammo-nb phantom`: write a phantom and print its summary."
-    cfg = PhantomConfig(**{'preset': args.preset, **({} if args.p_cancer is None else dict(p_cancer=args.p_cancer)),
-                           **config_overrides(getattr(args, 'set', []))})   # (--set wins over --preset / --p-cancer)
+    cfg = phantom_config(args)
     t0 = time.time()
     man = generate_phantom(args.out, args.patients, args.years, tuple(args.size), args.seed, cfg, workers=args.workers,
                            fractions=tuple(getattr(args, 'fractions', None) or (0.7, 0.1, 0.2)), progress=not args.quiet)
@@ -426,6 +444,11 @@ def phantom_command(args) -> int:
           f"to {args.out} in {dt:.1f} s ({s['images'] / dt:.1f} images/s)")
     print(json.dumps(s))
     return 0
+
+def phantom_config(args) -> PhantomConfig:
+    "The `PhantomConfig` of `mammo-nb phantom`'s arguments: `--preset`, `--p-cancer`, then every `--set` (which wins)."
+    return PhantomConfig(**{'preset': args.preset, **({} if args.p_cancer is None else dict(p_cancer=args.p_cancer)),
+                            **config_overrides(getattr(args, 'set', []))})
 
 # %% ../../nbs/data/12c_phantom_dicom.ipynb #91ab0459
 def bench_phantom(quick:bool=False, # small variant (a few seconds)
