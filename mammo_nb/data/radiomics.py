@@ -24,7 +24,7 @@ __all__ = ['RADIOMICS_SCALE', 'FEATURE_CLASSES', 'radiomics_settings', 'settings
 
 # %% ../../nbs/data/17_radiomics.ipynb #53421777
 RADIOMICS_SCALE = 4095.0 # canonical [0,1] images are multiplied by this before pyradiomics (12-bit range, float, unrounded)
-FEATURE_CLASSES = ('firstorder', 'shape2D', 'glcm', 'glrlm', 'glszm') # the feature classes the seed's conditioning vector uses
+FEATURE_CLASSES = ('firstorder', 'shape2D', 'glcm', 'glrlm', 'glszm') # the feature classes the paper's conditioning vector uses
 
 _PYRADIOMICS_KEYS = {'minimumROIDimensions', 'minimumROISize', 'geometryTolerance', 'correctMask', 'additionalInfo',
     'binWidth', 'binCount', 'normalize', 'normalizeScale', 'removeOutliers', 'resampledPixelSpacing', 'interpolator',

@@ -269,7 +269,7 @@ def generator_loss(fake:torch.Tensor, # G(x): synthetic MLO `[B,1,H,W]` in [0,1]
 def discriminator_loss(d_real:Mapping[str, torch.Tensor], # D(x, y): real CC + real MLO (patch logits; view logits v(y) when lambda_view > 0)
                        d_fake:Mapping[str, torch.Tensor], # D(x, G(x).detach()): patch logits
                        cc_view_logits:torch.Tensor|None=None, # v(x): D's view logits of the real CC; needed when lambda_view > 0
-                       lambda_view:float=1.0, # weight of L_D,view (the seed: 1)
+                       lambda_view:float=1.0, # weight of L_D,view (the paper: 1)
                        gan_mode:str='bce') -> dict[str, torch.Tensor]:
     "L_D = L_D,GAN + L_D,view; returns 'loss_D' and both parts."
     if lambda_view > 0 and cc_view_logits is None: raise MammoInputError("L_D,view needs cc_view_logits = v(x), D's view logits of the real CC")

@@ -18,7 +18,7 @@ from ..losses.generative import ssim as _ssim_differentiable
 __all__ = ['UINT16_SCALE', 'ssim', 'psnr', 'mae', 'mask_box', 'image_quality', 'nearest_neighbour_check']
 
 # %% ../../nbs/metrics/42_metrics_image.ipynb #5e8c6be4
-UINT16_SCALE = 65535.0 # canonical [0,1] -> the 16-bit scale of the seed's L1 and of 16-bit PNG output
+UINT16_SCALE = 65535.0 # canonical [0,1] -> the 16-bit scale of the paper's L1 and of 16-bit PNG output
 
 def _bchw(x:torch.Tensor) -> torch.Tensor:
     return x[None, None] if x.dim() == 2 else x[None] if x.dim() == 3 else x

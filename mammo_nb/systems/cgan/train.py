@@ -57,19 +57,19 @@ CGAN_AUGMENT = dict(rotate=5.0, scale=(0.95, 1.05), translate=(0.02, 0.02), vfli
 
 @dataclass
 class CGANConfig(SystemConfig):
-    "Everything a radiomics-cGAN run depends on besides its data (the seed's training setup by default)."
+    "Everything a radiomics-cGAN run depends on besides its data (the paper's training setup by default)."
     size:tuple = (256, 256) # (H, W) of the canonical frames (at least 32x32)
     epochs:int = 10 # maximum number of epochs when `steps` is 0 (early stopping may end sooner)
     steps:int = 0 # training budget in generator optimiser steps (> 0: as many epochs as it takes; 0: `epochs` decides)
-    lr:float = 2e-4 # Adam learning rate of both networks (the seed's)
-    bs:int = 4 # micro-batch size (the seed's batch)
+    lr:float = 2e-4 # Adam learning rate of both networks (the paper's)
+    bs:int = 4 # micro-batch size (the paper's batch)
     variant:str = 'full' # 'full', or an ablation: 'no_radiomics' (no FiLM conditioning), 'no_ssim_percep' (lambda_SSIM = lambda_percep = 0)
-    preset:str = 'cpu' # network widths: 'paper' (the seed's size), 'cpu', 'tiny'
+    preset:str = 'cpu' # network widths: 'paper' (the paper's size), 'cpu', 'tiny'
     n_acc:int = 8 # samples per optimiser step of each network (gradient accumulation; >= bs)
     betas:tuple = (0.5, 0.999) # Adam betas (pix2pix)
     clip:float = 1.0 # max gradient norm, per network
     patience:int = 4 # epochs without a better `monitor` before early stopping
-    monitor:str = 'val_SSIM' # what early stopping and the best checkpoint follow: 'val_SSIM' (the seed's), 'val_PSNR' or 'val_L1'
+    monitor:str = 'val_SSIM' # what early stopping and the best checkpoint follow: 'val_SSIM' (the paper's), 'val_PSNR' or 'val_L1'
     min_steps:int = 0 # epochs ending before this many generator steps are neither kept as best nor counted by early stopping
     output_prior:str = 'mean_mlo' # 'mean_mlo': an untrained generator draws the mean training MLO (learned per-pixel output prior); 'none'
     d_lr_factor:float = 1.0 # the discriminator's learning rate as a multiple of `lr` (balances D against G)
