@@ -129,7 +129,7 @@ class SiameseFusion(nn.Module):
     def forward(self, main:list, aux:list) -> list:
         return [conv(torch.cat([m, a], 1)) for conv, m, a in zip(self.convs, main, aux)]
 
-# %% ../../nbs/models/56b_bidualnet.ipynb #7de92c49
+# %% ../../nbs/models/56b_bidualnet.ipynb #9a6ac494
 BOX_RULES = ('peak', 'component')
 PEAK_LEVELS = (0.001, 0.0015, 0.002, 0.003, 0.005, 0.007, 0.01, 0.015, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4,
                0.5, 0.6, 0.7, 0.8, 0.9)   # steps of about x1.5 up to 0.1, then 0.05 and 0.1
@@ -206,11 +206,12 @@ def detections_to_list(dets:Tensor, # [B,K,5] (x0, y0, x1, y1, score), rows of N
 def pad_detections(dets:list[dict], # one {'boxes', 'scores'} per image
                    k:int, # rows per image
                    ) -> Tensor:
-    "One `{'boxes','scores'}` per image -> `[B,k,5]` (highest scores first, NaN rows beyond an image's detections)."
-    out = torch.full((len(dets), int(k), 5), float('nan'))
+    "One `{'boxes','scores'}` per image -> `[B,k,5]` (highest scores first, NaN rows beyond an image's detections), on the detections' device."
+    dev = dets[0]['scores'].device if len(dets) else torch.device('cpu')
+    out = torch.full((len(dets), int(k), 5), float('nan'), device=dev)
     for i, d in enumerate(dets):
         o = torch.argsort(d['scores'], descending=True)[:k]
-        out[i, :len(o), :4], out[i, :len(o), 4] = d['boxes'][o].float().cpu(), d['scores'][o].float().cpu()
+        out[i, :len(o), :4], out[i, :len(o), 4] = d['boxes'][o].float().to(dev), d['scores'][o].float().to(dev)
     return out
 
 # %% ../../nbs/models/56b_bidualnet.ipynb #7b73b17c

@@ -102,20 +102,37 @@ class RelationBlock(nn.Module):
         v = self.w_v(fa).view(len(fa), self.heads, -1).transpose(0, 1)            # [N_r, J, d_f/N_r]
         return (w @ v).transpose(0, 1).reshape(len(fm), -1)
 
-# %% ../../nbs/models/56c_ipsidualnet.ipynb #074251d6
+# %% ../../nbs/models/56c_ipsidualnet.ipynb #85d21ca1
+_MAP_CHUNK = 1 << 22   # most pixel tests (boxes x H x W) held at once by `boxes_to_prob_map`
+
 def boxes_to_prob_map(dets:Tensor|list, # [B,K,5] padded detections (x0, y0, x1, y1, score; NaN rows = none) or a list of {'boxes','scores'}
                       size:tuple[int,int], # (H, W) of the map
                       ) -> Tensor:
     "A probability map `[B,1,H,W]`: each detection's score inside the ellipse inscribed in its box (maximum where they overlap)."
-    lst = detections_to_list(dets) if torch.is_tensor(dets) else dets
+    if not torch.is_tensor(dets): dets = pad_detections(dets, max([1] + [len(d['scores']) for d in dets]))
+    if dets.ndim != 3 or dets.shape[-1] != 5: raise MammoInputError(f"dets must be [B,K,5] (x0, y0, x1, y1, score), got {tuple(dets.shape)}")
     H, W = (int(v) for v in size)
-    ys, xs = torch.arange(H).float()[:, None] + 0.5, torch.arange(W).float()[None] + 0.5      # pixel centres, edge coordinates
-    out = torch.zeros(len(lst), 1, H, W)
-    for i, d in enumerate(lst):
-        for (x0, y0, x1, y1), s in zip(d['boxes'].float().cpu().tolist(), d['scores'].float().cpu().tolist()):
-            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, max((x1 - x0) / 2, 0.5), max((y1 - y0) / 2, 0.5)
-            inside = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1
-            out[i, 0] = torch.where(inside, torch.maximum(out[i, 0], torch.tensor(float(s))), out[i, 0])
+    d = dets.detach().float()
+    B, K, dev = d.shape[0], d.shape[1], d.device
+    out = torch.zeros(B, 1, H, W, device=dev)
+    ok = torch.isfinite(d).all(-1)                                                             # [B,K] real detections
+    if K == 0 or not bool(ok.any()): return out
+    d = torch.where(ok[..., None], d, torch.zeros_like(d))
+    x0, y0, x1, y1, s = d.unbind(-1)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2                                                      # centre and semi-axes (>= half a pixel)
+    rx, ry = ((x1 - x0) / 2).clamp(min=0.5), ((y1 - y0) / 2).clamp(min=0.5)
+    xs, ys = torch.arange(W, device=dev).float() + 0.5, torch.arange(H, device=dev).float() + 0.5   # pixel centres, edge coordinates
+    kc = max(1, min(K, _MAP_CHUNK // (H * W)))                                                 # boxes per chunk
+    bc = max(1, _MAP_CHUNK // (kc * H * W))                                                    # images per chunk
+    for b0 in range(0, B, bc):
+        for k0 in range(0, K, kc):
+            sl = (slice(b0, b0 + bc), slice(k0, k0 + kc))
+            if not bool(ok[sl].any()): continue
+            dx = ((xs - cx[sl][..., None]) / rx[sl][..., None]) ** 2                           # [b,k,W]
+            dy = ((ys - cy[sl][..., None]) / ry[sl][..., None]) ** 2                           # [b,k,H]
+            inside = (dx[..., None, :] + dy[..., :, None] <= 1) & ok[sl][..., None, None]      # [b,k,H,W]
+            v = torch.where(inside, s[sl][..., None, None], torch.zeros((), device=dev)).amax(1)
+            out[b0:b0 + bc, 0] = torch.maximum(out[b0:b0 + bc, 0], v)
     return out
 
 # %% ../../nbs/models/56c_ipsidualnet.ipynb #0fe6b709
