@@ -157,3 +157,18 @@ def test_extras_are_atomic_and_keyed(reference):
     assert c.get_extra(k, 'radiomics', {**settings, 'binWidth': 10}) is None
     with pytest.raises(MammoInputError, match='numeric array'): c.put_extra(k, 'x', np.array([{}], dtype=object))
     assert [p.name for p in (c.path(k)/'extras').iterdir() if p.name.startswith('.')] == []
+
+
+@pytest.mark.parametrize('a', [np.random.default_rng(0).random((1, 64, 52), dtype=np.float32), np.zeros((0, 64, 52), np.uint8),
+                               np.arange(7, dtype='>i4'), np.array(2.5), np.random.default_rng(1).random((3, 4)),
+                               np.asfortranarray(np.random.default_rng(2).random((3, 4))), np.zeros(2, dtype=[('a', 'u1')]),
+                               np.ones((2,) * 9, np.int16)], ids=lambda a: f"{a.dtype}{a.shape}")
+def test_map_npy_equals_np_load(tmp_path, a):
+    "The fast header parser maps what np.load reads (other layouts fall back to np.load), copy-on-write."
+    p = tmp_path/'x.npy'; np.save(p, a)
+    m, ref = C._map_npy(p), np.load(p)
+    assert type(m) is np.memmap and m.mode == 'c' and m.dtype == ref.dtype and m.shape == ref.shape
+    np.testing.assert_array_equal(m, ref)
+    if m.size:
+        m.reshape(-1)[0] = m.reshape(-1)[-1]                                  # writable, but the file never changes
+        np.testing.assert_array_equal(np.load(p), a)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/data/15_cache.ipynb #ec97831e
 from __future__ import annotations
-import hashlib, json, os, re, shutil, socket, sys, time, uuid, warnings
+import hashlib, json, math, mmap, os, re, shutil, socket, sys, time, uuid, warnings
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -100,6 +100,25 @@ class HashMemo:
 
 # %% ../../nbs/data/15_cache.ipynb #4a13191d
 _ENTRY_ARRAYS = ('image', 'breast_mask', 'lesion_masks')
+_NPY_HEADER = re.compile(rb"\{'descr': '([<>|=][a-z]\d+)', 'fortran_order': False, 'shape': \(([\d, ]*)\), \} *\n?")
+
+def _map_npy(path:Path) -> np.memmap:
+    "A copy-on-write memory map of a `.npy` file: `np.load(path, mmap_mode='c')` without its fixed cost (header `eval`, path resolution)."
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_BINARY', 0))
+    try:
+        head = os.read(fd, 128)
+        v = head[6] if head[:6] == b'\x93NUMPY' and len(head) >= 10 else 0
+        start = 10 if v == 1 else 12
+        end = start + int.from_bytes(head[8:start], 'little') if v in (1, 2, 3) else 0
+        if end > len(head): head += os.read(fd, end - len(head))
+        m = _NPY_HEADER.fullmatch(head[start:end]) if v in (1, 2, 3) else None
+        if m is None: return np.load(path, mmap_mode='c', allow_pickle=False)   # any other layout: numpy's own reader
+        dtype, shape = np.dtype(m[1].decode()), tuple(int(s) for s in m[2].split(b',') if s.strip())
+        mm = mmap.mmap(fd, end + math.prod(shape) * dtype.itemsize, access=mmap.ACCESS_COPY)
+    finally: os.close(fd)
+    a = np.ndarray.__new__(np.memmap, shape, dtype=dtype, buffer=mm, offset=end)   # what np.memmap itself builds
+    a._mmap, a.offset, a.mode, a.filename = mm, end, 'c', os.path.abspath(path)
+    return a
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$')
 
 @dataclass(repr=False)
@@ -176,16 +195,20 @@ class Cache:
     def __repr__(self): return f"Cache({len(self)} entries)"
     def meta(self, key:str) -> dict:
         "The meta data of entry `key`."
-        p = self.path(key)/'meta.json'
-        try: return json.loads(p.read_text())
+        return self._meta(str(self.path(key)), key)
+    def _meta(self, d:str, key:str) -> dict:
+        try:
+            with open(os.path.join(d, 'meta.json'), 'rb') as f: return json.loads(f.read())
         except FileNotFoundError: raise MammoInputError(f"no cache entry {key}: build the cache first (build_cache)") from None
     def load(self, key:str, # an entry key (from `build_cache`)
              mmap:bool=True, # memory-map the arrays (False: read them into memory)
              ) -> CacheEntry:
-        "Entry `key` with memory-mapped arrays."
-        meta, d, mode = self.meta(key), self.path(key), ('r' if mmap else None)
-        arr = {n: np.load(d/f'{n}.npy', mmap_mode=mode, allow_pickle=False) for n in _ENTRY_ARRAYS}
-        gaze = np.load(d/'gaze.npy', mmap_mode=mode, allow_pickle=False) if meta.get('gaze') else None
+        "Entry `key` with memory-mapped arrays (copy-on-write: `torch.from_numpy` wraps them without a copy)."
+        d = str(self.path(key))
+        meta = self._meta(d, key)
+        read = _map_npy if mmap else (lambda p: np.load(p, allow_pickle=False))
+        arr = {n: read(os.path.join(d, f'{n}.npy')) for n in _ENTRY_ARRAYS}
+        gaze = read(os.path.join(d, 'gaze.npy')) if meta.get('gaze') else None
         return CacheEntry(key, arr['image'], arr['breast_mask'], arr['lesion_masks'], gaze, meta)
 
     def extra_path(self, key:str, name:str, # e.g. 'radiomics'
@@ -611,7 +634,7 @@ def cache_command(args) -> int:
 # %% ../../nbs/data/15_cache.ipynb #7cab43d4
 def bench_cache(quick:bool=False, # a small phantom (well under a minute)
                 ) -> dict:
-    "Cache build throughput with 1 and 2 workers and cached read throughput (images/s); prints and returns them."
+    "Cache build throughput with 1 and 2 workers and cached read throughput (images/s: zero-copy, touched, copied); prints and returns them."
     import tempfile
     from mammo_nb.data.phantom_dicom import generate_phantom
     n, years, size = (6, 2, (256, 208)) if quick else (20, 3, (512, 416))
@@ -629,15 +652,23 @@ def bench_cache(quick:bool=False, # a small phantom (well under a minute)
                 r = build_cache(df, cache=d/f'cache{w}', size=size, workers=w, progress=False)
                 out[f'build_images_per_s_{w}_worker{"s" if w > 1 else ""}'] = round(len(df) / (time.perf_counter() - t), 1)
             cache, keys = Cache(d/'cache1'), r['key'].tolist()
-            def read_all():
+            buf = torch.empty(64 << 20, dtype=torch.uint8)
+            def read_all(how:str):
                 for k in keys:
                     e = cache.load(k)
-                    ts = [torch.from_numpy(np.array(a)) for a in (e.image, e.breast_mask, e.lesion_masks, e.gaze) if a is not None]
-            read_all()                                                # warm the page cache, as an epoch after the first
+                    arrays = [a for a in (e.image, e.breast_mask, e.lesion_masks, e.gaze) if a is not None]
+                    if how == 'copy': [torch.from_numpy(np.array(a)) for a in arrays]; continue
+                    ts, o = [torch.from_numpy(a) for a in arrays], 0   # zero-copy: tensors on the copy-on-write maps
+                    if how == 'touch':                                 # one pass over every byte, as collating a batch makes
+                        for t in ts: n = t.numel() * t.element_size(); buf[o:o + n].copy_(t.reshape(-1).view(torch.uint8)); o += n
+            ways = {'read_images_per_s': 'zero-copy', 'read_touched_images_per_s': 'touch', 'read_copied_images_per_s': 'copy'}
+            for how in ways.values(): read_all(how)                  # warm the page cache, as an epoch after the first
+            spent = dict.fromkeys(ways, 0.0)
             reps = 3 if quick else 5
-            t = time.perf_counter()
-            for _ in range(reps): read_all()
-            out['read_images_per_s'] = round(reps * len(keys) / (time.perf_counter() - t), 1)
+            for _ in range(reps):                                     # interleaved, so load drifts hit all three
+                for name, how in ways.items():
+                    t = time.perf_counter(); read_all(how); spent[name] += time.perf_counter() - t
+            out.update({name: round(reps * len(keys) / s, 1) for name, s in spent.items()})
             paths = [d/'phantom'/p for p in df.image_path[:min(len(df), 24)]]
             t = time.perf_counter()
             for p in paths: preprocess(read_mammogram(p), size=size)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/data/10_dicom.ipynb #f0629bd9
 from __future__ import annotations
-import os, re, math, hmac, hashlib, warnings, contextlib, contextvars, struct
+import os, re, math, hmac, hashlib, warnings, contextlib, contextvars, struct, functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -18,7 +18,7 @@ from pydicom import uid as _uid
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
-from pydicom.pixels import get_decoder
+from pydicom.pixels import get_decoder, pixel_array as _decode_pixels
 from PIL import Image
 
 from ..core import MammoInputError
@@ -229,7 +229,7 @@ class Geometry:
         if _is_torch(a):
             xi, yi = torch.from_numpy(xi).to(a.device), torch.from_numpy(yi).to(a.device)
             out = a.index_select(-1, xi).index_select(-2, yi).clone()
-        else: out = a[..., yi[:, None], xi[None, :]]
+        else: out = a.take(yi, axis=-2).take(xi, axis=-1)       # rows, then columns (what a[..., yi[:, None], xi] gives, faster)
         if not okx.all(): out[..., :, ~okx] = 0
         if not oky.all(): out[..., ~oky, :] = 0
         return out
@@ -523,8 +523,9 @@ def _fill_holes(mask:np.ndarray) -> np.ndarray:
     "Fill holes: background components that do not touch the image border become foreground."
     lab, n = ndi.label(~mask)
     if n == 0: return mask
-    edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-    return ~np.isin(lab, edge[edge > 0]) & (lab > 0) | mask
+    hole = np.ones(n + 1, bool); hole[0] = False                        # per label: is it a hole?
+    hole[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = False
+    return hole[lab] | mask
 
 def _clear_strips(fg:np.ndarray, sides:Sequence[str], band:float=0.06, full:float=0.9) -> tuple[np.ndarray, tuple]:
     "Clear nearly-full rows/columns near the given edges (film borders) and everything outside them; also return the clean box."
@@ -569,17 +570,21 @@ def segment_breast(small:np.ndarray, # 2-D float image in [0, 1], a few hundred 
     if n > 1:
         keep = np.bincount(lab[comp], minlength=n + 1); keep[0] = 0
         mask = lab == int(np.argmax(keep))
-    if chest_wall == 'left': mask = _trim_chest_strip(mask)
+    if chest_wall == 'left': mask = _trim_chest_strip(mask, connected=True)
     mask = _fill_holes(mask)
     return (mask, clean) if return_clean_box else mask
 
-def _trim_chest_strip(mask:np.ndarray, width:float=0.06) -> np.ndarray:
+def _trim_chest_strip(mask:np.ndarray, width:float=0.06,
+                      connected:bool=False, # `mask` is one connected component: when nothing is dropped it comes back as is
+                      ) -> np.ndarray:
     "Drop a thin band along the chest-wall edge (x = 0) above and below the breast: the film edge of scanned films."
     H, W = mask.shape
     thr = max(2, int(round(width * W)))
     run = np.where(mask[:, 0], np.argmin(np.concatenate([mask, np.zeros((H, 1), bool)], 1), axis=1), 0)
     breast_rows = np.nonzero(run > thr)[0]
     if breast_rows.size == 0: return mask
+    above, below = mask[:breast_rows[0], :thr + 1], mask[breast_rows[-1] + 1:, :thr + 1]
+    if connected and not above.any() and not below.any(): return mask
     mask = mask.copy()
     mask[:breast_rows[0], :thr + 1] = False; mask[breast_rows[-1] + 1:, :thr + 1] = False
     lab, n = ndi.label(mask)
@@ -776,6 +781,8 @@ def _no_pixels(ds:Dataset, path:Path, caught) -> MammoInputError:
 
 def _load_dicom(path:Path, any_modality:bool=False) -> tuple[Dataset, np.ndarray, str]:
     "Parse, check (modality first) and decode a DICOM file; every failure becomes `MammoInputError`. Returns the modality decision too."
+    # the pixels come back as the decoder's container values: the bits above BitsStored are masked later by the reader's
+    # lookup table, and uncompressed data is a read-only view of the file's bytes, not a copy
     caught = []
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -828,7 +835,7 @@ def _load_dicom(path:Path, any_modality:bool=False) -> tuple[Dataset, np.ndarray
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            arr = ds.pixel_array
+            arr = _decode_pixels(ds, correct_unused_bits=False, view_only=True)
     except Exception as e:
         if re.search(r'does not support|not supported by', str(e)):   # a plugin that cannot do this encoding, not a bad file
             raise _missing_decoder(ts, path, "no installed plugin decodes this encoding (" + ' '.join(str(e).split())[-160:] + ")") from None
@@ -903,11 +910,33 @@ def _load_raster(path:Path, kind:str) -> tuple[np.ndarray, int, str]:
 # %% ../../nbs/data/10_dicom.ipynb #bbb6c08a
 _ORIENT_SIDE = 256 # long side (px) of the image used for the orientation decision
 
-def _apply_lut(lut:np.ndarray, idx:np.ndarray, rows:int=256) -> np.ndarray:
-    "`lut[idx]` in bands of rows: same result, without a full-size 64-bit copy of the indices."
+_LUT_BAND = 128 # rows per gather: the 64-bit indices `np.take` makes of one band stay in the CPU cache
+
+def _apply_lut(lut:np.ndarray, idx:np.ndarray, rows:int=_LUT_BAND) -> np.ndarray:
+    "`lut[idx]` for an integer array of any strides (a flipped view too), written band by band into one new array."
     out = np.empty(idx.shape, dtype=lut.dtype)
-    for r in range(0, idx.shape[0], rows): out[r:r + rows] = lut[idx[r:r + rows]]
+    full = idx.dtype.kind == 'u' and len(lut) == 1 << (8 * idx.dtype.itemsize)
+    mode = 'wrap' if full else 'raise'     # a table covering every value of the dtype needs no bounds check
+    for r in range(0, idx.shape[0], rows): np.take(lut, idx[r:r + rows], out=out[r:r + rows], mode=mode)
     return out
+
+def _stored_values(raw:np.ndarray, bits:int, signed:bool) -> np.ndarray:
+    "Stored values (int64) of decoded container values: the bits above `bits` dropped, signed values sign-extended."
+    v = raw.astype(np.int64) & ((1 << bits) - 1)
+    return np.where(v >= 1 << (bits - 1), v - (1 << bits), v) if signed else v
+
+def _stored_max(raw:np.ndarray, bits:int, signed:bool) -> int:
+    "The largest stored value; one pass over `raw` when no unused high bit is set (the usual case)."
+    if not signed and raw.dtype.kind == 'u':
+        top = int(raw.max())
+        return top if top < 1 << bits else int(np.bitwise_and(raw, (1 << bits) - 1).max())
+    return int(_stored_values(raw, bits, signed).max())
+
+def _container_lut(raw:np.ndarray, lut:np.ndarray, lo:int, bits:int, signed:bool) -> tuple[np.ndarray, np.ndarray]:
+    "`(idx, table)` with `table[idx]` = the intensities of `raw`: a table over every 8/16-bit container value that masks and sign-extends."
+    if raw.dtype.itemsize > 2: return _stored_values(raw, bits, signed) - lo, lut      # 32-bit containers: the stored values
+    u = raw.view(np.dtype(f"{raw.dtype.byteorder}u{raw.dtype.itemsize}"))             # the same bits, unsigned
+    return u, lut[np.clip(_stored_values(np.arange(1 << (8 * raw.dtype.itemsize)), bits, signed) - lo, 0, len(lut) - 1)]
 
 class MammoWarning(UserWarning):
     "Something in a file that was handled but deserves a look (e.g. the header contradicts the image)."
@@ -972,18 +1001,17 @@ def _check_modality(ds:Dataset, path, any_modality:bool) -> str:
     raise MammoInputError(f"{what} is not a mammogram: mammo_nb reads MG, or {'/'.join(_BREAST_MODALITIES)} with BodyPartExamined "
                           "BREAST; to read it anyway: any_modality=True in Python, --any-modality on the command line", path)
 
-def _set_bits(arr:np.ndarray, bits:int, declared:int, path) -> None:
-    "Check that the stored values fit `bits` bits (a `bits_stored` the caller gave)."
-    top = int(arr.max())
+def _set_bits(top:int, bits:int, declared:int, path) -> None:
+    "Check that the stored values (largest: `top`) fit `bits` bits (a `bits_stored` the caller gave)."
     if top > (1 << bits) - 1:
         raise MammoInputError(f"bits_stored={bits} is too small: the stored values reach {top}, above the {bits}-bit maximum "
                               f"{(1 << bits) - 1} (the file declares {declared} bits)", path)
 
-def _range_warning(arr:np.ndarray, lo:int, intensity:dict, meta:dict, path) -> None:
-    "Record (and warn) when min-max over the declared bits is used and the stored values use less than 1/8 of that range."
+def _range_warning(top, intensity:dict, meta:dict, path) -> None:
+    "Record (and warn) when min-max over the declared bits is used and the stored values (largest: `top()`) use less than 1/8 of that range."
     if intensity.get('policy') != 'minmax': return
     s_lo, s_hi = intensity['stored_range']
-    top = int(arr.max())
+    top = top()
     if top - s_lo + 1 >= (s_hi - s_lo + 1) / 8: return
     need = max(1, int(top - s_lo).bit_length())
     msg = (f"{path}: the stored values reach only {top} of the declared {s_lo}..{s_hi} ({meta.get('bits_source', 'BitsStored')}); "
@@ -1001,12 +1029,15 @@ def _read(p:Path, path, laterality=None, view=None, bits_stored=None, any_modali
     kind = _sniff(p)
     if kind == 'jpeg': raise MammoInputError("JPEG image files are not supported (lossy, 8-bit): use DICOM, PNG or TIFF", path)
     if kind == 'dicom':
-        ds, arr, modality = _load_dicom(p, bool(any_modality))
+        ds, arr, modality = _load_dicom(p, bool(any_modality))     # container values: unused high bits not yet masked
         declared = int(ds.get('BitsStored') or ds.get('BitsAllocated') or 16)
+        signed = int(ds.get('PixelRepresentation') or 0) == 1
+        top = functools.cache(lambda: _stored_max(arr, declared, signed))
         if bits_stored is not None:
-            _set_bits(arr, bits_stored, declared, path)
+            _set_bits(top(), bits_stored, declared, path)
             ds.BitsStored = bits_stored
         lut, lo, intensity = intensity_lut(ds)
+        idx, lut = _container_lut(arr, lut, lo, declared, signed)
         meta = safe_meta(ds)
         meta.update(transfer_syntax=_ts_name(ds.file_meta.TransferSyntaxUID), modality_check=modality,
                     bits_source='bits_stored argument' if bits_stored is not None else 'BitsStored')
@@ -1014,11 +1045,12 @@ def _read(p:Path, path, laterality=None, view=None, bits_stored=None, any_modali
     else:
         ds = None
         arr, bits, source = _load_raster(p, kind)
+        top = functools.cache(lambda: int(arr.max()))
         if bits_stored is not None:
-            _set_bits(arr, bits_stored, bits, path)
+            _set_bits(top(), bits_stored, bits, path)
             bits, source = bits_stored, 'bits_stored argument'
-        elif int(arr.max()) > (1 << bits) - 1: bits, source = (8 if arr.dtype == np.uint8 else 16), f"container ({source} is exceeded)"
-        lo, lut = 0, (np.minimum(np.arange(256 if arr.dtype == np.uint8 else 65536, dtype=np.float64) / ((1 << bits) - 1), 1.0)).astype(np.float32)
+        elif top() > (1 << bits) - 1: bits, source = (8 if arr.dtype == np.uint8 else 16), f"container ({source} is exceeded)"
+        idx, lut = arr, (np.minimum(np.arange(256 if arr.dtype == np.uint8 else 65536, dtype=np.float64) / ((1 << bits) - 1), 1.0)).astype(np.float32)
         intensity = {'policy': 'minmax', 'voi': f"min-max over {bits} bits (0..{(1 << bits) - 1})", 'modality': 'identity',
                      'inverted': False, 'stored_range': [0, (1 << bits) - 1], 'notes': []}
         meta = {'format': kind, 'bits_stored': bits, 'bits_source': source, 'photometric': 'MONOCHROME2',
@@ -1027,12 +1059,11 @@ def _read(p:Path, path, laterality=None, view=None, bits_stored=None, any_modali
     lv = infer_laterality_view(ds, p, laterality, view)
     H, W = arr.shape
     if H < 16 or W < 16: raise MammoInputError(f"image too small to be a mammogram ({H}x{W} pixels)", path)
-    idx = arr if lo == 0 else arr.astype(np.int32) - lo
     stride = max(1, int(math.ceil(max(H, W) / _ORIENT_SIDE)))
     side, conf = chest_wall_side(lut[idx[::stride, ::stride]])
     if side is None:
         raise MammoInputError("no breast found in the image (blank, uniform or only small bright marks)", path)
-    _range_warning(arr, lo, intensity, meta, path)
+    _range_warning(top, intensity, meta, path)
     hdr = orientation_from_header(ds, lv['laterality'], lv['view'])
     if hdr is not None:
         orient = dict(hdr, content_side=side, content_agrees=(side == 'right') == hdr['flip_x'])

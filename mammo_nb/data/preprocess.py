@@ -13,8 +13,8 @@ import torch
 import pydicom
 from pydicom import uid as _uid
 
-from ..core import MammoInputError, BENCHMARKS, peak_mb
-from .dicom import (Mammogram, Geometry, read_mammogram, segment_breast, _downsample, _dilate, _MIN_BREAST,
+from ..core import MammoInputError, BENCHMARKS, arg, peak_mb
+from .dicom import (Mammogram, Geometry, read_mammogram, segment_breast, _downsample, _dilate, _resize, _MIN_BREAST,
                                  _synthetic_breast, _make_dicom)
 
 # %% auto #0
@@ -29,6 +29,11 @@ def _small_frame(size:tuple, f:int) -> Geometry:
     H, W = size
     return Geometry((H, W)).crop((0, 0, W // f * f, H // f * f)).scale((H // f, W // f)) if f > 1 else Geometry((H, W))
 
+def _bbox(mask:np.ndarray) -> tuple[int, int, int, int]:
+    "`(x0, y0, x1, y1)` (pixel edges) of the true pixels of a non-empty 2-D mask, from its row and column projections."
+    xs, ys = np.flatnonzero(mask.any(0)), np.flatnonzero(mask.any(1))
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+
 def breast_crop_box(mask:np.ndarray, # breast mask of the small copy
                     clean:tuple, # clean box (inside film-border strips) of the small copy
                     f:int, # downsampling factor small → canonical
@@ -37,13 +42,13 @@ def breast_crop_box(mask:np.ndarray, # breast mask of the small copy
                     ) -> tuple[int, int, int, int]:
     "Crop box `(x0, y0, x1, y1)` in canonical pixels: the breast's box plus a margin, clipped to the clean box."
     H, W = size
-    ys, xs = np.nonzero(mask)
+    bx0, by0, bx1, by1 = _bbox(mask)
     m = int(round(margin * max(H, W)))
     cx0, cy0, cx1, cy1 = clean
     cx1 = W if cx1 * f >= W // f * f else cx1 * f     # a clean box reaching the small copy's edge reaches the image edge
     cy1 = H if cy1 * f >= H // f * f else cy1 * f
-    x0, y0 = max(xs.min() * f - m, cx0 * f, 0), max(ys.min() * f - m, cy0 * f, 0)
-    x1, y1 = min((xs.max() + 1) * f + m, cx1), min((ys.max() + 1) * f + m, cy1)
+    x0, y0 = max(bx0 * f - m, cx0 * f, 0), max(by0 * f - m, cy0 * f, 0)
+    x1, y1 = min(bx1 * f + m, cx1), min(by1 * f + m, cy1)
     return int(x0), int(y0), int(x1), int(y1)
 
 # %% ../../nbs/data/11_preprocess.ipynb #e31000ec
@@ -176,6 +181,19 @@ class Preprocessed:
         ax.set_title(f"{self.laterality}{self.view}", fontsize=9)
         return ax
 
+def _below_line(size:tuple, line) -> np.ndarray:
+    "Boolean `[H, W]`: pixels with (x - x2) / (x1 - x2) + (y - y1) / (y2 - y1) < 1 in float64, `line` = [[x1, y1], [x2, y2]]."
+    (H, W), ((x1, y1), (x2, y2)) = size, np.asarray(line, np.float64)
+    a = (np.arange(W) - x2) / max(x1 - x2, 1e-6)      # increasing in x
+    b = (np.arange(H) - y1) / max(y2 - y1, 1e-6)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()): return a[None] + b[:, None] < 1
+    # a rounded sum is monotone in each term, so a row's pixels below the line are a prefix: count them per row,
+    # from a first guess corrected against the very test above
+    k = np.searchsorted(a, 1 - b)
+    while (up := (k < W) & (a[np.minimum(k, W - 1)] + b < 1)).any(): k = k + up
+    while (down := (k > 0) & ~(a[np.maximum(k - 1, 0)] + b < 1)).any(): k = k - down
+    return np.arange(W)[None] < k[:, None]
+
 def _fit(box_hw:tuple, size:tuple) -> tuple[tuple, tuple]:
     "Scaled size that fits `box_hw` into `size` keeping the aspect ratio, and the pads (left, top, right, bottom)."
     (h, w), (H, W) = box_hw, size
@@ -213,18 +231,21 @@ def preprocess(mammogram:Mammogram|str|os.PathLike, # a `Mammogram` (or a path, 
     box = breast_crop_box(mask_s, clean, f, (H, W), margin)
     (hn, wn), pads = _fit((box[3] - box[1], box[2] - box[0]), (H_out, W_out))
     local = Geometry((H, W)).crop(box).scale((hn, wn)).pad(*pads)
-    out = local.image_to_frame(img)
+    # = local.image_to_frame(img), written straight into the zeros of the frame: the crop is a view, one resize, no pad copy
+    x0, y0, x1, y1 = box
+    out = torch.zeros(1, H_out, W_out)
+    out[0, pads[1]:pads[1] + hn, pads[0]:pads[0] + wn] = _resize(img[y0:y1, x0:x1], (hn, wn))
     small_geo = mg.geometry.then(_small_frame((H, W), f))
     geometry = mg.geometry.then(local)
-    bmask = geometry.mask_from(mask_s, small_geo)
-    if mask_background:
-        keep = geometry.mask_from(_dilate(mask_s, 1), small_geo)
-        out = out * torch.from_numpy(keep)
+    # the breast mask (bit 0) and the kept area, the mask dilated by one small pixel (bit 1), moved in one gather
+    packed = mask_s.view(np.uint8) | (_dilate(mask_s, 1).view(np.uint8) << 1) if mask_background else mask_s.view(np.uint8)
+    packed = geometry.mask_from(packed, small_geo)
+    bmask = (packed & 1).astype(bool)
+    if mask_background: out[0].masked_fill_(torch.from_numpy(packed < 2), 0)
     pre = {'crop_box': list(box), 'scale': hn / (box[3] - box[1]), 'pads': list(pads), 'size': [H_out, W_out],
            'segmentation_side': int(max(small.shape)), 'clean_box_small': [int(v) for v in clean]}
     # landmarks on the small copy, mapped into the output frame
-    ys, xs = np.nonzero(mask_s)
-    bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    bx0, by0, bx1, by1 = _bbox(mask_s)
     pectoral, line_s = None, None
     if mg.view == 'MLO':
         xt, yl, c = pectoral_line(small[by0:by1, bx0:bx1], mask_s[by0:by1, bx0:bx1])
@@ -233,17 +254,14 @@ def preprocess(mammogram:Mammogram|str|os.PathLike, # a `Mammogram` (or a path, 
             line_s = np.array([[bx0 + xt - .5, by0 - .5], [bx0 - .5, by0 + yl - .5]])   # pixel-centre coordinates
             line = geometry.to_frame(small_geo.to_original(line_s))
             (x1, y1), (x2, y2) = line
-            yy, xx = np.arange(H_out)[:, None], np.arange(W_out)[None, :]
-            inside = (xx - x2) / max(x1 - x2, 1e-6) + (yy - y1) / max(y2 - y1, 1e-6) < 1
-            pectoral = Pectoral(line, torch.from_numpy(inside & bmask)[None], c)
+            pectoral = Pectoral(line, torch.from_numpy(_below_line((H_out, W_out), line) & bmask)[None], c)
             pre['pectoral'] = 'found'
         else: pre['pectoral'] = f'not found (contrast {c:.3f} < {_PEC_MIN_CONTRAST})'
     nip_s = nipple_point(mask_s, line_s)
     nipple = geometry.to_frame(small_geo.to_original(nip_s))
     pre['nipple_method'] = 'farthest from pectoral line' if line_s is not None else 'farthest from chest wall'
     meta = dict(mg.meta, preprocess=pre)
-    return Preprocessed(out.float()[None] if out.ndim == 2 else out.float(), torch.from_numpy(bmask)[None], nipple,
-                        pectoral, geometry, mg.laterality, mg.view, meta, mg.path)
+    return Preprocessed(out, torch.from_numpy(bmask)[None], nipple, pectoral, geometry, mg.laterality, mg.view, meta, mg.path)
 
 # %% ../../nbs/data/11_preprocess.ipynb #3ea0e718
 def _traced_mb(fn) -> float:
@@ -262,19 +280,32 @@ def _timed_peak(fn) -> tuple[float, float|None]:
     peak = peak_mb(lambda: out.setdefault('t', _timed(fn)))
     return out['t'] if 't' in out else _timed(fn), peak
 
+def _profile(fn, n:int=3, top:int=10) -> dict:
+    "Where the time of `fn()` goes: the `top` functions by their own time over `n` calls (cProfile), in ms per call."
+    import cProfile, pstats
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(n): fn()
+    pr.disable()
+    st = pstats.Stats(pr)
+    name = lambda f: f[2] if f[0] == '~' else f"{Path(f[0]).name}:{f[2]}"
+    rows = sorted(((v[2], name(f)) for f, v in st.stats.items()), reverse=True)[:top]
+    return {'total_ms': 1e3 * st.total_tt / n, 'rows': [(1e3 * t / n, f) for t, f in rows]}
+
 def bench_data(quick:bool=False, # 2 timed runs per full-size file instead of 7 (finishes in well under a minute)
                threads:int|None=1, # torch threads while timing (None: leave as is)
+               profile:bool=False, # also print where the time of the full-size uncompressed and RLE images goes (cProfile)
                ) -> dict:
     "Time read+preprocess against bare pydicom decoding on uncompressed, RLE and JPEG 2000 files; print and return the figures."
     old_threads = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
-    try: return _bench_data(quick)
+    try: return _bench_data(quick, profile)
     finally: torch.set_num_threads(old_threads)
 
-def _bench_data(quick:bool) -> dict:
+def _bench_data(quick:bool, profile:bool=False) -> dict:
     sizes = {'phantom 512x416': ((512, 416), (512, 416)), 'full 3328x2560': ((3328, 2560), (1024, 832))}
     syntaxes = {'uncompressed': _uid.ExplicitVRLittleEndian, 'RLE': _uid.RLELossless, 'JPEG 2000': _uid.JPEG2000Lossless}
-    results = {'quick': quick, 'threads': torch.get_num_threads(), 'cpu_count': os.cpu_count(), 'rows': []}
+    results = {'quick': quick, 'threads': torch.get_num_threads(), 'cpu_count': os.cpu_count(), 'rows': [], 'profiles': {}}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         for sname, ((h, w), out_size) in sizes.items():
@@ -300,6 +331,8 @@ def _bench_data(quick:bool) -> dict:
                        'overhead_ms': 1e3 * (t_full - t_dec), 'images_per_s': 1 / t_full, 'peak_mb_decode': pk_dec,
                        'peak_mb': pk_full, 'traced_mb_decode': _traced_mb(decode), 'traced_mb': _traced_mb(full),
                        'file_mb': p.stat().st_size / 2**20, 'reps': reps})
+                if profile and h > 1000 and tname != 'JPEG 2000':                   # (JPEG 2000: the decoder is all of it)
+                    results['profiles'][f"{sname} {tname}"] = _profile(full, 2 if quick else 5)
     results['seconds'] = time.perf_counter() - t0
     hdr = (f"{'size':<16}{'syntax':<13}{'decode ms':>10}{'read ms':>9}{'read+pp ms':>11}{'overhead':>9}{'ratio':>7}"
            f"{'read/dec':>9}{'img/s':>7}{'RSS MB':>8}{'(decode)':>9}{'alloc MB':>9}{'(decode)':>9}")
@@ -313,10 +346,16 @@ def _bench_data(quick:bool) -> dict:
         print(f"{r['size']:<16}{r['syntax']:<13}{r['decode_ms']:>10.1f}{r['read_ms']:>9.1f}{r['read_preprocess_ms']:>11.1f}"
               f"{r['overhead_ms']:>9.1f}{r['ratio']:>7.2f}{r['ratio_read']:>9.2f}{r['images_per_s']:>7.1f}"
               f"{fmt(r['peak_mb']):>8}{fmt(r['peak_mb_decode']):>9}{r['traced_mb']:>9.1f}{r['traced_mb_decode']:>9.1f}")
-    print("ratio = (read_mammogram + preprocess) / bare pydicom.dcmread(path).pixel_array of the same file (goal <= 1.30); "
+    for k, pr in results['profiles'].items():
+        print(f"\nwhere the time goes, {k} (cProfile, own time per image; the profiler adds its own overhead): "
+              f"{pr['total_ms']:.1f} ms in all")
+        for t, f in pr['rows']: print(f"  {t:8.2f} ms  {100 * t / pr['total_ms']:5.1f} %  {f}")
+    print("ratio = (read_mammogram + preprocess) / bare pydicom.dcmread(path).pixel_array of the same file (goal at full size <= 1.5); "
           "read/dec = read_mammogram alone.\nRSS MB = rise of the resident high-water mark during one image (memory the process "
           "already holds is reused, so small images show 0); alloc MB = peak of Python/NumPy allocations during one image "
           "(torch's own buffers not counted).")
     return results
 
-BENCHMARKS.register('data', bench_data, help='read+preprocess throughput vs bare pydicom decoding')
+BENCHMARKS.register('data', bench_data, help='read+preprocess throughput vs bare pydicom decoding',
+                    args=[arg('--profile', action='store_true',
+                              help='also print where the time of a full-size uncompressed and RLE image goes (cProfile)')])
