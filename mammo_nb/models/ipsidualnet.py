@@ -102,8 +102,8 @@ class RelationBlock(nn.Module):
         v = self.w_v(fa).view(len(fa), self.heads, -1).transpose(0, 1)            # [N_r, J, d_f/N_r]
         return (w @ v).transpose(0, 1).reshape(len(fm), -1)
 
-# %% ../../nbs/models/56c_ipsidualnet.ipynb #85d21ca1
-_MAP_CHUNK = 1 << 22   # most pixel tests (boxes x H x W) held at once by `boxes_to_prob_map`
+# %% ../../nbs/models/56c_ipsidualnet.ipynb #264ae604
+_MAP_CHUNK = 1 << 22   # most pixel tests (boxes x window pixels) held at once by `boxes_to_prob_map`
 
 def boxes_to_prob_map(dets:Tensor|list, # [B,K,5] padded detections (x0, y0, x1, y1, score; NaN rows = none) or a list of {'boxes','scores'}
                       size:tuple[int,int], # (H, W) of the map
@@ -113,27 +113,28 @@ def boxes_to_prob_map(dets:Tensor|list, # [B,K,5] padded detections (x0, y0, x1,
     if dets.ndim != 3 or dets.shape[-1] != 5: raise MammoInputError(f"dets must be [B,K,5] (x0, y0, x1, y1, score), got {tuple(dets.shape)}")
     H, W = (int(v) for v in size)
     d = dets.detach().float()
-    B, K, dev = d.shape[0], d.shape[1], d.device
-    out = torch.zeros(B, 1, H, W, device=dev)
-    ok = torch.isfinite(d).all(-1)                                                             # [B,K] real detections
-    if K == 0 or not bool(ok.any()): return out
-    d = torch.where(ok[..., None], d, torch.zeros_like(d))
-    x0, y0, x1, y1, s = d.unbind(-1)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2                                                      # centre and semi-axes (>= half a pixel)
-    rx, ry = ((x1 - x0) / 2).clamp(min=0.5), ((y1 - y0) / 2).clamp(min=0.5)
-    xs, ys = torch.arange(W, device=dev).float() + 0.5, torch.arange(H, device=dev).float() + 0.5   # pixel centres, edge coordinates
-    kc = max(1, min(K, _MAP_CHUNK // (H * W)))                                                 # boxes per chunk
-    bc = max(1, _MAP_CHUNK // (kc * H * W))                                                    # images per chunk
-    for b0 in range(0, B, bc):
-        for k0 in range(0, K, kc):
-            sl = (slice(b0, b0 + bc), slice(k0, k0 + kc))
-            if not bool(ok[sl].any()): continue
-            dx = ((xs - cx[sl][..., None]) / rx[sl][..., None]) ** 2                           # [b,k,W]
-            dy = ((ys - cy[sl][..., None]) / ry[sl][..., None]) ** 2                           # [b,k,H]
-            inside = (dx[..., None, :] + dy[..., :, None] <= 1) & ok[sl][..., None, None]      # [b,k,H,W]
-            v = torch.where(inside, s[sl][..., None, None], torch.zeros((), device=dev)).amax(1)
-            out[b0:b0 + bc, 0] = torch.maximum(out[b0:b0 + bc, 0], v)
-    return out
+    B, dev = d.shape[0], d.device
+    out = torch.zeros(B * H * W, device=dev)
+    bi, ki = torch.isfinite(d).all(-1).nonzero(as_tuple=True)                                  # the real detections
+    if len(bi):
+        x0, y0, x1, y1, s = d[bi, ki].unbind(-1)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2                                                  # centre and semi-axes (>= half a pixel)
+        rx, ry = ((x1 - x0) / 2).clamp(min=0.5), ((y1 - y0) / 2).clamp(min=0.5)
+        # each ellipse is tested only in a window of pixels around it (one pixel of margin), with the same arithmetic per pixel
+        j0, i0 = (torch.floor(cx - rx - 0.5) - 1).clamp(0, W - 1).long(), (torch.floor(cy - ry - 0.5) - 1).clamp(0, H - 1).long()
+        nw, nh = int((2 * rx).max().ceil()) + 4, int((2 * ry).max().ceil()) + 4
+        nw, nh = min(nw, W), min(nh, H)
+        step = max(1, _MAP_CHUNK // (nw * nh))
+        for a in range(0, len(bi), step):
+            n = slice(a, a + step)
+            js, is_ = j0[n, None] + torch.arange(nw, device=dev), i0[n, None] + torch.arange(nh, device=dev)     # [n,nw], [n,nh]
+            dx = ((js.float() + 0.5 - cx[n, None]) / rx[n, None]) ** 2                           # pixel centres, edge coordinates
+            dy = ((is_.float() + 0.5 - cy[n, None]) / ry[n, None]) ** 2
+            inside = (dx[:, None, :] + dy[:, :, None] <= 1) & (js < W)[:, None, :] & (is_ < H)[:, :, None]          # [n,nh,nw]
+            idx = bi[n, None, None] * (H * W) + is_.clamp(max=H - 1)[:, :, None] * W + js.clamp(max=W - 1)[:, None, :]
+            v = torch.where(inside, s[n, None, None], torch.zeros((), device=dev))
+            out.scatter_reduce_(0, idx.flatten(), v.flatten(), reduce='amax', include_self=True)
+    return out.view(B, 1, H, W)
 
 # %% ../../nbs/models/56c_ipsidualnet.ipynb #0fe6b709
 class HRNetFPN(nn.Module):

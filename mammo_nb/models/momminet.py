@@ -18,7 +18,7 @@ from ..losses.detection import pixel_focal_loss
 # %% auto #0
 __all__ = ['STAGES', 'FusionNet', 'score_boxes', 'MommiNet', 'assemble_triview', 'detect_exam']
 
-# %% ../../nbs/models/56d_momminet.ipynb #909ad563
+# %% ../../nbs/models/56d_momminet.ipynb #92833fc2
 def _cbr(cin:int, cout:int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
@@ -61,22 +61,34 @@ def _spans(a0:Tensor, a1:Tensor, n:int) -> tuple[Tensor, Tensor]:
     thin, mid = (hi <= lo) & (a1 > a0), torch.floor((a0 + a1) / 2)        # thinner than a pixel: the pixel holding its middle
     return torch.where(thin, mid, lo).clamp(min=0), torch.where(thin, mid + 1, hi).clamp(max=n)
 
+_SCORE_CHUNK = 1 << 22   # most map pixels (boxes x window pixels) gathered at once by `score_boxes`
+
 def score_boxes(prob:Tensor, # [B,1,H,W] a probability map
                 dets:Tensor, # [B,K,5] padded detections (x0, y0, x1, y1, score; NaN rows = none)
                 ) -> Tensor:
     "The same boxes re-scored by the map: each box's score becomes the map's mean over the pixels whose centres it holds (sorted again)."
     H, W = prob.shape[-2:]
-    d = dets.detach().float().to(prob.device)
+    p, d = prob.detach()[:, 0], dets.detach().float().to(prob.device)
     ok = torch.isfinite(d).all(-1)                                                               # [B,K]
-    S = F.pad(prob.detach()[:, 0].double().cumsum(1).cumsum(2), (1, 0, 1, 0))                    # summed-area table [B,H+1,W+1]
-    x0, y0, x1, y1 = torch.where(ok[..., None], d[..., :4], torch.zeros_like(d[..., :4])).double().unbind(-1)
-    (c0, c1), (r0, r1) = _spans(x0, x1, W), _spans(y0, y1, H)
-    hold = ok & (c1 > c0) & (r1 > r0)                                                            # boxes that hold a pixel centre
-    i = lambda r, c: S[torch.arange(len(S), device=S.device)[:, None], r.clamp(0, H).long(), c.clamp(0, W).long()]
-    total = i(r1, c1) - i(r0, c1) - i(r1, c0) + i(r0, c0)
-    score = torch.where(hold, total / ((r1 - r0) * (c1 - c0)).clamp(min=1), torch.zeros_like(total)).float()
+    score = torch.zeros(ok.shape, device=p.device)
+    bi, ki = ok.nonzero(as_tuple=True)
+    if len(bi):
+        x0, y0, x1, y1 = d[bi, ki, :4].double().unbind(-1)
+        (c0, c1), (r0, r1) = _spans(x0, x1, W), _spans(y0, y1, H)
+        hold = (c1 > c0) & (r1 > r0)                                                             # boxes that hold a pixel centre
+        c0, r0, nc, nr = c0.long(), r0.long(), (c1 - c0).clamp(min=0).long(), (r1 - r0).clamp(min=0).long()
+        ww, wh = max(1, int(nc.max())), max(1, int(nr.max()))
+        step, sums = max(1, _SCORE_CHUNK // (ww * wh)), []
+        for a in range(0, len(bi), step):                                                       # each box's window of the map, summed
+            n = slice(a, a + step)
+            cs, rs = torch.arange(ww, device=p.device), torch.arange(wh, device=p.device)
+            m = (rs[None, :, None] < nr[n, None, None]) & (cs[None, None, :] < nc[n, None, None])
+            v = p[bi[n, None, None], (r0[n, None, None] + rs[None, :, None]).clamp(max=H - 1), (c0[n, None, None] + cs[None, None, :]).clamp(max=W - 1)]
+            sums.append(torch.where(m, v.double(), torch.zeros((), dtype=torch.float64, device=p.device)).sum((1, 2)))
+        mean = torch.cat(sums) / (nr * nc).clamp(min=1)
+        score[bi, ki] = torch.where(hold, mean, torch.zeros_like(mean)).float()
     key = torch.where(ok, score, torch.full_like(score, -math.inf))
-    o = torch.argsort(key, dim=1, descending=True, stable=True)                                   # highest first, padding last
+    o = torch.argsort(key, dim=1, descending=True, stable=True)                                 # highest first, padding last
     out = torch.cat([d[..., :4], score[..., None]], -1).gather(1, o[..., None].expand(-1, -1, 5))
     return torch.where(ok.gather(1, o)[..., None], out, torch.full_like(out, float('nan')))
 

@@ -488,7 +488,7 @@ def load_nipple_detector(run_path:str|os.PathLike, device='cpu') -> NippleDetect
     if not p.with_suffix('.json').exists(): return None
     return load_checkpoint(p, NippleDetector(**_saved_config(p, 'nipple-detector')))[0].to(device).eval()
 
-# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #2d0eb6f4
+# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #b8127254
 @torch.no_grad()
 def nipple_table(detector:NippleDetector, # a trained detector
                  cache:Cache|str|os.PathLike, # the cache
@@ -522,18 +522,23 @@ def fit_momminet(learn, # the learner of the run's first model stage (`stage_lea
     "Train the run's stages in order (§3.8) and write the final model to `RUN/best`; returns each stage's best epoch."
     model, dls, dev = learn.model, learn.dls, getattr(learn, 'device', None)
     quiet = not hasattr(learn, 'progress')
-    results = dict(run.info.get('stage_results') or {})
+    results, secs = dict(run.info.get('stage_results') or {}), dict(run.info.get('stage_seconds') or {})
+    def timed(name, t0): secs[name] = round(time.perf_counter() - t0, 2); run.update(stage_seconds=secs)
     det = None
     if 'nipple' in config.stage_list:
+        t0, done = time.perf_counter(), (run.path/'nipple'/'done.json').exists()
         det = _train_nipple(config, dls, run, dev, quiet)
         results['nipple'] = run.info['stage_results']['nipple']
+        if not done: timed('nipple', t0)
     elif config.nipple_run:
         src = part_run(config, 'nipple').path/'nipple'
         (run.path/'nipple').mkdir(parents=True, exist_ok=True)
         for f in ('best.safetensors', 'best.json'): shutil.copy2(src/f, run.path/'nipple'/f)
         det = load_nipple_detector(run.path)
     if config.nipples == 'detector':
+        t0 = time.perf_counter()
         table, t = nipple_table(det.to(dev or 'cpu'), dls.cache, dls.keys)
+        timed('nipple_table', t0)
         t.to_csv(run.path/'nipples.csv', index=False)
         n_geo = int((t.source != 'detector').sum())
         if n_geo: run.warn(f"the nipple detector found no nipple on {n_geo} of {len(t)} images; the geometric estimate was used there")
@@ -548,12 +553,14 @@ def fit_momminet(learn, # the learner of the run's first model stage (`stage_lea
             load_checkpoint(p/'best', model); model.set_stage(stage)
             info = results.get(stage) or json.loads((p/'done.json').read_text())
             continue
+        t0 = time.perf_counter()
         seed_everything(config.seed + i + 1)
         lr = learn if i == 0 and Path(learn.path) == p else stage_learner(config, stage, dls, model, p, dev)
         model.set_stage(stage)
         _fit(lr, config, stage, run.key, quiet)
         info = results[stage] = _finish_stage(lr, model, run, stage)
         run.update(stage_results=results)
+        timed(stage, t0)
     save_checkpoint(model, run.path/'best', epoch=info.get('epoch'), monitor=info.get('monitor'), value=info.get('value'),
                     metrics={'stage': config.final_stage})
     return results
