@@ -18,7 +18,7 @@ from .system import Run
 # %% auto #0
 __all__ = ['train_jobs', 'fmt_diff', 'verdict', 'compare', 'dose_table', 'plot_dose_response', 'Conclusions']
 
-# %% ../../nbs/train/60f_experiments.ipynb #da007120
+# %% ../../nbs/train/60f_experiments.ipynb #e2e56b2f
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
 
 def _check_job(name:str, job:dict) -> dict:
@@ -30,7 +30,10 @@ def _check_job(name:str, job:dict) -> dict:
     if job['system'] not in SYSTEMS: raise MammoInputError(f"job {name!r}: unknown system {job['system']!r}; known: {', '.join(SYSTEMS.names())}")
     settings = dict(job.get('settings') or {})
     json.dumps(settings)   # (a job crosses a process boundary as JSON)
-    return dict(system=job['system'], module=type(SYSTEMS[job['system']]).__module__, manifest=str(job['manifest']), out=str(job['out']), settings=settings,
+    mod = type(SYSTEMS[job['system']]).__module__
+    if mod == '__main__': raise MammoInputError(f"job {name!r}: system {job['system']!r} is registered from __main__ (a notebook or a script), which a worker "
+                                                f"process cannot import; import the module that defines it (mammo_nb.systems...) so that it registers the system")
+    return dict(system=job['system'], module=mod, manifest=str(job['manifest']), out=str(job['out']), settings=settings,
                 root=None if job.get('root') is None else str(job['root']), cache=None if job.get('cache') is None else str(job['cache']))
 
 def _train_one(spec:str) -> None:
