@@ -609,12 +609,12 @@ def training_report(r:dict) -> str:
     L.append(f"  ratio MommiNet-v2 / Mammo-Net: training {r['ratio_train']:.1f}x, whole train call {r['ratio_call']:.1f}x")
     return '\n'.join(L)
 
-# %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #38fb1a85
+# %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #4eac4932
 DEMO_SETTINGS = dict(size=(128, 104), ipsi_backbone='tiny', fpn_channels=32, representation_size=64, relation_heads=4, key_dim=16,
                      aux_rois=32, rois_per_image=128, bi_hrnet='hrnet_tiny', fusion_width=16, nipple_backbone='tiny',
                      nipple_fpn_channels=16, bs=4, lr=2e-3)
 DEMO_WOMEN = {'quick': 16, 'full': 40}   # women of the demo's phantom
-DEMO_EPOCHS = {'quick': 1, 'full': 3}    # epochs of every stage (the full demo within 3x Mammo-Net's demo step, `bench_training`)
+DEMO_EPOCHS = {'quick': 1, 'full': 2}    # epochs of every stage (the full demo step within 3x Mammo-Net's)
 
 def demo_momminet(system:MommiNetSystem, ctx:DemoContext) -> DemoResult:
     "Train every stage briefly on a phantom, evaluate on its test split (and without the contralateral view), draw one image."
