@@ -463,16 +463,16 @@ def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
     learn.fit_one_cycle(n_epoch, lr_max, cbs=[cb] + list(cbs or []), start_epoch=start, **one_cycle_kw)
     return learn
 
-# %% ../../nbs/train/60_learner.ipynb #23ce92cc
+# %% ../../nbs/train/60_learner.ipynb #9bb63597
 class _CSVLogger(CSVLogger):
-    "fastai's CSVLogger that does not repeat the header when appending to an existing log."
+    "fastai's CSVLogger that writes its header at once and does not repeat it when appending to an existing log."
     def before_fit(self):
         if hasattr(self, "gather_preds") or not is_main_process(): self.run = False; return
         p = self.path/self.fname
         p.parent.mkdir(parents=True, exist_ok=True)
         new = not (self.append and p.exists() and p.stat().st_size > 0)
         self.file = p.open('a' if self.append else 'w')
-        if new: self.file.write(','.join(self.recorder.metric_names) + '\n')
+        if new: self.file.write(','.join(self.recorder.metric_names) + '\n'); self.file.flush()   # a run killed in its first epoch leaves a header, not 0 bytes
         self.old_logger, self.learn.logger = self.logger, self._write_line
 
 def shard_dl(dl, rank:int, world:int):

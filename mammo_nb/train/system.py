@@ -438,7 +438,7 @@ class Run:
         write_json(self.path/RUN_FILE, self.info)
         warnings.warn(message, RunWarning, stacklevel=2)
 
-# %% ../../nbs/train/60b_system.ipynb #dc525173
+# %% ../../nbs/train/60b_system.ipynb #769c81ed
 _RUN_FIELDS = {'system': str, 'key': str, 'config': dict, 'status': str, 'data': dict, 'depends': dict, 'version': str,
                'warnings': list, 'best': dict, 'items': dict, 'encoders': dict, 'versions': dict, 'seconds': dict}
 _CHECKPOINT_FIELDS = {'config': dict, 'versions': dict, 'weights': str, 'epoch': (int, type(None)), 'monitor': (str, type(None)),
@@ -533,7 +533,8 @@ def check_run_files(path:Path, # the run folder
             try: pd.read_csv(f)
             except (pd.errors.ParserError, UnicodeDecodeError) as e:
                 raise MammoInputError(f"unreadable CSV table ({type(e).__name__}: {str(e)[:80]})", path=f) from None
-            except pd.errors.EmptyDataError: raise MammoInputError("empty CSV table (0 bytes): truncated", path=f) from None
+            except pd.errors.EmptyDataError:   # an unfinished run killed in its first epoch may leave an empty log; resuming rewrites it
+                if info['status'] == 'complete': raise MammoInputError("empty CSV table (0 bytes): truncated", path=f) from None
 
 # %% ../../nbs/train/60b_system.ipynb #1c7e5c38
 def _paths(tables:Sequence=(), **kw):
