@@ -146,7 +146,7 @@ def _patient_samples(job:tuple) -> dict:
                                       row(breast_id=f'{p.patient_id}-{side}', view=im.view, label=y)))
     return out
 
-# %% ../../nbs/train/60d_mechanisms.ipynb #d110c445
+# %% ../../nbs/train/60d_mechanisms.ipynb #45cda6c0
 _KEYS = {'interval_change': ('crop',), 'summation': ('crop', 'band'), 'symmetry': ('crop',), 'images': ('image', 'gaze')}
 
 def mechanism_data(config:PhantomConfig|None=None, # the phantom (default `probe_config()`: the teaching preset, enriched)
@@ -189,10 +189,10 @@ def mechanism_data(config:PhantomConfig|None=None, # the phantom (default `probe
 
 class _Items(torch.utils.data.Dataset):
     "Rows of a probe's arrays as dicts of tensors; random flips (training) that keep what the probe compares aligned."
-    def __init__(self, arrays:dict, meta:pd.DataFrame, idx, flip:bool=False, seed:int=0, extra:dict|None=None):
+    def __init__(self, arrays:dict, meta:pd.DataFrame, idx, flip:bool=False, seed:int=0):
         self.a, self.idx, self.flip = arrays, np.asarray(idx), flip
         self.rng = np.random.default_rng(seed)
-        self.cols = {'label': meta['label'].to_numpy(np.float32), **(extra or {})}
+        self.cols = {'label': meta['label'].to_numpy(np.float32)}
     def __len__(self): return len(self.idx)
     def __getitem__(self, i):
         j = int(self.idx[i]); d = {}
@@ -208,14 +208,14 @@ class _Items(torch.utils.data.Dataset):
         for k, v in self.cols.items(): d[k] = torch.tensor(v[j])
         return d
 
-def _dls(arrays:dict, meta:pd.DataFrame, train_idx, bs:int=64, seed:int=0, extra:dict|None=None) -> DataLoaders:
+def _dls(arrays:dict, meta:pd.DataFrame, train_idx, bs:int=64, seed:int=0) -> DataLoaders:
     "fastai DataLoaders: the training rows (shuffled, flipped); the same rows unflipped as 'valid' (no early stopping here)."
-    tr = _Items(arrays, meta, train_idx, flip=True, seed=seed, extra=extra)
+    tr = _Items(arrays, meta, train_idx, flip=True, seed=seed)
     return DataLoaders(DataLoader(tr, bs=bs, shuffle=True, drop_last=len(train_idx) > bs),
-                       DataLoader(_Items(arrays, meta, train_idx[:bs], extra=extra), bs=bs))
+                       DataLoader(_Items(arrays, meta, train_idx[:bs]), bs=bs))
 
-def _test_dl(arrays:dict, meta:pd.DataFrame, idx, bs:int=256, extra:dict|None=None):
-    return DataLoader(_Items(arrays, meta, idx, extra=extra), bs=bs)
+def _test_dl(arrays:dict, meta:pd.DataFrame, idx, bs:int=256):
+    return DataLoader(_Items(arrays, meta, idx), bs=bs)
 
 # %% ../../nbs/train/60d_mechanisms.ipynb #b3439658
 def _blocks(cin:int, widths=(16, 32, 64)) -> nn.Sequential:
@@ -271,18 +271,18 @@ class GazeProbe(nn.Module):
             total = total + self.gaze_weight * parts['gaze']
         return total, parts
 
-# %% ../../nbs/train/60d_mechanisms.ipynb #219f09e3
+# %% ../../nbs/train/60d_mechanisms.ipynb #3d7fa97f
 def fit_predict(make, # () -> a probe (called after seeding)
                 arrays:dict, meta:pd.DataFrame, train_idx, test_idx,
-                epochs:int=30, lr:float=2e-3, seed:int=0, bs:int=64, extra:dict|None=None) -> np.ndarray:
+                epochs:int=30, lr:float=2e-3, seed:int=0, bs:int=64) -> np.ndarray:
     "Train a fresh probe on the training rows and return its probabilities on the test rows."
     seed_everything(seed)
     model = make()
-    dls = _dls(arrays, meta, np.asarray(train_idx), bs, seed, extra)
+    dls = _dls(arrays, meta, np.asarray(train_idx), bs, seed)
     with tempfile.TemporaryDirectory(prefix='mechanism-') as d:
         learn = dict_learner(dls, model, path=d, lr=lr, wd=1e-2, device='cpu', csv=None)
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(int(epochs), lr)
-    out, _ = predict_dicts(learn.model, _test_dl(arrays, meta, np.asarray(test_idx), extra=extra), with_batch=False)
+    out, _ = predict_dicts(learn.model, _test_dl(arrays, meta, np.asarray(test_idx)), with_batch=False)
     return torch.sigmoid(out['logit']).numpy()
 
 def paired_gain(y, # [N] labels of the test candidates
