@@ -28,7 +28,7 @@ from .train import (LMVNetConfig, build_lmvnet, risk_metrics, longitudinal_loade
                                            evaluate_lmvnet, risk_arrays, plot_calibration_figure)
 
 # %% auto #0
-__all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet', 'LMVNetSystem']
+__all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'for_inference', 'bench_lmvnet', 'LMVNetSystem']
 
 # %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #639c9c7e
 def _iso_date(s:str|None) -> date|None:
@@ -187,7 +187,7 @@ def predict_manifest(model:LMVNet, # a trained model (eval mode)
         i0 += len(prim)
     return recs
 
-# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #8f4de994
+# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #a5acdd0d
 class _EncoderOnly(nn.Module):
     "The reference: the shared encoder over the same images, GAP, one linear risk head."
     def __init__(self, encoder:nn.Module, num_years:int, keys:tuple):
@@ -205,15 +205,20 @@ def _bench_batch(B:int, size:tuple, N:int=5, seed:int=0) -> dict:
     b.update(time_gap=torch.ones(B, 1), target=(torch.rand(B, N, generator=g) > 0.8).float(), y_mask=torch.ones(B, N))
     return b
 
+def for_inference(model:nn.Module) -> nn.Module:
+    "The model in eval mode with its 4-D weights channels-last: oneDNN's fast layout for the CPU convolutions (and the usual one on GPUs); the same outputs up to float rounding."
+    return model.eval().to(memory_format=torch.channels_last)
+
 def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under a minute)
                  size:tuple|None=None, # default frame size (default 256x208; quick 128x104)
                  full_size:tuple|None=None, # full-resolution size (default 2048x1664; quick 1024x832)
                  bs:int|None=None, # breast exams per training batch (default 4; quick 2)
                  reps:int|None=None, # timed repetitions (default 5; quick 2)
-                 threads:int|None=1, # torch threads while timing (None: leave as is)
+                 threads:int|None=1, # torch threads while timing the training steps and the default size (None: leave as is)
+                 infer_threads:int|None=None, # torch threads of the full-resolution inference (default: every core, as `predict` uses)
                  model_kwargs:dict|None=None, # `LMVNet` arguments (default: the recipe's default model)
                  verbose:bool=True) -> dict:
-    "Training-step time of LMV-Net vs its encoder alone, inference time per exam at two sizes, peak memory."
+    "Training-step time of LMV-Net vs its encoder alone, inference time per exam at two sizes (full size: channels-last vs not), peak memory."
     size = tuple(size or ((128, 104) if quick else (256, 208)))
     full_size = tuple(full_size or ((1024, 832) if quick else (2048, 1664)))
     bs, reps = bs or (2 if quick else 4), reps or (2 if quick else 5)
@@ -249,13 +254,17 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
             w, c = time_interleaved({'x': lambda: model(one)}, reps)['x']
             res.update(infer_s_per_breast_exam=w, infer_cpu_s_per_breast_exam=c, infer_s_per_exam=2 * w)
             big = _bench_batch(1, full_size, N)
+            torch.set_num_threads(int(infer_threads or os.cpu_count() or 1))
+            res['infer_threads'] = torch.get_num_threads()
+            tc = [time_call(lambda: model(big)) for _ in range(1 if quick else 2)]   # the weights as trained (NCHW)
+            model = for_inference(model)                                          # what evaluate / predict run
             tb = []
             res['peak_mb_full_breast_exam'] = peak_mb(lambda: tb.append(time_call(lambda: model(big))))
             for _ in range(0 if quick else 1): tb.append(time_call(lambda: model(big)))
             del big
         w, c = min(tb)
         res.update({'full_size': f'{full_size[0]}x{full_size[1]}', 'infer_s_per_breast_exam_full': w, 'infer_cpu_s_per_breast_exam_full': c,
-                    'infer_s_per_exam_full': 2 * w,
+                    'infer_s_per_exam_full': 2 * w, 'infer_s_per_breast_exam_full_nchw': min(tc)[0],
                     'load_average': round(os.getloadavg()[0], 2) if hasattr(os, 'getloadavg') else None})
     finally: torch.set_num_threads(old)
     if verbose:
@@ -270,13 +279,14 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
         print(f"inference (eval, no grad), one breast exam = 4 images, a screening exam = 2 breast exams:")
         print(f"  {res['size']}: {res['infer_s_per_breast_exam']:.3f} s per breast exam ({res['infer_cpu_s_per_breast_exam']:.3f} CPU s), "
               f"{res['infer_s_per_exam']:.3f} s per exam")
-        print(f"  {res['full_size']}: {res['infer_s_per_breast_exam_full']:.2f} s per breast exam ({res['infer_cpu_s_per_breast_exam_full']:.2f} CPU s), "
-              f"{res['infer_s_per_exam_full']:.2f} s per exam")
+        print(f"  {res['full_size']}, {res['infer_threads']} torch threads, channels-last: {res['infer_s_per_breast_exam_full']:.2f} s per breast exam "
+              f"({res['infer_cpu_s_per_breast_exam_full']:.2f} CPU s), {res['infer_s_per_exam_full']:.2f} s per exam (goal <= 8 s per breast exam on 2 cores); "
+              f"weights as trained (NCHW): {res['infer_s_per_breast_exam_full_nchw']:.2f} s per breast exam")
         pk = res['peak_mb_full_breast_exam']
         print(f"peak memory rise, one breast exam at {res['full_size']}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
     return res
 
-# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #36a4e634
+# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #cb23916e
 class LMVNetSystem(System):
     "LMV-Net: longitudinal multi-view risk (see `62a_lmvnet_train` for the configuration and the evaluation)."
     name, title = 'lmvnet', 'LMV-Net: longitudinal multi-view breast-cancer risk'
@@ -325,7 +335,7 @@ class LMVNetSystem(System):
     def evaluation_name(self, split, mask_prior=False, **opts): return f'{split}-noprior' if mask_prior else split
     def evaluate_run(self, run, manifest, split, root=None, cache=None, device=None, n_boot=1000, mask_prior=False,
                      no_recalibrate=False, calibration_split='val', **opts):
-        model = run.load_model(device)
+        model = for_inference(run.load_model(device))
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)
             res = evaluate_lmvnet(model, manifest, split, run.config.size, run.path/'calibration.json', root=root, cache=cache,
@@ -342,7 +352,7 @@ class LMVNetSystem(System):
 
     def predict_inputs(self, run, inputs, out, device=None, prior=None, time_gap=None, split=None, calibration='auto',
                        no_figures=False, root=None, cache=None, **opts):
-        model, size = run.load_model(device), run.config.size
+        model, size = for_inference(run.load_model(device)), run.config.size
         recal = _recalibrator(calibration, run)
         csvs = [p for p in inputs if Path(p).is_file() and Path(p).suffix.lower() == '.csv']
         if csvs:
