@@ -16,7 +16,7 @@ from ..metrics.classification import paired_seeds
 from .system import Run
 
 # %% auto #0
-__all__ = ['train_jobs', 'fmt_diff', 'verdict', 'compare', 'dose_table', 'plot_dose_response', 'Conclusions']
+__all__ = ['train_jobs', 'fmt_diff', 'verdict', 'compare', 'dose_table', 'plot_dose_response', 'plot_forest', 'Conclusions']
 
 # %% ../../nbs/train/60f_experiments.ipynb #e2e56b2f
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
@@ -145,6 +145,31 @@ def plot_dose_response(rows:list, # `compare` rows with 'strength' (and 'compari
     ax.axhline(0, color='k', lw=0.6)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if any(comps): ax.legend(fontsize=7)
+    return ax
+
+# %% ../../nbs/train/60f_experiments.ipynb #3de79ba2
+def plot_forest(rows:dict|list, # {label: `compare` row} or `compare` rows with a 'comparison' label
+                ref:dict|None=None, # {label: a reference difference (e.g. the paper's)}, drawn as a cross
+                ax=None, # matplotlib axes (default: a new figure)
+                xlabel:str='paired difference (A - B), 95% CI',
+                ):
+    "Forest plot of paired differences: one line per comparison (top to bottom in the given order), seeds as dots."
+    import matplotlib.pyplot as plt
+    if not isinstance(rows, dict): rows = {r.get('comparison', f'row {i}'): r for i, r in enumerate(rows)}
+    if not rows: raise MammoInputError("plot_forest needs at least one row")
+    unknown = sorted(set(ref or {}) - set(rows))
+    if unknown: raise MammoInputError(f"reference value(s) for unknown comparison(s): {', '.join(unknown)}")
+    if ax is None: _, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 0.9))
+    ys = np.arange(len(rows))[::-1]
+    for y, (k, r) in zip(ys, rows.items()):
+        c = 'tab:green' if r['lo'] > 0 else 'tab:red' if r['hi'] < 0 else 'tab:grey'
+        ax.plot([r['lo'], r['hi']], [y, y], color=c, lw=2)
+        ax.plot(r['diff'], y, 's', color=c, ms=6)
+        ax.plot(r.get('diffs', []), [y + 0.18] * len(r.get('diffs', [])), '.', color=c, alpha=0.5, ms=5)
+        if ref and k in ref: ax.plot(ref[k], y, 'x', color='k', ms=7, mew=1.5)
+    ax.axvline(0, color='k', lw=0.6)
+    ax.set_yticks(ys); ax.set_yticklabels(list(rows), fontsize=7); ax.set_xlabel(xlabel)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
     return ax
 
 # %% ../../nbs/train/60f_experiments.ipynb #79f08c4b
