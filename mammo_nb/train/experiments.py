@@ -147,7 +147,7 @@ def plot_dose_response(rows:list, # `compare` rows with 'strength' (and 'compari
     if any(comps): ax.legend(fontsize=7)
     return ax
 
-# %% ../../nbs/train/60f_experiments.ipynb #3de79ba2
+# %% ../../nbs/train/60f_experiments.ipynb #a4c2c3f3
 def plot_forest(rows:dict|list, # {label: `compare` row} or `compare` rows with a 'comparison' label
                 ref:dict|None=None, # {label: a reference difference (e.g. the paper's)}, drawn as a cross
                 ax=None, # matplotlib axes (default: a new figure)
@@ -159,7 +159,7 @@ def plot_forest(rows:dict|list, # {label: `compare` row} or `compare` rows with 
     if not rows: raise MammoInputError("plot_forest needs at least one row")
     unknown = sorted(set(ref or {}) - set(rows))
     if unknown: raise MammoInputError(f"reference value(s) for unknown comparison(s): {', '.join(unknown)}")
-    if ax is None: _, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 0.9))
+    if ax is None: _, ax = plt.subplots(figsize=(min(14.0, 4.5 + 0.06 * max(map(len, map(str, rows)))), 0.45 * len(rows) + 0.9))  # room for the labels
     ys = np.arange(len(rows))[::-1]
     for y, (k, r) in zip(ys, rows.items()):
         c = 'tab:green' if r['lo'] > 0 else 'tab:red' if r['hi'] < 0 else 'tab:grey'
