@@ -34,7 +34,7 @@ __all__ = ['TinyTwoHead', 'SyntheticPairs', 'synthetic_dls', 'batch_size', 'Dict
            'LossPartsLogger', 'set_trainable', 'FreezeEncoder', 'GradAccumulation', 'AugmentEpoch', 'AMP', 'scale_loss',
            'guarded_step', 'world_size', 'rank', 'is_main_process', 'unwrap', 'SaveBestCheckpoint', 'ResumeCheckpoint',
            'load_resume_state', 'fit_resumable', 'shard_dl', 'DDPTrainer', 'dict_learner', 'predict_dicts',
-           'demo_train_core']
+           'for_inference', 'demo_train_core']
 
 # %% ../../nbs/train/60_learner.ipynb #0ff9a909
 class TinyTwoHead(nn.Module):
@@ -553,7 +553,7 @@ def dict_learner(dls:DataLoaders, model:nn.Module,
     learn.device, learn.precision = dev, ('fp32' if dtype is None else {torch.bfloat16: 'bf16', torch.float16: 'fp16'}[dtype])
     return learn
 
-# %% ../../nbs/train/60_learner.ipynb #35c15442
+# %% ../../nbs/train/60_learner.ipynb #e60c70c0
 def _cat(vals):
     if isinstance(vals[0], torch.Tensor): return torch.cat([v.reshape(1) if v.ndim == 0 else v for v in vals])
     if isinstance(vals[0], (list, tuple)): return [x for v in vals for x in v]
@@ -582,6 +582,10 @@ def predict_dicts(model:nn.Module, dl,
                 for k, v in b.items(): bats.setdefault(k, []).append(v.detach().cpu() if isinstance(v, torch.Tensor) else v)
     finally: model.train(was_training)
     return {k: _cat(v) for k, v in outs.items()}, ({k: _cat(v) for k, v in bats.items()} if with_batch else None)
+
+def for_inference(model:nn.Module) -> nn.Module:
+    "The model in eval mode with its 4-D weights channels-last: oneDNN's fast layout for CPU convolutions (and the usual one on GPUs); the same outputs up to float rounding."
+    return model.eval().to(memory_format=torch.channels_last)
 
 # %% ../../nbs/train/60_learner.ipynb #471253a7
 @demo_step('train-core', order=5, title='The training core on synthetic tensors')

@@ -398,7 +398,7 @@ class MalignancySystem(System):
 
 MalignancySystem().register();
 
-# %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #15662201
+# %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #7b928620
 RB_PHANTOM = dict(n_patients=600, n_years=1, size=(512, 416), fractions=(0.5, 0.15, 0.35))
 RB_TRAIN = dict(size=[512, 416], patch_size=64, encoder='mid_cnn', bs=16, lr=1e-3, momentum=0.9, epochs=24, plateau_patience=3, patience=0)
 _RB_QUICK = (dict(n_patients=40, size=(256, 208)), dict(size=[256, 208], patch_size=32, encoder='tiny_cnn', bs=8, epochs=1))
@@ -428,9 +428,9 @@ def reader_birads_mechanism(preset:str='teaching', # the phantom preset (`no_cue
     spent = [sum(r.info['seconds'].get(k, 0.0) for k in ('data', 'train')) for r in runs.values()]   # each run's own record, reused runs included
     preds = {k: predict_patches(r.load_model('cpu'), patch_loader(r.config, root/'manifest.csv', 'test', root=root, cache=cache), device='cpu')
              for k, r in runs.items()}
-    ref = preds[f"binary-s0"]
+    first = f"{RB_ARMS['without']}-s0"; ref = preds[first]
     for k, p in preds.items():
-        if not p[['image_path', 'lesion_id']].equals(ref[['image_path', 'lesion_id']]): raise RuntimeError(f"{k}: other test patches than binary-s0")
+        if not p[['image_path', 'lesion_id']].equals(ref[['image_path', 'lesion_id']]): raise RuntimeError(f"{k}: other test patches than {first}")
     y, g = ref['malignant'].to_numpy(int), ref['patient_id'].to_numpy()
     arm = lambda a: np.stack([preds[f'{RB_ARMS[a]}-s{s}']['p_malignant'].to_numpy(float) for s in range(int(seeds))], 1)
     res = paired_gain(y, g, arm('with'), arm('without'), n_boot, seed)
