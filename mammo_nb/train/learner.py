@@ -336,7 +336,7 @@ def _jsonable(v):
     try: return float(v)
     except (TypeError, ValueError): return str(v)
 
-# %% ../../nbs/train/60_learner.ipynb #dc2a0d72
+# %% ../../nbs/train/60_learner.ipynb #91f2ae07
 def _py_state(): v, s, g = random.getstate(); return [v, list(s), g]
 def _np_state(): n, a, p, hg, cg = np.random.get_state(); return [n, a.tolist(), int(p), int(hg), float(cg)]
 
@@ -363,7 +363,8 @@ class ResumeCheckpoint(Callback):
             dl = getattr(self.dls, name, None)
             if dl is not None and hasattr(dl, 'rng'): dl.rng.setstate((st[0], tuple(st[1]), st[2]))
         for cb, cs in zip(self._trackers(), s['trackers']):
-            for k, v in cs.items(): setattr(cb, k, v)
+            for k, v in cs.items():   # a best of None: the tracker had no value yet (its +-inf is null in strict JSON)
+                if v is not None: setattr(cb, k, v)
         for cb in self.learn.cbs:
             if isinstance(cb, GradAccumulation): cb.count = s.get('grad_accum_count', 0)
             if isinstance(cb, AMP) and cb.scaler is not None and s.get('grad_scaler'): cb.scaler.load_state_dict(s['grad_scaler'])
