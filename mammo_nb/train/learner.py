@@ -433,7 +433,7 @@ def _restore_model_and_opt(learn, state, tensors):
     hypers = [{k: (v if isinstance(v, str) else float(v)) for k, v in h.items()} for h in state['opt']['hypers']]
     learn.opt.load_state_dict({'state': opt_state, 'hypers': hypers})
 
-# %% ../../nbs/train/60_learner.ipynb #a9dd42f2
+# %% ../../nbs/train/60_learner.ipynb #2bdc26e6
 def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
                   ckpt_dir:str|Path|None=None, # where `last.json` lives (default: `learn.path/'resume'`)
                   resume:bool=True, # continue from `ckpt_dir` when it holds a checkpoint of the same run length (and key)
@@ -459,12 +459,12 @@ def fit_resumable(learn:Learner, n_epoch:int, lr_max:float|None=None,
         print(f"resuming at epoch {start} of {n_epoch}")
         cb = ResumeCheckpoint(ckpt_dir, state, tensors, key=key)
         for c in learn.cbs:
-            if isinstance(c, CSVLogger): c.append = True
+            if isinstance(c, CSVLogger): c.append, c.keep_epochs = True, start   # (rows of later epochs: a process killed after logging them)
     else: cb = ResumeCheckpoint(ckpt_dir, key=key)
     learn.fit_one_cycle(n_epoch, lr_max, cbs=[cb] + list(cbs or []), start_epoch=start, **one_cycle_kw)
     return learn
 
-# %% ../../nbs/train/60_learner.ipynb #9bb63597
+# %% ../../nbs/train/60_learner.ipynb #3c123bd9
 class _CSVLogger(CSVLogger):
     "fastai's CSVLogger that writes its header at once and does not repeat it when appending to an existing log."
     def before_fit(self):
@@ -472,6 +472,11 @@ class _CSVLogger(CSVLogger):
         p = self.path/self.fname
         p.parent.mkdir(parents=True, exist_ok=True)
         new = not (self.append and p.exists() and p.stat().st_size > 0)
+        keep = getattr(self, 'keep_epochs', None)
+        if not new and keep is not None:   # resuming after epoch `keep`: drop rows a killed process logged past its checkpoint
+            head, *rows = p.read_text().splitlines(keepends=True)
+            rows = [r for r in rows if r.split(',', 1)[0].strip().isdigit() and int(r.split(',', 1)[0]) < keep]
+            with atomic_path(p) as tmp: tmp.write_text(''.join([head, *rows]))
         self.file = p.open('a' if self.append else 'w')
         if new: self.file.write(','.join(self.recorder.metric_names) + '\n'); self.file.flush()   # a run killed in its first epoch leaves a header, not 0 bytes
         self.old_logger, self.learn.logger = self.logger, self._write_line
