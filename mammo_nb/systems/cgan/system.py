@@ -294,7 +294,7 @@ def predict_mlos(run:Run, inputs:Sequence, # CC files
         recs.append(rec)
     return recs
 
-# %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #27298f4c
+# %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #81dea9d1
 def _bench_parts(preset:str, size:int, bs:int=4):
     torch.manual_seed(0)
     m = RadiomicsCGAN(radiomic_dim=93, **CGAN_PRESETS[preset])
@@ -314,7 +314,10 @@ def _bench_parts(preset:str, size:int, bs:int=4):
         lg = crit.generator(fake, y, m.discriminate(x, fake), les)
         og.zero_grad(); lg['loss_G'].backward(); og.step()
         m.discriminator.requires_grad_(True)
-    return m, step, x, les, r
+    def backbone_step():                                               # the generator alone, as a plain regression network
+        loss = (m.generate(x, les, r) - y).abs().mean()
+        og.zero_grad(); loss.backward(); og.step()
+    return m, step, backbone_step, x, les, r
 
 def bench_cgan(quick:bool=False, # cpu preset at 256 only (well under a minute)
                threads:int|None=1, # torch threads while timing
@@ -328,9 +331,11 @@ def bench_cgan(quick:bool=False, # cpu preset at 256 only (well under a minute)
               f"load average {os.getloadavg()[0]:.1f}")
         configs = [('cpu', 256)] if quick else [('cpu', 256), ('cpu', 512), ('paper', 256), ('paper', 512)]
         for preset, size in configs:
-            m, step, x, les, r = _bench_parts(preset, size)
+            m, step, backbone_step, x, les, r = _bench_parts(preset, size)
             step()                                                         # warm-up (allocations, lazy init)
             t0 = time.perf_counter(); peak = peak_mb(step); dt = time.perf_counter() - t0
+            backbone_step()
+            t0 = time.perf_counter(); backbone_step(); db = time.perf_counter() - t0
             m.eval()
             with torch.no_grad():
                 m.generate(x[:1], les[:1], r[:1])
@@ -338,9 +343,10 @@ def bench_cgan(quick:bool=False, # cpu preset at 256 only (well under a minute)
                 for _ in range(3): t1 = time.perf_counter(); m.generate(x[:1], les[:1], r[:1]); ts.append(time.perf_counter() - t1)
             k = f'{preset}_{size}'
             res[f'{k}_train_step_s'] = round(dt, 3); res[f'{k}_peak_mb'] = None if peak is None else round(peak, 1)
+            res[f'{k}_backbone_step_s'] = round(db, 3); res[f'{k}_step_ratio'] = round(dt / db, 2)
             res[f'{k}_infer_s_per_image'] = round(float(np.median(ts)), 4)
             print(f"  {preset:5s} {size}x{size}: training step (batch 4, G+D, all 6 terms) {dt:6.2f} s, peak +{peak or float('nan'):.0f} MB; "
-                  f"generator inference {np.median(ts) * 1000:7.1f} ms/image")
+                  f"the generator alone (L1, one Adam step) {db:6.2f} s, ratio {dt / db:4.2f}; generator inference {np.median(ts) * 1000:7.1f} ms/image")
             del m, step
     finally: torch.set_num_threads(old)
     return res

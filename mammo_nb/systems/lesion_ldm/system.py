@@ -492,7 +492,7 @@ def augmentation_experiment(model:LesionLDM, # a trained stage-2 model
         scores.append(dict(real=p_real, augmented=p_aug))
     return dict(table=pd.DataFrame(rows), scores=scores, y_test=yt, groups_test=gt)
 
-# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #421157c9
+# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #71fce212
 def bench_lesion_ldm(quick:bool=False, # latents 8 and 16, 10 DDIM steps, one repetition (seconds)
                      latents:Sequence[int]|None=None, # latent sides to time (default 8 and 64; quick 8 and 16)
                      steps:int|None=None, # DDIM steps per lesion (default 50; quick 10)
@@ -521,19 +521,31 @@ def bench_lesion_ldm(quick:bool=False, # latents 8 and 16, 10 DDIM steps, one re
             opt = torch.optim.Adam([p for p in ldm.parameters() if p.requires_grad], 1e-4)
             def step():
                 loss, _ = ldm.compute_loss(ldm.train()(b), b); opt.zero_grad(); loss.backward(); opt.step()
-            tw, tc = time_interleaved({'step': step}, reps)['step']            # one warm-up step, then the median of `reps`
+            cap = {}                                                           # the denoiser's inputs in one real step
+            hook = ldm.unet.register_forward_pre_hook(lambda mod, a, kw: cap.update(
+                a=tuple(v.detach() for v in a), kw={k: v.detach() if torch.is_tensor(v) else v for k, v in kw.items()}), with_kwargs=True)
+            step(); hook.remove()
+            with torch.no_grad(): eps = torch.randn_like(ldm.unet(*cap['a'], **cap['kw']).sample)
+            uopt = torch.optim.Adam(ldm.unet.parameters(), 1e-4)
+            def backbone_step():                                               # the UNet alone on those inputs: MSE to noise, Adam
+                loss = F.mse_loss(ldm.unet(*cap['a'], **cap['kw']).sample, eps); uopt.zero_grad(); loss.backward(); uopt.step()
+            tm = time_interleaved({'step': step, 'backbone': backbone_step}, reps)   # one warm-up each, then the medians of `reps`, in turns
+            (tw, tc), (bw, bc) = tm['step'], tm['backbone']
             ldm.eval()
             s = time_call(lambda: ldm.sample(x[:1], m[:1], b['attributes'][:1], seed=0, steps=steps))
             res['rows'].append(dict(latent=f'{L}x{L}', crop=f'{P}x{P}', parameters=int(sum(p.numel() for p in ldm.parameters() if p.requires_grad)),
-                                    train_step_s=tw, train_step_cpu_s=tc, sample_s_per_lesion=s[0], sample_cpu_s_per_lesion=s[1]))
+                                    train_step_s=tw, train_step_cpu_s=tc, backbone_step_s=bw, backbone_step_cpu_s=bc, step_ratio=round(tc / bc, 2),
+                                    sample_s_per_lesion=s[0], sample_cpu_s_per_lesion=s[1]))
     finally: torch.set_num_threads(old)
     res['load_average'] = round(os.getloadavg()[0], 2) if hasattr(os, 'getloadavg') else None
     if verbose:
         print(f"mammo-nb bench lesion-ldm ({'quick' if quick else 'full'}; torch threads {res['threads']}, load average {res['load_average']}); "
               "CPU = seconds of this process's CPU, wall = elapsed")
-        print(f"{'latent':>8} {'crop':>9} {'trainable':>10} | training step, {bs} lesions: wall s  CPU s | one lesion, {steps} DDIM steps + CFG: wall s  CPU s")
+        print(f"{'latent':>8} {'crop':>9} {'trainable':>10} | training step, {bs} lesions: wall s  CPU s | UNet alone: wall s  CPU s | ratio (CPU) "
+              f"| one lesion, {steps} DDIM steps + CFG: wall s  CPU s")
         for r in res['rows']:
             print(f"{r['latent']:>8} {r['crop']:>9} {r['parameters']:>10,} | {r['train_step_s']:33.2f} {r['train_step_cpu_s']:6.2f} | "
+                  f"{r['backbone_step_s']:18.2f} {r['backbone_step_cpu_s']:6.2f} | {r['step_ratio']:11.2f} | "
                   f"{r['sample_s_per_lesion']:37.2f} {r['sample_cpu_s_per_lesion']:6.2f}")
     return res
 
