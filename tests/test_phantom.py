@@ -141,7 +141,7 @@ def test_cli_preset_is_recorded(tmp_path):
 # a valid value other than the default for every PhantomConfig field (a field added to PhantomConfig must be added here)
 CLI_VALUES = dict(preset='realistic', p_cancer=0.5, p_benign=0.6, p_mass=0.85, density_probs=(0.25, 0.25, 0.25, 0.25),
                   density_rr=(1.0, 1.0, 2.0, 3.0), p_future_diagnosis=0.1, doubling_years=(1.0, 2.0), p_recall=0.5, p_birads6=0.0,
-                  lr_similarity=0.9, texture_beta=2.5, strands=0.0, strand_beta=2.0, nipple_jitter=0.05, deform_scale=2.0,
+                  lr_similarity=0.9, view_coupling=0.5, texture_beta=2.5, strands=0.0, strand_beta=2.0, nipple_jitter=0.05, deform_scale=2.0,
                   noise=(0.01, 0.02), age_range=(45.0, 75.0), fov_mm=(200.0, 300.0), vendors=('A', 'C'), p_vendor_switch=0.0,
                   malignant_contrast=2.0, mass_attenuation=0.05, benign_density=0.5, spicule_width_mm=1.5, calc_attenuation=30.0,
                   interval_change=1.0, summation=0.0, symmetry=0.5, reader_gaze=1.0, reader_birads=0.0)

@@ -25,7 +25,7 @@ __all__ = ['BIRADS_CATEGORIES', 'LESION_CATEGORIES', 'PATHOLOGY_RANK', 'CUES', '
            'patient_id_for', 'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'assign_splits',
            'simulate_phantom', 'show_phantom_image', 'plot_phantom_overview']
 
-# %% ../../nbs/data/12b_phantom.ipynb #6a88c8d3
+# %% ../../nbs/data/12b_phantom.ipynb #70ee613d
 BIRADS_CATEGORIES = ('0', '1', '2', '3', '4A', '4B', '4C', '5', '6')
 LESION_CATEGORIES = ('mass', 'calcification')
 PATHOLOGY_RANK = {'normal': 0, 'benign_without_callback': 1, 'benign': 2, 'malignant': 3}
@@ -59,6 +59,7 @@ class PhantomConfig:
     p_recall:float=0.2 # chance a visible precursor >= 5 mm is recalled (BI-RADS 0) on an earlier exam
     p_birads6:float=0.08 # chance the diagnosing exam is read after a biopsy (BI-RADS 6)
     lr_similarity:float=0.6 # share of texture variance common to the left and right breast
+    view_coupling:float=0.0 # how much of a breast's MLO its CC determines: texture variance shared at the nipple, layout following the CC's (0: none)
     texture_beta:float=3.0 # exponent of the fibroglandular power spectrum P(f) ~ f^-beta
     strands:float=0.35 # amplitude of the ducts/ligaments converging on the nipple (0: none)
     strand_beta:float=1.6 # exponent of their angular spectrum
@@ -81,7 +82,7 @@ class PhantomConfig:
     reader_birads:float|None=None # share of findings read BI-RADS <= 3 that are never biopsied (0: every finding has a biopsy result)
 
     def __post_init__(self):
-        for k in ('p_cancer', 'p_benign', 'p_mass', 'p_future_diagnosis', 'p_recall', 'p_birads6', 'lr_similarity', 'p_vendor_switch'):
+        for k in ('p_cancer', 'p_benign', 'p_mass', 'p_future_diagnosis', 'p_recall', 'p_birads6', 'lr_similarity', 'view_coupling', 'p_vendor_switch'):
             v = getattr(self, k)
             if not 0 <= v <= 1: raise MammoInputError(f"PhantomConfig.{k} must lie in [0, 1], got {v}")
         if len(self.density_probs) != 4 or abs(sum(self.density_probs) - 1) > 1e-6 or min(self.density_probs) < 0:
@@ -487,7 +488,7 @@ def _summation_mimics(rng, pid:str, shapes:dict, fields:dict, nipples:dict, n_ex
                         break
     return out
 
-# %% ../../nbs/data/12b_phantom.ipynb #1e429fcf
+# %% ../../nbs/data/12b_phantom.ipynb #f29f2777
 VIEWS, LATERALITIES = ('CC', 'MLO'), ('L', 'R')
 
 def check_image_size(size, # (H, W) of the phantom's images
@@ -525,7 +526,7 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
     hist = _simulate_history(r_hist, pid, int(n_years), cfg, outcome, r_ic)
     n_ex, times, tracks = len(hist['dates']), hist['times'], hist['tracks']
     spacing = hist['fov_mm'] / H
-    shapes = sample_breast_shapes(r_shape, H, W)
+    shapes = sample_breast_shapes(r_shape, H, W, coupling=cfg.view_coupling)
     m = int(0.12 * H) + 4; shp = (H + 2 * m, W + 2 * m)
     c = cfg.lr_similarity
     shared = {v: power_law_field(shp, cfg.texture_beta, r_tex) for v in VIEWS}
@@ -534,6 +535,14 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
     if cfg.strands > 0:
         for k in sorted(shapes):
             shapes[k].strands = cfg.strands * strand_table(r_tex, cfg.strand_beta)
+    vc = cfg.view_coupling
+    if vc > 0: # the MLO shares texture (aligned at the nipple; the field is periodic) and strands with its CC
+        for side in LATERALITIES:
+            cc, mlo = shapes[(side, 'CC')], shapes[(side, 'MLO')]
+            dx, dy = (round(a - b) for a, b in zip(mlo.nipple, cc.nipple))
+            tex[(side, 'MLO')] = (math.sqrt(vc) * np.roll(tex[(side, 'CC')], (dy, dx), axis=(0, 1))
+                                  + math.sqrt(1 - vc) * tex[(side, 'MLO')]).astype(np.float32)
+            if cfg.strands > 0: mlo.strands = (math.sqrt(vc) * cc.strands + math.sqrt(1 - vc) * mlo.strands).astype(np.float32)
     fields = {k: [random_deformation(r_def, shapes[k], cfg.deform_scale) for _ in range(n_ex - 1)] for k in sorted(shapes)}
     nipples = {k: [from_reference(fields[k], t, *shapes[k].nipple) for t in range(n_ex)] for k in sorted(shapes)}
     centres = {}

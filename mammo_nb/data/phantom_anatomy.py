@@ -75,7 +75,7 @@ def power_law_exponent(patch:np.ndarray, # region of interest inside the breast
     slope, icpt = np.polyfit(np.log(f[sel]), np.log(P[sel]), 1)
     return (-slope, (f, P, icpt, fmin, fmax)) if return_fit else -slope
 
-# %% ../../nbs/data/12a_phantom_anatomy.ipynb #e8a91f3c
+# %% ../../nbs/data/12a_phantom_anatomy.ipynb #749f9207
 def _smoothstep(x, lo, hi):
     t = np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
     return t * t * (3 - 2 * t)
@@ -202,18 +202,36 @@ def _solve_mlo_nipple(mlo:BreastShape, D_m:float, jitter:float=0.0, iters:int=12
         mlo.theta_n = new
     return mlo
 
+_MLO_RANGES = dict(yc_m=(0.36, 0.44), up=(1.25, 1.6), down=(0.42, 0.5), pt=(0.2, 0.32), pl=(0.5, 0.72), bulge=(-0.03, 0.12))
+_MLO_FOLLOWS = dict(yc_m='yc', up='width', down='width', pt='D', pl='D', bulge='n')   # the CC quantity each MLO parameter follows
+
+def _couple_mlo(base:dict, base_D:float, H:int, coupling:float) -> dict:
+    "MLO layout parameters moved from their own draw towards the CC's: quantile (1 - c) q_own + c q_CC in each range."
+    if coupling <= 0: return base
+    q_cc = dict(yc=0.5 * (1 + math.erf((base['yc'] / H - 0.5) / 0.025 / math.sqrt(2))), width=(base['width'] - 0.8) / 0.25,
+                D=(base_D / H - 0.34) / 0.13, n=(base['n'] - 1.9) / 0.6)
+    out = dict(base)
+    for k, (lo, hi) in _MLO_RANGES.items():
+        scale = H if k in ('yc_m', 'down', 'pt', 'pl') else 1.0
+        q_own = (base[k] / scale - lo) / (hi - lo)
+        q = (1 - coupling) * q_own + coupling * float(np.clip(q_cc[_MLO_FOLLOWS[k]], 0, 1))
+        out[k] = (lo + (hi - lo) * q) * scale
+    return out
+
 def sample_breast_shapes(rng:np.random.Generator, # the generator to draw from
                          H:int, # image rows
                          W:int, # image columns
+                         coupling:float=0.0, # how far the MLO's layout follows the CC's breast (0: drawn independently)
                          ) -> dict:
     "`{(laterality, view): BreastShape}` for one patient: left and right similar, CC and MLO posterior nipple lines matched."
     out = {}
     base_D = rng.uniform(0.34, 0.47) * H
     base = dict(n=rng.uniform(1.9, 2.5), width=rng.uniform(0.8, 1.05), yc=rng.normal(0.5, 0.025) * H,
-                yc_m=rng.uniform(0.36, 0.44) * H, up=rng.uniform(1.25, 1.6), down=rng.uniform(0.42, 0.5) * H,
-                pt=rng.uniform(0.2, 0.32) * H, pl=rng.uniform(0.5, 0.72) * H, bulge=rng.uniform(-0.03, 0.12),
+                yc_m=rng.uniform(*_MLO_RANGES['yc_m']) * H, up=rng.uniform(*_MLO_RANGES['up']), down=rng.uniform(*_MLO_RANGES['down']) * H,
+                pt=rng.uniform(*_MLO_RANGES['pt']) * H, pl=rng.uniform(*_MLO_RANGES['pl']) * H, bulge=rng.uniform(*_MLO_RANGES['bulge']),
                 harm=rng.normal(0, 0.02, (3,)), ph=rng.uniform(0, 2 * np.pi, (3,)),
                 v_fat=rng.uniform(0.24, 0.32), dv=rng.uniform(0.34, 0.44), v_muscle=rng.uniform(0.62, 0.76))
+    base = _couple_mlo(base, base_D, H, coupling)
     for side in ('L', 'R'):
         D = base_D * (1 + rng.normal(0, 0.02))
         j = lambda s: 1 + rng.normal(0, s)
