@@ -609,22 +609,24 @@ def cache_summary(res:pd.DataFrame, # the result of `build_cache`
     if a.get('failures'): lines += [f"{len(a['failures'])} image(s) failed:"] + [f"  failed: {l}" for l in a['failures']]
     return '\n'.join(lines)
 
-# %% ../../nbs/data/15_cache.ipynb #d1766280
+# %% ../../nbs/data/15_cache.ipynb #e2b1fd7f
 def frame_mimics(entry:CacheEntry, # the cache entry of an image
                  mimics, # its manifest row's `mimics` (JSON text or list of {'box', 'mask', ...}; '', None or NaN: none)
                  root:str|os.PathLike, # the data root of the mask files
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    "The image's mimics in its frame: boxes `[Q,4]` and masks `[Q,H,W]` (bool; a mimic without a mask file: its box)."
+                 categories:bool=False, # also return each kept mimic's `category` (e.g. 'summation', 'symmetric'; '' when unnamed)
+                 ) -> tuple:
+    "The image's mimics in its frame: boxes `[Q,4]` and masks `[Q,H,W]` (bool; a mimic without a mask file: its box) [, categories `[Q]`]."
     if isinstance(mimics, str): items = json.loads(mimics) if mimics.strip() else []
     else: items = list(mimics) if isinstance(mimics, (list, tuple)) else []          # None or a missing cell (NaN): none
     geo, size = entry.geometry, entry.size
-    boxes, masks = [], []
+    boxes, masks, cats = [], [], []
     for m in items:
         fb = np.asarray(geo.box_to_frame(m['box']), np.float64).reshape(4)
         fm = (geo.mask_to_frame((read_array(resolve_data_path(m['mask'], root), 'mimic mask') > 0).astype(np.uint8)) > 0 if m.get('mask')
               else _box_mask(fb, size) > 0)
-        if fm.any(): boxes.append(fb.clip(0, [size[1], size[0]] * 2)); masks.append(fm)
-    return np.array(boxes, np.float32).reshape(-1, 4), (np.stack(masks) if masks else np.zeros((0, *size), bool))
+        if fm.any(): boxes.append(fb.clip(0, [size[1], size[0]] * 2)); masks.append(fm); cats.append(str(m.get('category') or ''))
+    out = np.array(boxes, np.float32).reshape(-1, 4), (np.stack(masks) if masks else np.zeros((0, *size), bool))
+    return (*out, np.array(cats, dtype=object)) if categories else out
 
 # %% ../../nbs/data/15_cache.ipynb #9c7b8f4f
 @command('cache', help='preprocess the images of a manifest once into the memory-mapped cache',

@@ -18,7 +18,7 @@ from .system import Run
 # %% auto #0
 __all__ = ['train_jobs', 'fmt_diff', 'verdict', 'compare', 'dose_table', 'plot_dose_response', 'plot_forest', 'Conclusions']
 
-# %% ../../nbs/train/60f_experiments.ipynb #e2e56b2f
+# %% ../../nbs/train/60f_experiments.ipynb #738495ac
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
 
 def _check_job(name:str, job:dict) -> dict:
@@ -55,6 +55,16 @@ def _complete(name:str, spec:dict) -> bool:
                                    f"delete that folder or give the job another `out`")
     return True
 
+def _job_deps(specs:dict) -> dict:
+    "`{name: {names of the jobs whose run folder its settings name}}`."
+    outs = {Path(s['out']).expanduser().resolve(): n for n, s in specs.items()}
+    def named(v) -> set:
+        if isinstance(v, str) and v: return {outs.get(Path(v).expanduser().resolve())} - {None}
+        if isinstance(v, (list, tuple)): return set().union(*[named(x) for x in v]) if v else set()
+        if isinstance(v, dict): return set().union(*[named(x) for x in v.values()]) if v else set()
+        return set()
+    return {n: set().union(*[named(v) for v in s['settings'].values()]) - {n} if s['settings'] else set() for n, s in specs.items()}
+
 def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache', 'settings'}}
                workers:int=2, # runs trained at the same time
                threads:int=1, # torch threads of every run (recorded in its run.json)
@@ -67,6 +77,7 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
     specs = {n: _check_job(n, j) for n, j in jobs.items()}
     outs = [s['out'] for s in specs.values()]
     if len(set(outs)) != len(outs): raise MammoInputError("two jobs write to the same run folder: " + ', '.join(sorted({o for o in outs if outs.count(o) > 1})))
+    deps = _job_deps(specs)
     todo = [n for n, s in specs.items() if not _complete(n, s)]
     from tqdm.auto import tqdm
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc='runs', disable=not progress)
@@ -74,8 +85,14 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
     env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
     try:
         while todo or running:
-            while todo and len(running) < workers:
-                n = todo.pop(0)
+            for n in [n for n in todo if deps[n] & set(failed)]:               # a job whose input run failed is not started
+                todo.remove(n); bar.update(1)
+                failed[n] = f"not started: the run(s) it builds on failed ({', '.join(sorted(deps[n] & set(failed)))})"
+            ready = [n for n in todo if not (deps[n] & (set(todo) | set(running)))]
+            if todo and not ready and not running:
+                raise MammoInputError(f"jobs wait for each other in a cycle: {', '.join(todo)}")
+            while ready and len(running) < workers:
+                n = ready.pop(0); todo.remove(n)
                 logs[n] = tempfile.TemporaryFile(mode='w+')
                 spec = json.dumps({**specs[n], 'threads': threads, 'device': device})
                 running[n] = subprocess.Popen([sys.executable, '-c', f'from mammo_nb.train.experiments import _train_one; _train_one({spec!r})'],
@@ -91,8 +108,10 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
         for p in running.values(): p.kill()
         bar.close()
     if failed:
-        n, tail = next(iter(failed.items()))
-        raise RuntimeError(f"{len(failed)} of {len(specs)} runs failed ({', '.join(failed)}); {n}'s output ends:\n{tail}")
+        n, tail = next((k, v) for k, v in failed.items() if not v.startswith('not started'))   # the first run that failed
+        skipped = [f"{k}: {v}" for k, v in failed.items() if v.startswith('not started')]
+        raise RuntimeError(f"{len(failed)} of {len(specs)} runs failed ({', '.join(failed)}); {n}'s output ends:\n{tail}"
+                           + ''.join(f"\n{s}" for s in skipped))
     return {n: Run.open(s['out']) for n, s in specs.items()}
 
 # %% ../../nbs/train/60f_experiments.ipynb #596344a0

@@ -61,12 +61,14 @@ class PretrainNet(nn.Module):
         dens = F.cross_entropy(o['density'], y, ignore_index=-100) if (y >= 0).any() else z.sum() * 0
         return lesion + mal + dens, {'lesion': lesion, 'malignant': mal, 'density': dens}
 
-# %% ../../nbs/train/60e_pretrain.ipynb #cbef86df
+# %% ../../nbs/train/60e_pretrain.ipynb #e788f112
 PRETRAIN_PHANTOM = dict(preset='no_cues', p_cancer=0.5, p_benign=0.6) # findings enriched; cues off (see above)
 PRETRAIN_SEED = 7001
 PRETRAIN_RECIPES = {
     'tiny_cnn': dict(patients=600, years=3, size=(128, 104), epochs=20, bs=32, lr=2e-3, device='cpu'),
     'mid_cnn': dict(patients=600, years=3, size=(128, 104), epochs=16, bs=32, lr=2e-3, device='cpu'),
+    'hrnet_tiny': dict(patients=600, years=3, size=(128, 104), epochs=16, bs=32, lr=2e-3, device='cpu'),
+    'hrnet_w18_small': dict(patients=1500, years=3, size=(256, 208), epochs=20, bs=32, lr=1e-3, device='auto'),
     'resnet18': dict(patients=1500, years=3, size=(256, 208), epochs=20, bs=32, lr=1e-3, device='auto'),
 }
 _FRACTIONS = (0.8, 0.05, 0.15)
