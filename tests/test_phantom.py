@@ -144,7 +144,7 @@ CLI_VALUES = dict(preset='realistic', p_cancer=0.5, p_benign=0.6, p_mass=0.85, d
                   lr_similarity=0.9, view_coupling=0.5, texture_beta=2.5, strands=0.0, strand_beta=2.0, nipple_jitter=0.05, deform_scale=2.0,
                   noise=(0.01, 0.02), age_range=(45.0, 75.0), fov_mm=(200.0, 300.0), vendors=('A', 'C'), p_vendor_switch=0.0,
                   malignant_contrast=2.0, mass_attenuation=0.05, benign_density=0.5, spicule_width_mm=1.5, calc_attenuation=30.0,
-                  interval_change=1.0, summation=0.0, symmetry=0.5, reader_gaze=1.0, reader_birads=0.0)
+                  spicule_mask=1.0, interval_change=1.0, summation=0.0, symmetry=0.5, reader_gaze=1.0, reader_birads=0.0)
 
 
 def _texts(v):

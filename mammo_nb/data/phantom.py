@@ -25,7 +25,7 @@ __all__ = ['BIRADS_CATEGORIES', 'LESION_CATEGORIES', 'PATHOLOGY_RANK', 'CUES', '
            'patient_id_for', 'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'assign_splits',
            'simulate_phantom', 'show_phantom_image', 'plot_phantom_overview']
 
-# %% ../../nbs/data/12b_phantom.ipynb #70ee613d
+# %% ../../nbs/data/12b_phantom.ipynb #d42eaa14
 BIRADS_CATEGORIES = ('0', '1', '2', '3', '4A', '4B', '4C', '5', '6')
 LESION_CATEGORIES = ('mass', 'calcification')
 PATHOLOGY_RANK = {'normal': 0, 'benign_without_callback': 1, 'benign': 2, 'malignant': 3}
@@ -74,6 +74,7 @@ class PhantomConfig:
     mass_attenuation:float|None=None # excess attenuation of a malignant mass, display units per mm of thickness (None: the preset's)
     benign_density:float|None=None # attenuation of a benign mass relative to a malignant one (BI-RADS: equal vs high density)
     spicule_width_mm:float|None=None # width of a spicule where it leaves its mass (None: the preset's)
+    spicule_mask:float=0.0 # share of each spicule's length (from the body out) that a mass's recorded mask and box cover (0: the body only)
     calc_attenuation:float|None=None # excess attenuation of calcium, display units per mm of thickness (None: the preset's)
     interval_change:float|None=None # share of benign findings that are stable lookalikes of early cancers (only the prior tells them apart)
     summation:float|None=None # likeness to masses of tissue overlaps seen in one view only (0: none drawn)
@@ -82,7 +83,8 @@ class PhantomConfig:
     reader_birads:float|None=None # share of findings read BI-RADS <= 3 that are never biopsied (0: every finding has a biopsy result)
 
     def __post_init__(self):
-        for k in ('p_cancer', 'p_benign', 'p_mass', 'p_future_diagnosis', 'p_recall', 'p_birads6', 'lr_similarity', 'view_coupling', 'p_vendor_switch'):
+        for k in ('p_cancer', 'p_benign', 'p_mass', 'p_future_diagnosis', 'p_recall', 'p_birads6', 'lr_similarity', 'view_coupling', 'p_vendor_switch',
+                  'spicule_mask'):
             v = getattr(self, k)
             if not 0 <= v <= 1: raise MammoInputError(f"PhantomConfig.{k} must lie in [0, 1], got {v}")
         if len(self.density_probs) != 4 or abs(sum(self.density_probs) - 1) > 1e-6 or min(self.density_probs) < 0:
@@ -488,7 +490,7 @@ def _summation_mimics(rng, pid:str, shapes:dict, fields:dict, nipples:dict, n_ex
                         break
     return out
 
-# %% ../../nbs/data/12b_phantom.ipynb #f29f2777
+# %% ../../nbs/data/12b_phantom.ipynb #d665ca54
 VIEWS, LATERALITIES = ('CC', 'MLO'), ('L', 'R')
 
 def check_image_size(size, # (H, W) of the phantom's images
@@ -503,6 +505,13 @@ def check_image_size(size, # (H, W) of the phantom's images
 def _mask_box(m:np.ndarray) -> tuple:
     ys, xs = np.nonzero(m)
     return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+
+def _outline(M:np.ndarray, p:dict, cx:float, cy:float, R:float, H:int, W:int, spicule_px:float, share:float, breast:np.ndarray) -> np.ndarray:
+    "A mass's recorded mask with its spicules (`PhantomConfig.spicule_mask`): the body mask `M` and the strands' cores inside the breast."
+    y0, x0, tau, mk = render_mass(p, cx, cy, R, H, W, spicule_px=spicule_px, spicule_mask=share)
+    out = M.copy(); sl = (slice(y0, y0 + tau.shape[0]), slice(x0, x0 + tau.shape[1]))
+    out[sl] |= mk & breast[sl]
+    return out
 
 def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patients)
                      index:int=0, # patient number within the phantom
@@ -610,6 +619,7 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
                     kap = conspicuity('mass', c_eff, mm.size_mm, 0, float(G[M].mean()))
                     rel = mm.density * cues[mm.category if mm.category == 'summation' else 'symmetry']
                     sus = reader_suspicion(reader_score('mass', mm.morphology, mm.size_mm, rel, mm.noise[(t, side, view)]))
+                    if cfg.spicule_mask > 0: M = _outline(M, mm.view_params[view], cx, cy, R, H, W, fk['spicule_width_mm'] / spacing, cfg.spicule_mask, breast)
                     mimics.append(PhantomMimic(mm.mimic_id, mm.category, mm.morphology, (cx - 0.5, cy - 0.5), _mask_box(M), M, mm.size_mm,
                                                float(inc.max()) if inc.size else 0.0, kap, math.hypot(cx - nip[0], cy - nip[1]) * spacing, sus))
                     gz.append((cx, cy, R, kap, sus))
@@ -637,6 +647,7 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
                 c_eff = float(inc[M[sl]].mean()) if tr.category == 'mass' and M[sl].any() else cst
                 kap = conspicuity(tr.category, c_eff, s, n_on, g_loc)
                 b, det = hist['assess'][t][tr.lesion_id]
+                if tr.category == 'mass' and cfg.spicule_mask > 0: M = _outline(M, p, cx, cy, R, H, W, fk['spicule_width_mm'] / spacing, cfg.spicule_mask, breast)
                 lesions.append(PhantomLesion(tr.lesion_id, tr.category, tr.morphology, tr.pathology, b, det, (cx - 0.5, cy - 0.5),
                                              _mask_box(M), M, s, cst, kap, math.hypot(cx - nip[0], cy - nip[1]) * spacing, tr.biopsied))
                 gz.append((cx, cy, R, kap, reader_suspicion(hist['scores'][t][tr.lesion_id])))

@@ -400,7 +400,7 @@ def warp(image:np.ndarray, # [H, W] or [C, H, W] image (or mask) to resample
     out = np.stack([ndimage.map_coordinates(c.astype(np.float32), coords, order=order, mode=mode) for c in chans])
     return out.reshape(img.shape)
 
-# %% ../../nbs/data/12a_phantom_anatomy.ipynb #7656b48c
+# %% ../../nbs/data/12a_phantom_anatomy.ipynb #5f03acd0
 def mass_params(rng:np.random.Generator, # the generator to draw from
                 morph:str, # one of MASS_MORPHOLOGIES
                 ) -> dict:
@@ -470,6 +470,7 @@ def render_mass(p:dict, # `mass_params`
                 R:float, # radius in pixels
                 H:int, W:int, # image size (the patch is clipped to it)
                 spicule_px:float=1.0, # width of the spicules in pixels
+                spicule_mask:float=0.0, # share of each spicule's length, from the body outwards, that the mask covers (0: the body only)
                 ) -> tuple:
     "A mass as a patch: (y0, x0, projected thickness relative to the diameter (1 at the centre), mask)."
     spl = p['spic'][:, 1].max() + 0.6 if len(p['spic']) else 0.0
@@ -486,14 +487,17 @@ def render_mass(p:dict, # `mass_params`
     m = np.float32(p['margin'])
     tau = np.sqrt(m * np.logaddexp(np.float32(0), (1 - (rho / bnd) ** 2) / m)) # chord / diameter, softened margin
     inside = rho < bnd
+    if not 0 <= spicule_mask <= 1: raise MammoInputError(f"spicule_mask must lie in [0, 1], got {spicule_mask}")
     for ang, length, wid in p['spic']:
         ex, ey = np.float32(np.cos(ang + p['angle'])), np.float32(np.sin(ang + p['angle']))
         s0, L = 0.6 * R, length * R
-        t = np.clip((dx * ex + dy * ey - s0) / L, 0, 1)
+        along = (dx * ex + dy * ey - s0) / L
+        t = np.clip(along, 0, 1)
         perp = np.hypot(dx - (s0 + t * L) * ex, dy - (s0 + t * L) * ey)
         w = spicule_px * wid * (1 - 0.6 * t) # a strand of width w (px), thinner towards its tip
         sd = np.maximum(w / 4, 0.5 / ss)
         tau = np.maximum(tau, (np.pi * w * w / 4) / (sd * np.sqrt(2 * np.pi)) * np.exp(-0.5 * (perp / sd) ** 2) / (2 * R))
+        if spicule_mask > 0: inside = inside | ((along >= 0) & (along <= spicule_mask) & (perp <= np.maximum(w / 2, 0.5 / ss)))
     tau, mask = _bin(tau, ss), _bin(inside.astype(np.float32), ss) >= 0.5
     if not mask.any(): # sub-pixel lesion: keep the pixel under its centre
         mask[min(max(int(cy) - y0, 0), mask.shape[0] - 1), min(max(int(cx) - x0, 0), mask.shape[1] - 1)] = True
