@@ -16,7 +16,8 @@ from ..metrics.classification import paired_seeds
 from .system import Run
 
 # %% auto #0
-__all__ = ['train_jobs', 'fmt_diff', 'verdict', 'compare', 'dose_table', 'plot_dose_response', 'plot_forest', 'Conclusions']
+__all__ = ['train_jobs', 'run_table', 'fmt_diff', 'verdict', 'compare', 'dose_table', 'plot_dose_response', 'plot_forest',
+           'Conclusions']
 
 # %% ../../nbs/train/60f_experiments.ipynb #738495ac
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
@@ -113,6 +114,26 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
         raise RuntimeError(f"{len(failed)} of {len(specs)} runs failed ({', '.join(failed)}); {n}'s output ends:\n{tail}"
                            + ''.join(f"\n{s}" for s in skipped))
     return {n: Run.open(s['out']) for n, s in specs.items()}
+
+# %% ../../nbs/train/60f_experiments.ipynb #d41e7c09
+def run_table(runs:dict, # {name: Run} of finished runs (what `train_jobs` returns)
+              threads:int|None=1, # the torch threads every run must have trained with (None: not checked)
+              ) -> tuple[pd.DataFrame, dict]:
+    "(one row per run: best epoch, its monitor and value, training minutes, torch threads; the cost `{'runs', 'cpu_minutes'}`)."
+    if not runs: raise MammoInputError("run_table needs at least one run")
+    rows = {}
+    for k, r in runs.items():
+        if not r.complete: raise MammoInputError(f"run {k!r} is not complete (status {r.info.get('status')!r}); finish it first", path=r.path)
+        b, s = r.info.get('best') or {}, r.info.get('seconds') or {}
+        rows[k] = {'best epoch': b.get('epoch'), 'monitor': b.get('monitor'),
+                   'best value': None if b.get('value') is None else round(float(b['value']), 3),
+                   'train minutes': round(float(s.get('train', float('nan'))) / 60, 1), 'torch threads': (r.info.get('threads') or {}).get('torch')}
+    t = pd.DataFrame.from_dict(rows, orient='index')
+    if threads is not None:
+        bad = [k for k, n in t['torch threads'].items() if n != threads]
+        if bad: raise MammoInputError(f"run(s) {', '.join(bad)} trained on other than {threads} torch thread(s): the same seed on another "
+                                      f"thread count gives another model; retrain them with threads={threads}")
+    return t, dict(runs=len(t), cpu_minutes=round(float(t['train minutes'].sum()), 1))
 
 # %% ../../nbs/train/60f_experiments.ipynb #596344a0
 def fmt_diff(r:dict, digits:int=3) -> str:
