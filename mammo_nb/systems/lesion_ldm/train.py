@@ -4,7 +4,8 @@
 
 # %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #d8c49e22
 from __future__ import annotations
-import json, math, os, shutil, warnings
+import hashlib, json, math, os, shutil, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -18,8 +19,9 @@ from scipy import linalg
 from sklearn.metrics import cohen_kappa_score
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.core import Callback
+from safetensors.torch import save_file, load_file
 
-from ...core import MammoInputError, seed_everything, save_checkpoint, load_checkpoint
+from ...core import MammoInputError, seed_everything, save_checkpoint, load_checkpoint, atomic_path
 from ...data.manifest import load_manifest, validate_manifest, parse_lesions
 from ...data.cache import build_cache, resolve_cache
 from ...data.datasets import LesionPatchDataset, Augment
@@ -39,9 +41,9 @@ __all__ = ['ROIS', 'GEOMETRIC', 'STAGES', 'SCHEDULES', 'CONDITIONINGS', 'DATA_SE
            'LesionLDMConfig', 'build_autoencoder', 'build_classifier', 'classifier_metrics', 'train_classifier',
            'fit_stage1', 'load_stage1', 'ldm_arguments', 'check_stage1', 'build_lesion_ldm', 'check_finetune',
            'start_from', 'EMAUpdate', 'stage_learner', 'fit_stage2', 'mean_ci', 'judge_reads', 'head_correct',
-           'evaluate_stage1', 'masked_input', 'context_probe', 'frechet_distance', 'judge_features', 'synthesize_crops',
-           'mean_fill', 'derangement', 'cycle_consistency', 'evaluate_synthesis', 'counterfactual_control',
-           'sampling_grid', 'plot_synthesis']
+           'evaluate_stage1', 'masked_input', 'context_probe', 'frechet_distance', 'judge_features', 'sample_cache',
+           'synthesize_crops', 'mean_fill', 'derangement', 'cycle_consistency', 'evaluate_synthesis',
+           'counterfactual_control', 'sampling_grid', 'plot_synthesis']
 
 # %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #14bc0e33
 ROIS = ('mask', 'box')
@@ -534,6 +536,34 @@ def judge_features(judge:LesionAttributeClassifier, images:torch.Tensor, bs:int=
     ext = judge.feature_extractor().eval()
     return torch.cat([ext(images[i:i + bs]) for i in range(0, len(images), bs)]).numpy()
 
+# %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #fa617488
+_SAMPLE_CACHE = {}
+
+def _digest(h, *items):
+    "Feed tensors (their dtype, shape and bytes), modules (their state) and plain values into a hash."
+    for v in items:
+        if isinstance(v, nn.Module): _digest(h, *[x for kv in sorted(v.state_dict().items()) for x in kv])
+        elif torch.is_tensor(v):
+            t = v.detach().cpu().reshape(-1).contiguous()
+            h.update(f"{t.dtype}{tuple(v.shape)}".encode()); h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        else: h.update(repr(v).encode())
+
+def _sample_key(model, classifier, *inputs) -> str:
+    h = hashlib.sha256(b'lesion-ldm samples v1')
+    _digest(h, model, classifier if classifier is not None else 'own classifier', *inputs)
+    return h.hexdigest()[:32]
+
+@contextmanager
+def sample_cache(folder:str|os.PathLike, # where the synthetic crops are kept (created)
+                 ):
+    "Inside the block, `synthesize_crops` keeps its results in `folder`, keyed by the model's weights, the inputs and the sampling settings, and reuses them."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    before = _SAMPLE_CACHE.get('folder')
+    _SAMPLE_CACHE['folder'] = folder
+    try: yield folder
+    finally: _SAMPLE_CACHE['folder'] = before
+
+
 # %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #7b306a6c
 @torch.no_grad()
 def synthesize_crops(model:LesionLDM, # a trained stage-2 model
@@ -544,12 +574,20 @@ def synthesize_crops(model:LesionLDM, # a trained stage-2 model
                      steps:int=50, guidance:float=3.0, classifier_scale:float=0.0,
                      classifier:LesionAttributeClassifier|None=None, # classifier of the guidance (default: the model's own)
                      bs:int=32) -> torch.Tensor:
-    "Synthetic crops `[N,1,P,P]`: DDIM samples in the RoI, the real pixels outside (exact paste-back)."
-    out = []
-    for k, i in enumerate(range(0, len(images), bs)):
-        out.append(model.sample(images[i:i + bs], rois[i:i + bs], None if codes is None else codes[i:i + bs], seed=seed + k,
-                                steps=steps, guidance=guidance, classifier_scale=classifier_scale, classifier=classifier)['image'].cpu())
-    return torch.cat(out)
+    "Synthetic crops `[N,1,P,P]`: DDIM samples in the RoI, the real pixels outside (exact paste-back); inside `sample_cache`, reused."
+    def run():
+        out = []
+        for k, i in enumerate(range(0, len(images), bs)):
+            out.append(model.sample(images[i:i + bs], rois[i:i + bs], None if codes is None else codes[i:i + bs], seed=seed + k,
+                                    steps=steps, guidance=guidance, classifier_scale=classifier_scale, classifier=classifier)['image'].cpu())
+        return torch.cat(out)
+    folder = _SAMPLE_CACHE.get('folder')
+    if folder is None: return run()
+    f = folder/f"{_sample_key(model, classifier, images, rois, codes, seed, steps, guidance, classifier_scale, bs)}.safetensors"
+    if f.exists(): return load_file(f)['images']
+    y = run()
+    with atomic_path(f) as t: save_file({'images': y.contiguous()}, t)
+    return y
 
 def mean_fill(images:torch.Tensor, rois:torch.Tensor, ring:int=3) -> torch.Tensor:
     "The reference fill: each RoI set to the mean of the pixels within `ring` pixels around it."
@@ -692,9 +730,12 @@ def counterfactual_control(model:LesionLDM, # a trained stage-2 model
                            crops:Mapping, # `lesion_crops` of the evaluated split
                            attribute:str='pathology', # the attribute requested value by value
                            values:Sequence[str]|None=None, # its values to request (default: those of the crops)
+                           unset:Sequence[str]=(), # other attributes left out of every request (missing), e.g. one the attribute decides
                            steps:int=50, guidance:float=3.0, classifier_scale:float=0.0, classifier=None,
                            n_boot:int=1000, seed:int=0, bs:int=32) -> dict:
-    "Each crop synthesised once per value of `attribute` (same seed, other attributes its own), read back by the judge: hit rate per value and balanced."
+    "Each crop synthesised once per value of `attribute` (same seed, other attributes its own or `unset`), read back by the judge: hit rate per value and balanced."
+    bad = [a for a in unset if a not in model.attributes or a == attribute]
+    if bad: raise MammoInputError(f"unset must name other attributes of the model ({', '.join(a for a in model.attributes if a != attribute)}); bad: {', '.join(bad)}")
     if attribute not in judge.index: raise MammoInputError(f"the judge does not read {attribute!r}; it reads {', '.join(judge.heads_names)}")
     j, vocab = model.attributes.index(attribute), model.vocab[attribute]
     known = crops['attributes'][:, j] >= 0
@@ -706,19 +747,21 @@ def counterfactual_control(model:LesionLDM, # a trained stage-2 model
     per, rows, synth = pd.DataFrame({'patient_id': g, 'lesion_id': np.asarray(crops['lesion_id'])[known.numpy()]}), [], {}
     for v in vals:
         req = c0.clone(); req[:, j] = vocab.index(v)
+        for a in unset: req[:, model.attributes.index(a)] = -1
         synth[v] = synthesize_crops(model, x, roi, req if uses_codes else None, seed, steps=steps, guidance=guidance,
                                     classifier_scale=classifier_scale, classifier=classifier, bs=bs)
         per[f'hit_{v}'] = (judge_reads(judge, synth[v], roi)[attribute] == vocab.index(v)).float().numpy()
         rows.append(_ci_row(f'hit rate, {attribute} = {v}', per[f'hit_{v}'], g, n_boot, seed, group='counterfactual', method=attribute))
     per['balanced'] = per[[f'hit_{v}' for v in vals]].mean(1)
     rows.append(_ci_row(f'balanced hit rate ({attribute})', per['balanced'], g, n_boot, seed, group='counterfactual', method=attribute))
-    return dict(table=pd.DataFrame(rows), per_crop=per, synthetic=synth, values=vals, context_only=1 / len(vals))
+    return dict(table=pd.DataFrame(rows), per_crop=per, synthetic=synth, values=vals, unset=list(unset), context_only=1 / len(vals))
 
 # %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #0b97210b
 def sampling_grid(model:LesionLDM, judge:LesionAttributeClassifier, # a stage-2 model and the stage-1 judge
                   crops:Mapping, # `lesion_crops` of the validation split
                   grid:Sequence[Mapping], # settings to try: dicts of `guidance` and/or `classifier_scale`
                   counterfactual:str|None='pathology', # attribute of the counterfactual hit rate (None: skip it)
+                  unset:Sequence[str]=(), # attributes left out of the counterfactual requests (`counterfactual_control`)
                   steps:int=25, classifier=None, # DDIM steps; classifier of the guidance (default: the model's own)
                   n_boot:int=1000, seed:int=0, bs:int=32) -> pd.DataFrame:
     "One row per sampling setting: in-RoI PSNR (own attributes), swapped-request accuracy per attribute, counterfactual balanced hit rate."
@@ -735,7 +778,7 @@ def sampling_grid(model:LesionLDM, judge:LesionAttributeClassifier, # a stage-2 
         for h, v in head_correct(judge, synthesize_crops(model, x, roi, req, seed + 10_000, **kw), roi, req).items():
             r[f'swapped_{h}'], r[f'swapped_{h}_lo'], r[f'swapped_{h}_hi'] = mean_ci(v, g, n_boot, seed)
         if counterfactual:
-            b = counterfactual_control(model, judge, crops, counterfactual, n_boot=n_boot, seed=seed, **kw)['table'].iloc[-1]
+            b = counterfactual_control(model, judge, crops, counterfactual, unset=unset, n_boot=n_boot, seed=seed, **kw)['table'].iloc[-1]
             r[f'counterfactual_{counterfactual}'], r[f'counterfactual_{counterfactual}_lo'], r[f'counterfactual_{counterfactual}_hi'] = b.estimate, b.lo, b.hi
         rows.append(r)
     return pd.DataFrame(rows)
