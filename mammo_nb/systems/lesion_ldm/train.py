@@ -708,8 +708,7 @@ def evaluate_synthesis(model:LesionLDM, # trained stage-2 model (eval mode)
     for i in range(min(n_div, N)):
         xs = x[i:i + 1].expand(n_samples, -1, -1, -1); rs = roi[i:i + 1].expand(n_samples, -1, -1, -1)
         cs = codes[i:i + 1].expand(n_samples, -1) if uses_codes else None
-        s = model.sample(xs, rs, cs, seed=seed + 20_000 + i, steps=steps, guidance=guidance, classifier_scale=classifier_scale,
-                         classifier=classifier)['image'].cpu()
+        s = synthesize_crops(model, xs, rs, cs, seed + 20_000 + i, steps, guidance, classifier_scale, classifier, bs=n_samples)
         div.append(ms_ssim_diversity(s, mask=roi[i])['ms_ssim'])
     per['ms_ssim_diversity'] = div + [np.nan] * (N - len(div))
     rows.append(_ci_row('MS-SSIM among samples', per['ms_ssim_diversity'], g, n_boot, seed, group='diversity', method='model',
