@@ -540,12 +540,13 @@ def judge_features(judge:LesionAttributeClassifier, images:torch.Tensor, bs:int=
 _SAMPLE_CACHE = {}
 
 def _digest(h, *items):
-    "Feed tensors (their dtype, shape and bytes), modules (their state) and plain values into a hash."
+    "Feed tensors (their dtype, shape and bytes), modules (their state), numbers (as floats) and other values (their repr) into a hash."
     for v in items:
         if isinstance(v, nn.Module): _digest(h, *[x for kv in sorted(v.state_dict().items()) for x in kv])
         elif torch.is_tensor(v):
             t = v.detach().cpu().reshape(-1).contiguous()
             h.update(f"{t.dtype}{tuple(v.shape)}".encode()); h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        elif isinstance(v, (bool, int, float, np.integer, np.floating)): h.update(repr(float(v)).encode())   # 3, 3.0 and np.float64(3) alike
         else: h.update(repr(v).encode())
 
 def _sample_key(model, classifier, *inputs) -> str:
