@@ -266,6 +266,18 @@ def run_of_another_system(w, t): return _predict(w, t, w/'data'/'a'/'L_CC.dcm', 
 @case
 def unknown_reference(w, t): return _predict(w, t, w/'data'/'a'/'L_CC.dcm', run='reference:nope'), ["no reference run 'nope' ships with this package"]
 @case
+def reference_as_absolute_path(w, t):
+    shutil.copytree(w/'runs'/'mammonet', t/'victim')
+    return _predict(w, t, w/'data'/'a'/'L_CC.dcm', run=f"reference:{t/'victim'}"), ["no reference run", "not paths: for a run folder pass the folder itself"]
+@case
+def reference_climbing_out_of_the_runs_folder(w, t):
+    return _predict(w, t, w/'data'/'a'/'L_CC.dcm', run='reference:../mammonet'), ["no reference run '../mammonet' ships", 'not paths']
+@case
+def reference_through_its_own_folder(w, t):
+    return _predict(w, t, w/'data'/'a'/'L_CC.dcm', run='reference:mammonet/../../reference/mammonet'), ['not paths']
+@case
+def reference_empty_name(w, t): return _predict(w, t, w/'data'/'a'/'L_CC.dcm', run='reference:'), ["no reference run '' ships", 'not paths']
+@case
 def unfinished_run(w, t): return _pr(w, t, 'mammonet', lambda d: _set(d/'run.json', 'status', 'training')), ['run: the run is not complete']
 
 

@@ -54,3 +54,21 @@ def test_predict_with_a_reference_run(tmp_path):
 def test_unknown_reference_is_a_clear_error(tmp_path):
     rc, out, err = cli('evaluate', 'mammonet', '--run', 'reference:nope')
     assert rc != 0 and "no reference run 'nope' ships with this package" in err
+
+
+def test_a_reference_name_never_removes_a_folder_outside_the_runs_folder(tmp_path):
+    "Issue 45's data-loss path: a relative 'name' whose copy target (runs/reference/NAME) is another folder of the user's."
+    victim_src = tmp_path/'a'/'src'; victim_src.mkdir(parents=True)            # a run folder that 'NAME' reaches from the package
+    for f in ('run.json', 'best.safetensors', 'config.json'): (victim_src/f).write_bytes((REFERENCE_RUNS/'mammonet'/f).read_bytes())
+    name = os.path.relpath(victim_src, REFERENCE_RUNS)
+    runs = tmp_path/'b'/'c'/'runs'                                           # the runs folder at another depth than the package
+    dst = Path(os.path.normpath(runs/'reference'/name))
+    assert dst != victim_src.resolve()
+    try:
+        dst.mkdir(parents=True, exist_ok=True); (dst/'precious.txt').write_text('keep me')
+        env = {**os.environ, 'MAMMO_RUNS_DIR': str(runs), 'MPLBACKEND': 'Agg'}
+        r = subprocess.run([EXE, 'evaluate', 'mammonet', '--run', f'reference:{name}'], capture_output=True, text=True, env=env)
+        assert r.returncode == 2 and 'not paths' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
+        assert (dst/'precious.txt').read_text() == 'keep me' and (victim_src/'run.json').exists() and not runs.exists()
+    finally:
+        if not dst.is_relative_to(tmp_path): (dst/'precious.txt').unlink(missing_ok=True)

@@ -27,8 +27,8 @@ from .learner import (dict_learner, fit_resumable, load_checkpoint, save_checkpo
 # %% auto #0
 __all__ = ['INPUT_COLUMNS', 'RUN_FILE', 'REFERENCE_RUNS', 'SystemConfig', 'resolve_encoder_weights', 'encoder_depends',
            'fill_encoders', 'manifest_sha256', 'phantom_record', 'data_fingerprint', 'is_phantom_image', 'input_files',
-           'read_inputs_csv', 'image_inputs', 'run_key', 'reference_run_path', 'RunWarning', 'Run', 'read_json',
-           'check_run_files', 'check_training_splits', 'System', 'system_commands']
+           'read_inputs_csv', 'image_inputs', 'run_key', 'reference_names', 'reference_run_path', 'RunWarning', 'Run',
+           'read_json', 'check_run_files', 'check_training_splits', 'System', 'system_commands']
 
 # %% ../../nbs/train/60b_system.ipynb #747de1fd
 def _field_default(f:dataclasses.Field) -> Any:
@@ -362,15 +362,22 @@ def _differences(old:dict, new:dict) -> list[str]:
 RUN_FILE = 'run.json'
 REFERENCE_RUNS = Path(str(files('mammo_nb'))) / 'reference' # reference runs that ship inside the package (`reference:NAME`)
 
-def reference_run_path(name:str, # a shipped reference run's name (`mammo-nb reference list`)
+def reference_names() -> list[str]:
+    "The names of the reference runs that ship with this package (what `mammo-nb reference list` prints)."
+    return sorted(p.name for p in REFERENCE_RUNS.iterdir() if (p / RUN_FILE).is_file()) if REFERENCE_RUNS.is_dir() else []
+
+def reference_run_path(name:str, # a shipped reference run's name (`mammo-nb reference list`), never a path
                        ) -> Path:
     "The working copy of a shipped reference run: copied once into `runs_dir()/reference/NAME`, where its evaluations and predictions go."
-    src = REFERENCE_RUNS / name
-    if not (src / RUN_FILE).exists():
-        have = sorted(p.name for p in REFERENCE_RUNS.glob('*') if (p / RUN_FILE).exists()) if REFERENCE_RUNS.exists() else []
-        raise MammoInputError(f"no reference run {name!r} ships with this package (shipped: {', '.join(have) or 'none'}); "
-                              f"build it with `mammo-nb reference build {name}`")
-    dst = runs_dir() / 'reference' / name
+    have = reference_names()
+    if name not in have:   # (only a listed name: a path such as '../x' or '/x' would copy, or delete, outside the runs folder)
+        how = (f"reference names are the names `mammo-nb reference list` prints, not paths: for a run folder pass the folder itself "
+               f"(--run PATH)") if ('/' in name or '\\' in name or name in ('.', '..') or not name) else f"build it with `mammo-nb reference build {name}`"
+        raise MammoInputError(f"no reference run {name!r} ships with this package (shipped: {', '.join(have) or 'none'}); {how}")
+    src, home = REFERENCE_RUNS / name, (runs_dir() / 'reference').resolve()
+    dst = home / name
+    if dst.resolve().parent != home:   # (a symlinked working copy that points elsewhere is never replaced)
+        raise MammoInputError(f"the working copy of reference {name!r} resolves outside {home}; remove the link {dst} first", path=dst)
     digest = lambda d: [file_sha256(d / f) for f in ('best.safetensors', 'reference.json') if (d / f).exists()]
     if not ((dst / RUN_FILE).exists() and digest(dst) == digest(src)):   # (a rebuilt reference replaces an older copy)
         shutil.rmtree(dst, ignore_errors=True); dst.parent.mkdir(parents=True, exist_ok=True)
