@@ -28,10 +28,11 @@ from ...models.ipsidualnet import GEOMETRIES, IPSI_AUX_VIEWS, box_targets
 from ...models.momminet import MommiNet
 from ...metrics.detection import HIT_CRITERIA, froc, froc_ci, plot_froc, match_detections
 from ...metrics.classification import bootstrap_ci, format_ci
+from ...metrics.stats import two_level
 from ...train.learner import DictMetric, dict_learner, fit_resumable
 from fastai.learner import Metric
 from ...train.system import SystemConfig, Run
-from ...train.experiments import verdict
+from ...train.experiments import direction
 
 # %% auto #0
 __all__ = ['MASS_CATEGORIES', 'NIPPLE_SOURCES', 'ALL_STAGES', 'FPPI', 'HEADS', 'HEAD_TITLES', 'CBIS_SAMPLE_NIPPLES', 'mass_entry',
@@ -696,7 +697,7 @@ def froc_compare(recs_a:list, recs_b:list, # `predict_detections` records of arm
                  criterion:str='mask', # hits on the masses' masks (the paper's) or 'box'
                  **labels, # kept in the row (e.g. strength=..., comparison=...)
                  ) -> dict:
-    "A `compare`-style row: the seed-averaged paired difference in FROC score (mean recall at `fppi`) with a patient-level CI, and per FPPI."
+    "A `compare`-style row: the seed-averaged paired difference in FROC score (mean recall at `fppi`) with its two-level CI, and per FPPI (women only)."
     A, B = _seed_lists(recs_a, 'recs_a'), _seed_lists(recs_b, 'recs_b')
     if len(A) != len(B): raise MammoInputError(f"the arms have {len(A)} and {len(B)} seeds: they are paired seed by seed")
     ref = [r['image_path'] for r in A[0]]
@@ -715,13 +716,12 @@ def froc_compare(recs_a:list, recs_b:list, # `predict_detections` records of arm
         d = np.mean([ms[s].recall_at(f, idx) - ms[S + s].recall_at(f, idx) for s in range(S)], 0)
         return np.r_[d.mean(), d]
     groups = np.array([r['patient_id'] for r in A[0]])
-    est, lo, hi = bootstrap_ci(stat, np.arange(len(ref)), groups=groups, n_boot=n_boot, seed=seed)
-    a, b = [float(m.recall_at(f).mean()) for m in ms[:S]], [float(m.recall_at(f).mean()) for m in ms[S:]]
-    r = dict(diff=float(est[0]), lo=float(lo[0]), hi=float(hi[0]), a_mean=float(np.mean(a)), b_mean=float(np.mean(b)), a=a, b=b,
-             diffs=[x - y for x, y in zip(a, b)], head_a=head_a, head_b=head_b, n_images=len(ref), n_patients=len(set(groups)),
+    est, lo, hi = bootstrap_ci(stat, np.arange(len(ref)), groups=groups, n_boot=n_boot, seed=seed)   # per FPPI: women only
+    tl = two_level(lambda idx: np.array([m.recall_at(f, idx).mean() for m in ms]), len(ref), S, groups=groups, n_boot=n_boot, seed=seed)
+    r = dict(**tl, head_a=head_a, head_b=head_b, n_images=len(ref), n_patients=len(set(groups)),
              n_masses=int(ms[0].n_lesions.sum()), criterion=ms[0].criterion,
              by_fppi={v: dict(diff=float(est[i + 1]), lo=float(lo[i + 1]), hi=float(hi[i + 1])) for i, v in enumerate(f)})
-    return {**labels, **r, 'verdict': verdict(r)}
+    return {**labels, **r, 'direction': direction(r), 'two_level': tl}
 
 def _fppi_tuple(fppi) -> tuple:
     f = tuple(float(v) for v in fppi)
