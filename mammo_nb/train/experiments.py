@@ -236,42 +236,46 @@ def keep_predictions(table:pd.DataFrame, # one row per run and test item, with a
                      page:str, # the tutorial's number
                      name:str='predictions', # the table's name within the page
                      root:str|os.PathLike|None=None, # the repository (default: this clone)
+                     columns:tuple=KEEP_COLUMNS, # the columns it must have (('run',) for a table of runs, e.g. their training record)
                      ) -> Path:
     "Check a page's predictions and write them, byte for byte reproducibly, to `predictions_dir(page)/NAME.csv.gz`."
     if not isinstance(table, pd.DataFrame): raise MammoInputError(f"table must be a DataFrame, got {type(table).__name__}")
-    missing = [c for c in KEEP_COLUMNS if c not in table.columns]
-    if missing: raise MammoInputError(f"kept predictions need the columns {', '.join(KEEP_COLUMNS)}; missing: {', '.join(missing)}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing: raise MammoInputError(f"kept predictions need the columns {', '.join(columns)}; missing: {', '.join(missing)}")
     if table.empty: raise MammoInputError("kept predictions: the table is empty")
-    sc = pd.to_numeric(table['score'], errors='coerce')
-    if not np.isfinite(sc.to_numpy(float)).all(): raise MammoInputError(f"kept predictions: {int((~np.isfinite(sc.to_numpy(float))).sum())} scores are not finite numbers")
-    dup = table.duplicated(['run', 'item'])
-    if dup.any(): raise MammoInputError(f"kept predictions: {int(dup.sum())} rows repeat a (run, item) pair, e.g. {tuple(table.loc[dup, ['run', 'item']].iloc[0])}")
-    t = table[list(KEEP_COLUMNS) + [c for c in table.columns if c not in KEEP_COLUMNS]]
-    t = t.sort_values(['run', 'item'], kind='stable').reset_index(drop=True)
+    if 'score' in columns:
+        sc = pd.to_numeric(table['score'], errors='coerce').to_numpy(float)
+        if not np.isfinite(sc).all(): raise MammoInputError(f"kept predictions: {int((~np.isfinite(sc)).sum())} scores are not finite numbers")
+    key = [c for c in ('run', 'item') if c in columns]
+    dup = table.duplicated(key)
+    if dup.any(): raise MammoInputError(f"kept predictions: {int(dup.sum())} rows repeat a ({', '.join(key)}) key, e.g. {tuple(table.loc[dup, key].iloc[0])}")
+    t = table[list(columns) + [c for c in table.columns if c not in columns]]
+    t = t.sort_values(key, kind='stable').reset_index(drop=True)
     f = _kept_file(page, name, root); f.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode='wb', mtime=0, filename='') as z: z.write(t.to_csv(index=False, float_format='%.9g', lineterminator='\n').encode())
     tmp = f.with_name(f'.{f.name}.tmp'); tmp.write_bytes(buf.getvalue()); tmp.replace(f)
     return f
 
-def load_predictions(page:str, name:str='predictions', root:str|os.PathLike|None=None) -> pd.DataFrame:
+def load_predictions(page:str, name:str='predictions', root:str|os.PathLike|None=None, columns:tuple=KEEP_COLUMNS) -> pd.DataFrame:
     "A page's kept predictions (what `keep_predictions` wrote)."
     f = _kept_file(page, name, root)
     if not f.exists(): raise MammoInputError(f"no kept predictions {name!r} for page {page}: render the page's slow cells once "
                                              f"(python tools/render_nb.py --slow nbs/tutorials/{page}_*.ipynb) to train and keep them", path=f)
     t = pd.read_csv(f, compression='gzip', keep_default_na=False, na_values=[''])
-    missing = [c for c in KEEP_COLUMNS if c not in t.columns]
+    missing = [c for c in columns if c not in t.columns]
     if missing: raise MammoInputError(f"not a kept predictions table: missing {', '.join(missing)}", path=f)
     return t
 
 def kept(page:str, name:str, make:Callable[[], pd.DataFrame], # make() trains what it needs and returns the table
          root:str|os.PathLike|None=None, retrain:bool|None=None, # retrain (default: the MAMMO_RETRAIN environment variable is 1)
+         columns:tuple=KEEP_COLUMNS, # the columns the table must have
          ) -> pd.DataFrame:
     "The kept table `name` of a page if it exists, else `make()`'s table, kept and returned."
     retrain = os.environ.get('MAMMO_RETRAIN', '0') == '1' if retrain is None else retrain
     f = _kept_file(page, name, root)
-    if retrain or not f.exists(): keep_predictions(make(), page, name, root)
-    return load_predictions(page, name, root)
+    if retrain or not f.exists(): keep_predictions(make(), page, name, root, columns)
+    return load_predictions(page, name, root, columns)
 
 def arm_scores(table:pd.DataFrame, # kept predictions
                arm:str, # the arm
