@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help demo demo-all references test test-fast test-slow docs preview lab export clean-nbs readme lock bench venv distclean
+.PHONY: help demo demo-all references test test-fast test-slow docs preview lab export clean-nbs readme lock bench venv distclean page page-retrain claims
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,17 @@ test: $(STAMP) ## the whole gate: hygiene, nbdev_test, pytest, docs processing, 
 
 test-slow: $(STAMP) ## the long tests: `#| slow` notebook cells and pytest -m slow
 	$(BIN)/python tools/gate.py --slow
+
+page: $(STAMP) ## render a tutorial from its kept predictions, no training (e.g. make page PAGE=85b)
+	@test -n "$(PAGE)" || { echo "usage: make page PAGE=85b" >&2; exit 2; }
+	$(BIN)/python tools/render_nb.py --slow $(wildcard nbs/tutorials/$(PAGE)_*.ipynb)
+
+page-retrain: $(STAMP) ## rebuild a tutorial's kept predictions from its runs (training those not in runs/), then render it
+	@test -n "$(PAGE)" || { echo "usage: make page-retrain PAGE=85b" >&2; exit 2; }
+	MAMMO_RETRAIN=1 $(BIN)/python tools/render_nb.py --slow $(wildcard nbs/tutorials/$(PAGE)_*.ipynb)
+
+claims: $(STAMP) ## the claims ledger: every paper claim's phantom estimate and verdict, from the kept predictions
+	$(BIN)/mammo-nb claims
 
 docs: $(STAMP) ## the docs site into _docs/ (Quarto), or an HTML preview into _preview/ without Quarto
 	$(BIN)/python tools/docs.py

@@ -4,7 +4,7 @@
 
 # %% ../nbs/cli/70_cli.ipynb #c14da4ad
 from __future__ import annotations
-import argparse, hashlib, importlib, json, os, pkgutil, re, sys, time, traceback, datetime, warnings
+import argparse, hashlib, importlib, json, math, os, pkgutil, re, sys, time, traceback, datetime, warnings
 from pathlib import Path
 
 import mammo_nb
@@ -169,9 +169,16 @@ def read_index(path:str|Path|None=None) -> dict|None:
     return spec
 
 # %% ../nbs/cli/70_cli.ipynb #13792a32
+def _finite_float(s:str) -> float:
+    "A float option's value: a finite number (NaN and infinities are refused with the value in the message)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a number, got {s!r}") from None
+    if not math.isfinite(v): raise argparse.ArgumentTypeError(f"must be a finite number, got {s!r}")
+    return v
+
 def _kw(kw:dict) -> dict:
     kw = dict(kw)
-    if 'type' in kw: kw['type'] = _TYPES[kw['type']]
+    if 'type' in kw: kw['type'] = _finite_float if kw['type'] == 'float' else _TYPES[kw['type']]
     if isinstance(kw.get('metavar'), list): kw['metavar'] = tuple(kw['metavar'])
     if 'help' in kw: kw['help'] = _esc(kw['help'])
     return kw

@@ -252,6 +252,10 @@ def load_checkpoint(path:str|Path, # `.../name`, `name.json` or `name.safetensor
         except TypeError as e: raise MammoInputError(f"the checkpoint's config does not build a {name!r} model ({e})", path=js) from None
     try: load_model(_unwrap(model), str(st), strict=strict)
     except Exception as e: raise MammoInputError(f"weights do not fit {type(model).__name__}: {e}", path=st) from None
+    m = _unwrap(model)   # a diverged run or a damaged file: NaN/inf weights would give NaN predictions without a word
+    bad = [n for n, t in m.named_parameters() if not torch.isfinite(t).all()] + [n for n, t in m.named_buffers() if t.is_floating_point() and torch.isnan(t).any()]
+    if bad: raise MammoInputError(f"the checkpoint holds weights that are not finite numbers (NaN or inf) in {len(bad)} tensor(s), e.g. {bad[0]}: "
+                                  "the run diverged or the file was damaged; train it again", path=st)
     return model, meta
 
 # %% ../nbs/core/00_core.ipynb #19dbce4b

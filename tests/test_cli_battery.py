@@ -330,6 +330,23 @@ def registration_hash_named_prior(w, t):
 @case
 def malignancy_gold_with_files(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--gold']), ['--gold goes with a manifest']
 @case
+def malignancy_box_with_nan(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', 'nan,1,20,30']), ["the box 'nan,1,20,30' has a coordinate that is not a finite number"]
+@case
+def malignancy_box_ending_at_inf(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '10,10,inf,30']), ["the box '10,10,inf,30' has a coordinate that is not a finite number"]
+@case
+def momminet_min_score_above_one(w, t): return _predict(w, t, _dcm(t), system='momminet', extra=['--min-score', '2']), ['--min-score must be a number in [0, 1]', 'got 2.0']
+@case
+def momminet_min_score_negative(w, t): return _predict(w, t, _dcm(t), system='momminet', extra=['--min-score', '-0.5']), ['--min-score must be a number in [0, 1]']
+def _nan_weight(d):
+    from safetensors.torch import load_file, save_file
+    sd = load_file(d/'best.safetensors'); k = next(k for k, v in sd.items() if v.is_floating_point() and v.numel() > 1)
+    sd[k] = sd[k].clone(); sd[k].view(-1)[0] = float('nan'); save_file(sd, d/'best.safetensors')
+@case
+def nan_weights_mammonet(w, t): return _pr(w, t, 'mammonet', _nan_weight), ['best.safetensors: the checkpoint holds weights that are not finite numbers (NaN or inf)', 'train it again']
+@case
+def nan_weights_malignancy(w, t):
+    return _predict(w, t, _dcm(t), system='malignancy', run=_run(w, t, 'malignancy', _nan_weight), extra=['--boxes', '20,40,60,80']), ['not finite numbers (NaN or inf)']
+@case
 def malignancy_inline_boxes_bad(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '1,2,3']), ["a box must be four numbers x0,y0,x1,y1 (image-file pixels), got '1,2,3'"]
 @case
 def momminet_truncated_image(w, t): f = _dcm(t); _cut(f, -300); return _predict(w, t, f, system='momminet'), ['x.dcm: pixel data is truncated']
@@ -478,6 +495,17 @@ def test_malformed_input(world, name):
     for f in fragments: assert f in lines[0], (f, lines[0])
     assert 'Traceback' not in err and 'Traceback' not in out
     assert after == before, f"left behind: {sorted(after - before)}; removed: {sorted(before - after)}"
+
+
+@pytest.mark.parametrize('argv', [['predict', 'momminet', '--run', 'reference:momminet', 'x.dcm', '--min-score', 'nan'],
+                                  ['predict', 'lesion-ldm', '--run', 'reference:lesion-ldm', 'x.dcm', '--mask', 'm.png', '--guidance', 'nan'],
+                                  ['predict', 'lesion-ldm', '--run', 'reference:lesion-ldm', 'x.dcm', '--mask', 'm.png', '--guidance', 'inf'],
+                                  ['predict', 'momminet', '--run', 'reference:momminet', 'x.dcm', '--min-score=-inf']])
+def test_a_float_option_must_be_a_finite_number(argv):
+    "Every float option of every command refuses NaN and infinities while parsing, before anything is read or written."
+    import subprocess, sys
+    r = subprocess.run([sys.executable, '-c', 'import sys; from mammo_nb.cli import main; sys.exit(main())', *argv], capture_output=True, text=True)
+    assert r.returncode == 2 and f"must be a finite number, got {argv[-1].split('=')[-1]!r}" in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 
 def test_the_battery_is_large_enough():

@@ -53,6 +53,7 @@ def parse_boxes(spec:str|os.PathLike, # 'x0,y0,x1,y1;x0,y0,x1,y1' or a CSV file 
         v = [s for s in re.split(r'[,\s]+', part.strip()) if s]
         try: x0, y0, x1, y1 = (float(s) for s in v)
         except ValueError: raise MammoInputError(f"a box must be four numbers x0,y0,x1,y1 (image-file pixels), got {part.strip()!r}") from None
+        if not np.isfinite([x0, y0, x1, y1]).all(): raise MammoInputError(f"the box {part.strip()!r} has a coordinate that is not a finite number")
         if x1 <= x0 or y1 <= y0: raise MammoInputError(f"the box {part.strip()!r} is empty (x1 <= x0 or y1 <= y0)")
         rows.append(dict(image_path='', x0=x0, y0=y0, x1=x1, y1=y1, score=np.nan))
     if not rows: raise MammoInputError(f"no box in {str(spec)!r}")

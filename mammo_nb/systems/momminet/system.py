@@ -284,6 +284,8 @@ class MommiNetSystem(System):
         return dict(summary=s, tables=tables, figures=figures, result=res)
 
     def predict_inputs(self, run, inputs, out, device=None, split=None, root=None, cache=None, min_score=0.0, no_figures=False, **opts):
+        if not (isinstance(min_score, (int, float)) and 0.0 <= min_score <= 1.0):   # (NaN fails both comparisons)
+            raise MammoInputError(f"--min-score must be a number in [0, 1] (boxes score 0..1), got {min_score!r}")
         cfg, model = run.config, run.load_model(device)
         det = self._detector(run, device)
         csvs = [p for p in inputs if Path(p).is_file() and Path(p).suffix.lower() == '.csv']
