@@ -330,6 +330,10 @@ def registration_hash_named_prior(w, t):
 @case
 def malignancy_gold_with_files(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--gold']), ['--gold goes with a manifest']
 @case
+def evaluate_where_the_training_data_is_not(w, t):
+    run = _run(w, t, 'mammonet', lambda d: _set(d/'run.json', 'manifest', str(t/'elsewhere'/'manifest.csv')))
+    return ['evaluate', 'mammonet', '--run', run], ['manifest.csv, which is not on this machine: pass the data to evaluate on (--manifest M --root R)']
+@case
 def malignancy_box_with_nan(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', 'nan,1,20,30']), ["the box 'nan,1,20,30' has a coordinate that is not a finite number"]
 @case
 def malignancy_box_ending_at_inf(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '10,10,inf,30']), ["the box '10,10,inf,30' has a coordinate that is not a finite number"]

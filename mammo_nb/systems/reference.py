@@ -48,7 +48,8 @@ REFERENCES = {
                        metrics={'auc': 0.03, 'birads_mae': 0.1}, figure='predict', predict=dict(gold=True)),
     'lesion-ldm-ae': dict(system='lesion-ldm', settings=dict(stage='autoencoder', epochs=10, cls_epochs=8,
                                                               ae=dict(block_out_channels=[8, 16, 32, 32], norm_num_groups=8), **_TINY_LDM),
-                          metrics={}),
+                          metrics={}, use="stage 1 (autoencoder + attribute classifiers) that the lesion-ldm reference builds on: "
+                                          "nothing to predict with it; use --run reference:lesion-ldm"),
     'lesion-ldm': dict(system='lesion-ldm', needs={'autoencoder': 'lesion-ldm-ae'},
                        settings=dict(stage='diffusion', epochs=20, lr=2e-3, steps=25, **_TINY_LDM,
                                      model=dict(cond_dim=32, film_dim=32, vit_dim=32, vit_depth=1, vit_heads=2, unet_channels=[32, 64], n_heads=4)),
@@ -239,7 +240,8 @@ def reference_list_command(args) -> int:
     "`mammo-nb reference list`."
     t = expected_results()
     for c in reference_cards().itertuples():
-        print(f"{c.reference}: {c.system}, trained {c.train_seconds:.0f} s, {c.megabytes:.2f} MB  (mammo-nb predict {c.system} --run reference:{c.reference} ...)")
+        use = REFERENCES.get(c.reference, {}).get('use') or f"mammo-nb predict {c.system} --run reference:{c.reference} ..."
+        print(f"{c.reference}: {c.system}, trained {c.train_seconds:.0f} s, {c.megabytes:.2f} MB  ({use})")
     print(); print(format_check(t.assign(got=t.expected, ok=True)).replace('| pass |', '| |'))
     return 0
 

@@ -777,11 +777,16 @@ class System:
             raise MammoInputError(f"n_boot must be a whole number >= 0, got {n_boot!r}")
         if out is not None: _out_folder(out, '--out')
         if not run.complete: raise MammoInputError("the run is not complete; finish it with --resume first", path=run.path)
-        if manifest is None:
+        if manifest is None:   # the run's own data: its manifest, root and cache, where they still are
             manifest = run.info.get('manifest')
             if manifest is None: raise MammoInputError("the run was trained on an in-memory table; pass the manifest to evaluate on", path=run.path)
-        if root is None: root = run.data.get('root')
-        if cache is None: cache = run.info.get('cache')
+            if not Path(manifest).is_file():
+                ref = "; a shipped reference run is checked on a fresh test phantom by `mammo-nb reference check`" if run.path.parent.name == 'reference' else ''
+                raise MammoInputError(f"the run was trained on {manifest}, which is not on this machine: pass the data to evaluate on "
+                                      f"(--manifest M --root R){ref}", path=run.path)
+            if root is None: root = run.data.get('root')
+            if cache is None and run.info.get('cache') and Path(run.info['cache']).is_dir(): cache = run.info.get('cache')
+        # (a manifest given here is read from --root, else MAMMO_DATA_ROOT: the run's old root never overrides them)
         res = self.evaluate_run(run, manifest, split, root=root, cache=cache, device=get_device(_device(device)), n_boot=n_boot, **opts)
         out = _out_folder(out if out is not None else run.path/'evaluation'/self.evaluation_name(split, **opts), '--out')
         made = _make_folder(out)
