@@ -99,8 +99,12 @@ def box_records(boxes:torch.Tensor, # [N,4] frame boxes (x0, y0, x1, y1) pixel e
     keep = s >= min_score
     b, s = b[keep], s[keep]
     orig = geometry.box_to_original(b) if len(b) else np.zeros((0, 4))
+    H, W = geometry.original_size                        # a box may reach past the image (the frame's padding): cut it at the edges
+    cut = np.stack([orig[:, 0].clip(0, W), orig[:, 1].clip(0, H), orig[:, 2].clip(0, W), orig[:, 3].clip(0, H)], 1) if len(orig) else orig
+    inside = (cut[:, 2] > cut[:, 0]) & (cut[:, 3] > cut[:, 1]) if len(cut) else np.zeros(0, bool)
     return [dict(x0=round(float(o[0]), 1), y0=round(float(o[1]), 1), x1=round(float(o[2]), 1), y1=round(float(o[3]), 1),
-                 score=round(float(sc), 5), frame=[round(float(v), 2) for v in f]) for o, f, sc in zip(orig, b, s)]
+                 score=round(float(sc), 5), frame=[round(float(v), 2) for v in f], **({'clipped': True} if not np.allclose(o, u) else {}))
+            for o, u, f, sc, ok in zip(cut, orig, b, s, inside) if ok]
 
 # %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #196fa43a
 def plot_detection(batch:dict, # the tri-view batch
