@@ -334,6 +334,11 @@ def evaluate_where_the_training_data_is_not(w, t):
     run = _run(w, t, 'mammonet', lambda d: _set(d/'run.json', 'manifest', str(t/'elsewhere'/'manifest.csv')))
     return ['evaluate', 'mammonet', '--run', run], ['manifest.csv, which is not on this machine: pass the data to evaluate on (--manifest M --root R)']
 @case
+def phantom_fractions_not_summing_to_one_keep_the_previous_phantom(w, t):
+    ph = t/'ph'; (ph/'images').mkdir(parents=True); (ph/'images'/'a.dcm').write_bytes(b'previous')
+    (ph/'manifest.csv').write_text(HEAD + '\n'); (ph/'annotations.json').write_text(json.dumps({'info': {'generator': 'mammo_nb.data.phantom'}}))
+    return ['phantom', '--out', ph, '--patients', '2', '--fractions', '0.5', '0.5', '0.5'], ['fractions must be three numbers >= 0 summing to 1']
+@case
 def malignancy_box_with_nan(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', 'nan,1,20,30']), ["the box 'nan,1,20,30' has a coordinate that is not a finite number"]
 @case
 def malignancy_box_ending_at_inf(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '10,10,inf,30']), ["the box '10,10,inf,30' has a coordinate that is not a finite number"]

@@ -22,8 +22,8 @@ from .phantom_anatomy import (DENSITY_CLASSES, DENSITY_RANGES, MASS_MORPHOLOGIES
 __all__ = ['BIRADS_CATEGORIES', 'LESION_CATEGORIES', 'PATHOLOGY_RANK', 'CUES', 'CUE_DEFAULTS', 'PRESETS', 'MIMIC_CATEGORIES',
            'VIEWS', 'LATERALITIES', 'birads_max', 'PhantomConfig', 'reader_score', 'birads_from_score',
            'reader_suspicion', 'PhantomLesion', 'PhantomMimic', 'PhantomImage', 'PhantomExam', 'PhantomPatient',
-           'patient_id_for', 'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'assign_splits',
-           'simulate_phantom', 'show_phantom_image', 'plot_phantom_overview']
+           'patient_id_for', 'check_image_size', 'simulate_patient', 'breast_roi', 'lesion_table', 'check_fractions',
+           'assign_splits', 'simulate_phantom', 'show_phantom_image', 'plot_phantom_overview']
 
 # %% ../../nbs/data/12b_phantom.ipynb #d42eaa14
 BIRADS_CATEGORIES = ('0', '1', '2', '3', '4A', '4B', '4C', '5', '6')
@@ -703,14 +703,20 @@ def lesion_table(patients:list) -> 'pd.DataFrame':
     return pd.DataFrame(rows)
 
 # %% ../../nbs/data/12b_phantom.ipynb #fedd654f
+def check_fractions(fractions) -> np.ndarray:
+    "Train / val / test fractions as an array: three finite numbers >= 0 summing to 1, else a typed error."
+    try: f = np.asarray(fractions, float)
+    except (TypeError, ValueError): f = np.full(1, np.nan)
+    if f.shape != (3,) or not np.isfinite(f).all() or f.min() < 0 or abs(f.sum() - 1) > 1e-6:
+        raise MammoInputError(f"fractions must be three numbers >= 0 summing to 1, got {fractions}")
+    return f
+
 def assign_splits(outcomes:list, # one outcome (or any stratum label) per patient
                   fractions:tuple=(0.7, 0.1, 0.2), # train, val, test
                   seed:int=0, # shuffles patients within each stratum
                   ) -> list[str]:
     "Patient-level train/val/test names, stratified by `outcomes`, deterministic in `seed`."
-    f = np.asarray(fractions, float)
-    if f.shape != (3,) or f.min() < 0 or abs(f.sum() - 1) > 1e-6:
-        raise MammoInputError(f"fractions must be three numbers >= 0 summing to 1, got {fractions}")
+    f = check_fractions(fractions)
     rng = np.random.default_rng([int(seed), 7919])
     keys = np.zeros(len(outcomes))
     for o in sorted(set(outcomes)):

@@ -21,7 +21,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..core import (MammoInputError, BENCHMARKS, DATASETS, DemoContext, DemoResult, arg, atomic_path, command, demo_step)
-from .phantom import (LATERALITIES, VIEWS, DENSITY_CLASSES, PRESETS, MIMIC_CATEGORIES, PhantomConfig, PhantomImage, PhantomPatient, assign_splits,
+from .phantom import (LATERALITIES, VIEWS, DENSITY_CLASSES, PRESETS, MIMIC_CATEGORIES, PhantomConfig, PhantomImage, PhantomPatient, assign_splits, check_fractions,
                                    check_image_size, patient_id_for, plot_phantom_overview, simulate_patient)
 
 # %% auto #0
@@ -322,6 +322,7 @@ def generate_phantom(out:str|os.PathLike, # output folder (created; a previous p
     if unknown: raise MammoInputError(f"unknown vendor profile(s) {unknown}; known: {', '.join(VENDORS)}")
     H, W = check_image_size(size)
     if int(n_patients) < 1 or int(n_years) < 1: raise MammoInputError(f"need n_patients >= 1 and n_years >= 1, got {n_patients}, {n_years}")
+    check_fractions(fractions)                  # (before anything is written: a previous phantom in `out` is replaced below)
     out = Path(out); _prepare_out(out)
     jobs = [(int(seed), i, int(n_years), (H, W), cfg, str(out)) for i in range(int(n_patients))]
     bar = tqdm(total=len(jobs), unit='patient', desc='phantom', disable=not progress)
