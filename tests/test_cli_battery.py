@@ -339,6 +339,10 @@ def phantom_fractions_not_summing_to_one_keep_the_previous_phantom(w, t):
     (ph/'manifest.csv').write_text(HEAD + '\n'); (ph/'annotations.json').write_text(json.dumps({'info': {'generator': 'mammo_nb.data.phantom'}}))
     return ['phantom', '--out', ph, '--patients', '2', '--fractions', '0.5', '0.5', '0.5'], ['fractions must be three numbers >= 0 summing to 1']
 @case
+def semicolon_manifest(w, t):
+    t.mkdir(parents=True); (t/'m.csv').write_text(HEAD.replace(',', ';') + '\np1;e1;2020-01-01;L;CC;a/L_CC.dcm;train\n')
+    return ['manifest', 'validate', t/'m.csv', '--root', w/'data'], ["m.csv: the manifest's header is semicolon-separated", 'save it with commas']
+@case
 def malignancy_box_with_nan(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', 'nan,1,20,30']), ["the box 'nan,1,20,30' has a coordinate that is not a finite number"]
 @case
 def malignancy_box_ending_at_inf(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '10,10,inf,30']), ["the box '10,10,inf,30' has a coordinate that is not a finite number"]

@@ -438,6 +438,11 @@ def load_manifest(path:str|os.PathLike, # manifest CSV
     try: df = pd.read_csv(p, dtype={c: str for c in _KNOWN})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise MammoInputError(f"cannot read the manifest as CSV ({e.__class__.__name__}: {str(e)[:80]})", path=path) from None
+    if len(df.columns) == 1:   # one column: another delimiter, not seven missing columns
+        head = str(df.columns[0])
+        sep = next((n for c, n in ((';', 'semicolon'), ('\t', 'tab'), ('|', 'pipe')) if c in head), None)
+        if sep: raise MammoInputError(f"the manifest's header is {sep}-separated ({head[:60]!r}); a manifest is a comma-separated CSV: "
+                                      f"save it with commas", path=path)
     return validate_manifest(df, root=root, path=path, check_files=check_files, require_masks=require_masks,
                              lines=_record_lines(p))
 
