@@ -343,6 +343,12 @@ def semicolon_manifest(w, t):
     t.mkdir(parents=True); (t/'m.csv').write_text(HEAD.replace(',', ';') + '\np1;e1;2020-01-01;L;CC;a/L_CC.dcm;train\n')
     return ['manifest', 'validate', t/'m.csv', '--root', w/'data'], ["m.csv: the manifest's header is semicolon-separated", 'save it with commas']
 @case
+def out_is_the_input_folder(w, t):
+    f = _dcm(t/'exam'); return ['predict', 'mammonet', '--run', w/'runs'/'mammonet', t/'exam', '--out', t/'exam'], ['exam: --out is the folder of the input images']
+@case
+def out_is_the_folder_of_an_input_file(w, t):
+    f = _dcm(t/'exam'); return ['predict', 'mammonet', '--run', w/'runs'/'mammonet', f, '--out', t/'exam'], ['--out is the folder of the input images']
+@case
 def malignancy_box_with_nan(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', 'nan,1,20,30']), ["the box 'nan,1,20,30' has a coordinate that is not a finite number"]
 @case
 def malignancy_box_ending_at_inf(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '10,10,inf,30']), ["the box '10,10,inf,30' has a coordinate that is not a finite number"]

@@ -820,6 +820,10 @@ class System:
         if not run.complete: raise MammoInputError("the run is not complete; finish it with --resume first", path=run.path)
         if not inputs: raise MammoInputError(f"nothing to predict: pass {self.predict_help}")
         out = _out_folder(out if out is not None else run.path/'predictions', '--out')
+        data = {Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in inputs}
+        if Path(out).resolve() in data:   # predictions.json and figures would land among the images
+            raise MammoInputError("--out is the folder of the input images: predictions and figures would be written into the data; "
+                                  "choose another folder", path=out)
         dev = get_device(_device(device))
         own = {a[1].get('dest') or a[0][0].lstrip('-').replace('-', '_') for a in self.predict_args}
         for k, v in (('laterality', laterality), ('view', view)):   # a system's own flag of that name keeps its meaning
