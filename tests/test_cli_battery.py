@@ -366,6 +366,32 @@ def nan_weights_mammonet(w, t): return _pr(w, t, 'mammonet', _nan_weight), ['bes
 def nan_weights_malignancy(w, t):
     return _predict(w, t, _dcm(t), system='malignancy', run=_run(w, t, 'malignancy', _nan_weight), extra=['--boxes', '20,40,60,80']), ['not finite numbers (NaN or inf)']
 @case
+def nan_weights_lmvnet(w, t): return _pr(w, t, 'lmvnet', _nan_weight), ['not finite numbers (NaN or inf)']
+@case
+def nan_weights_momminet(w, t): return _pr(w, t, 'momminet', _nan_weight), ['not finite numbers (NaN or inf)']
+@case
+def nan_weights_registration(w, t):
+    return _predict(w, t, _dcm(t), system='registration', run=_run(w, t, 'registration', _nan_weight), extra=['--prior', _dcm(t, 'p.dcm')]), ['not finite numbers (NaN or inf)']
+@case
+def inf_weights_mammonet(w, t):
+    def edit(d):
+        from safetensors.torch import load_file, save_file
+        sd = load_file(d/'best.safetensors'); k = next(k for k, v in sd.items() if v.is_floating_point() and v.numel() > 1)
+        sd[k] = sd[k].clone(); sd[k].view(-1)[-1] = float('inf'); save_file(sd, d/'best.safetensors')
+    return _pr(w, t, 'mammonet', edit), ['not finite numbers (NaN or inf)']
+@case
+def malignancy_box_with_negative_infinity(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '10,-inf,20,30']), ['not a finite number']
+@case
+def malignancy_second_box_bad(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '10,10,20,30;5,5,nan,9']), ["the box '5,5,nan,9' has a coordinate that is not a finite number"]
+@case
+def momminet_min_score_just_above_one(w, t): return _predict(w, t, _dcm(t), system='momminet', extra=['--min-score=1.5']), ['--min-score must be a number in [0, 1]']
+@case
+def tab_separated_manifest(w, t):
+    t.mkdir(parents=True); (t/'m.csv').write_text(HEAD.replace(',', '\t') + '\np1\te1\t2020-01-01\tL\tCC\ta/L_CC.dcm\ttrain\n')
+    return ['manifest', 'validate', t/'m.csv', '--root', w/'data'], ["m.csv: the manifest's header is tab-separated"]
+@case
+def phantom_negative_fraction(w, t): return ['phantom', '--out', t/'ph', '--patients', '2', '--fractions', '1.2', '-0.1', '-0.1'], ['fractions must be three numbers >= 0 summing to 1']
+@case
 def malignancy_inline_boxes_bad(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '1,2,3']), ["a box must be four numbers x0,y0,x1,y1 (image-file pixels), got '1,2,3'"]
 @case
 def momminet_truncated_image(w, t): f = _dcm(t); _cut(f, -300); return _predict(w, t, f, system='momminet'), ['x.dcm: pixel data is truncated']
