@@ -278,6 +278,10 @@ def reference_through_its_own_folder(w, t):
 @case
 def reference_empty_name(w, t): return _predict(w, t, w/'data'/'a'/'L_CC.dcm', run='reference:'), ["no reference run '' ships", 'not paths']
 @case
+def model_card_of_a_path(w, t): return ['reference', 'card', '../mammonet'], ["no shipped model '../mammonet'", 'the references are', 'the encoders']
+@case
+def model_card_unknown(w, t): return ['reference', 'card', 'resnet50'], ["no shipped model 'resnet50'", 'mid_cnn']
+@case
 def unfinished_run(w, t): return _pr(w, t, 'mammonet', lambda d: _set(d/'run.json', 'status', 'training')), ['run: the run is not complete']
 
 

@@ -38,6 +38,19 @@ def test_reference_list():
     rc, out, err = cli('reference', 'list')
     assert rc == 0, err
     for name in REFERENCES: assert name in out
+    assert 'not for diagnosis' in out and 'mammo-nb reference card NAME' in out and 'mid_cnn' in out
+
+
+def test_model_cards():
+    "Issue 45: every shipped reference and encoder has a card with its intended use and known limitations."
+    for name in list(REFERENCES) + sorted(p.stem for p in SHIPPED_WEIGHTS.glob('*.json')):
+        rc, out, err = cli('reference', 'card', name)
+        assert rc == 0, err
+        assert '| intended use |' in out and '| not for |' in out and 'never seen a real mammogram' in out, name
+    rc, out, err = cli('reference', 'card', 'lmvnet')
+    assert '5-year risk(s) were never validated' in out                  # a horizon its training never saw is named
+    rc, out, err = cli('reference', 'card', '../mammonet')
+    assert rc != 0 and "no shipped model '../mammonet'" in err and 'Traceback' not in err
 
 
 def test_predict_with_a_reference_run(tmp_path):

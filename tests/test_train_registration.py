@@ -48,6 +48,19 @@ def test_train_evaluate_predict_cli(phantom):
     assert r.returncode == 0, r.stderr[-3000:]
     rec = json.loads((d/'pred'/'predictions.json').read_text())['predictions'][0]
     assert rec['view'] == 'MLO' and (d/'pred'/rec['registered_prior']).exists()
+    # two pairs whose current images have the same file name (TCIA names every image 1-1.dcm): neither overwrites the other
+    other = df[(df.prior_exam_id != '') & (df.view == 'MLO') & (df.patient_id != cur.patient_id) & (df.laterality == cur.laterality)].iloc[0]
+    other_pri = df[(df.exam_id == other.prior_exam_id) & (df.laterality == other.laterality) & (df.view == 'MLO')].iloc[0]
+    for name, (c, p) in {'a': (cur, pri), 'b': (other, other_pri)}.items():
+        for src, kind in ((c, 'cur'), (p, 'pri')):
+            (d/'same'/name).mkdir(parents=True, exist_ok=True)
+            (d/'same'/name/f'{kind}-1-1.dcm' if kind == 'pri' else d/'same'/name/'1-1.dcm').symlink_to(man.parent/src.image_path)
+    r = _cli('predict', 'registration', '--run', d/'run', d/'same'/'a'/'1-1.dcm', d/'same'/'b'/'1-1.dcm',
+             '--prior', d/'same'/'a'/'pri-1-1.dcm', d/'same'/'b'/'pri-1-1.dcm', '--out', d/'pred-same')
+    assert r.returncode == 0, r.stderr[-3000:]
+    recs = json.loads((d/'pred-same'/'predictions.json').read_text())['predictions']
+    assert len({x['registered_prior'] for x in recs}) == 2 and len({x['figure'] for x in recs}) == 2
+    assert all((d/'pred-same'/x['registered_prior']).exists() for x in recs)
 
 
 def test_bad_inputs_are_clear_errors(phantom, tmp_path, capsys):

@@ -334,5 +334,5 @@ def verdict(default:TwoLevel|None, # the two-level difference A - B at the cue's
         k = seeds_needed(default, abs(paper_effect))
         more = f"about {k} seeds per arm would decide it" if k is not None else "more seeds alone cannot decide it: it needs more women"
         return Verdict('inconclusive', f"the interval ({default.hi - default.lo:.3f} wide) is wider than twice the paper's effect ({2 * abs(paper_effect):.3f}); {more}", k)
-    return Verdict('not shown', f"the interval {default.lo:+.3f}..{default.hi:+.3f} holds 0 and is at most twice the paper's effect wide "
-                                f"(minimal detectable effect {default.mde:.3f})")
+    width = "is at most twice the paper's effect wide" if paper_effect is not None else "the paper gives no effect to judge its width by"
+    return Verdict('not shown', f"the interval {default.lo:+.3f}..{default.hi:+.3f} holds 0 and {width} (minimal detectable effect {default.mde:.3f})")

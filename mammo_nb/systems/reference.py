@@ -17,15 +17,18 @@ from ..core import (MammoInputError, SYSTEMS, DEMO_STEPS, DemoContext, DemoResul
                            runs_dir, write_json, environment_info)
 from ..data.phantom import PhantomConfig
 from ..data.phantom_dicom import generate_phantom
+from ..models.backbones import SHIPPED_WEIGHTS
 from ..train.system import REFERENCE_RUNS, RUN_FILE, Run, reference_run_path
 import mammo_nb.systems.registration.system, mammo_nb.systems.lmvnet.system, mammo_nb.systems.cgan.system
 import mammo_nb.systems.mammonet.system, mammo_nb.systems.malignancy.system, mammo_nb.systems.lesion_ldm.system
 from .momminet.system import DEMO_SETTINGS
 
 # %% auto #0
-__all__ = ['REFERENCE_TRAIN', 'REFERENCE_TEST', 'REFERENCES', 'reference_phantom', 'reference_figure', 'build_reference',
-           'expected_results', 'check_references', 'format_check', 'reference_cards', 'reference_list_command',
-           'reference_build_command', 'reference_check_command', 'reference_figures_command', 'reference_demo']
+__all__ = ['REFERENCE_TRAIN', 'REFERENCE_TEST', 'REFERENCES', 'INTENDED_USE', 'NOT_INTENDED', 'INPUTS', 'LIMITATIONS',
+           'reference_phantom', 'reference_figure', 'build_reference', 'expected_results', 'check_references',
+           'format_check', 'reference_cards', 'reference_list_command', 'reference_build_command',
+           'reference_check_command', 'reference_figures_command', 'model_card', 'reference_card_command',
+           'reference_demo']
 
 # %% ../../nbs/systems/69_reference.ipynb #04543238
 REFERENCE_TRAIN = dict(n_patients=200, n_years=3, size=(256, 208), seed=7101, fractions=(0.8, 0.2, 0.0)) # the default phantom
@@ -242,6 +245,10 @@ def reference_list_command(args) -> int:
     for c in reference_cards().itertuples():
         use = REFERENCES.get(c.reference, {}).get('use') or f"mammo-nb predict {c.system} --run reference:{c.reference} ..."
         print(f"{c.reference}: {c.system}, trained {c.train_seconds:.0f} s, {c.megabytes:.2f} MB  ({use})")
+    encs = sorted(p.stem for p in SHIPPED_WEIGHTS.glob('*.json'))
+    print(f"phantom-pretrained encoders: {', '.join(encs)}")
+    print(f"\nEvery model here is for research and teaching on the phantom, not for diagnosis; its card says what it was trained on "
+          f"and what is known to be wrong with it: mammo-nb reference card NAME")
     print(); print(format_check(t.assign(got=t.expected, ok=True)).replace('| pass |', '| |'))
     return 0
 
@@ -282,6 +289,89 @@ def reference_figures_command(args) -> int:
         if not dst.parent.exists(): raise MammoInputError("no such system folder", path=dst.parent)
         shutil.copyfile(src, dst); print(f"{name}: {dst}")
     return 0
+
+# %% ../../nbs/systems/69_reference.ipynb #f4da5323
+INTENDED_USE = ("research and teaching on the built-in phantom: running, reading and extending the paper's method on synthetic "
+                "mammograms whose truth is known, and checking an installation (`mammo-nb reference check`)")
+NOT_INTENDED = ("diagnosis, screening, triage or any decision about a person. It was trained on the phantom only and has never seen a "
+                "real mammogram: on real images its outputs show that the pipeline runs, not what a clinician should believe")
+INPUTS = {'registration': 'a prior and a current image of the same breast and view',
+          'lmvnet': "one breast's current CC and MLO, and its prior exam's CC and MLO where there is one",
+          'cgan': "a CC view (and its radiomics condition) from which the same breast's MLO is drawn",
+          'mammonet': "one breast's CC and MLO views",
+          'malignancy': 'one image and the boxes of the masses to classify (it does not find masses)',
+          'momminet': "an exam's CC and MLO of one breast and the other breast's CC (three views)",
+          'lesion-ldm': 'an image, a lesion mask or box where a lesion is to be drawn, and the lesion attributes to condition on'}
+LIMITATIONS = {
+    'registration': ["trained self-supervised on the phantom's smooth deformations, a few pixels at 128×104; real prior/current pairs also "
+                     "differ in compression, positioning and processing"],
+    'lmvnet': ["its risks are uncalibrated probabilities of the phantom's screening histories (three yearly exams), not of any population"],
+    'cgan': ["the MLO it draws is synthetic: it is not a measurement of the breast, and its lesions need not be where the real MLO's are"],
+    'mammonet': ["its gaze supervision is the phantom's simulated reader, not recorded eye tracking"],
+    'malignancy': ["it was trained on mass patches only: a box on a calcification or on normal tissue gets a score that means nothing"],
+    'momminet': ["trained for a few epochs on 200 phantom women at 128×104: only its few highest-scoring boxes per image are reliable "
+                 "(its expected recall is at one false positive per image)"],
+    'lesion-ldm': ["the lesions it draws are synthetic and must never be read as patient data", "a tiny model (two U-Net levels, 25 sampling "
+                   "steps): a synthesised lesion is a demonstration of the method, not of its image quality"],
+    'lesion-ldm-ae': ["stage 1 only: the autoencoder and attribute classifiers that the lesion-ldm reference builds on; nothing predicts with it"],
+}
+
+def _unvalidated_horizons(run:Path) -> list[int]:
+    "LMV-Net horizons (years) whose validation AUC was undefined at every epoch of training (no known case or control there)."
+    h = run/'history.csv'
+    if not h.exists(): return []
+    t = pd.read_csv(h)
+    return [int(c[4:-1]) for c in t.columns if c.startswith('auc_') and c.endswith('y') and not np.isfinite(t[c].to_numpy(float)).any()]
+
+def _phantom_text(ph:dict) -> str:
+    return (f"the built-in phantom: {ph.get('n_patients', ph.get('patients'))} synthetic women, {ph.get('n_years', ph.get('years'))} yearly exam(s), "
+            f"{'×'.join(map(str, ph['size']))} pixels, seed {ph['seed']}, configuration {ph.get('config') if isinstance(ph.get('config'), str) else ph.get('config', {}).get('preset', 'custom')}")
+
+def model_card(name:str, # a shipped reference (`mammo-nb reference list`) or a shipped encoder (`mammo_nb/weights/NAME.json`)
+               folder:str|os.PathLike|None=None, # the references' folder (default: the package's)
+               ) -> str:
+    "The model card of a shipped model, as Markdown: intended use, what it is not for, training data, inputs, start, results, limitations."
+    ref = Path(folder or REFERENCE_RUNS)/name/'reference.json'
+    enc = SHIPPED_WEIGHTS/f'{name}.json'
+    if ref.is_file():
+        c = json.loads(ref.read_text())
+        s = c['recipe']['settings']
+        starts = ', '.join(f"`{part}`: the phantom-pretrained `{r['arch']}` (`mammo-nb reference card {r['arch']}`)" if r['weights'] == 'phantom'
+                           else f"`{part}`: `{r['arch']}` ({r['weights']})" for part, r in (c.get('encoders') or {}).items())
+        limits = list(LIMITATIONS.get(name, []))
+        if c['system'] == 'lmvnet':
+            un = _unvalidated_horizons(ref.parent)
+            if un: limits.append(f"its {', '.join(map(str, un))}-year risk(s) were never validated: training saw no known outcome there")
+        metrics = ', '.join(f"{k} {v:.3f}" for k, v in (c.get('test_metrics') or {}).items()) or 'none (a stage of another reference)'
+        rows = [('model', f"reference `{name}` of the {SYSTEMS.entry(c['system']).meta.get('title', c['system'])} system"),
+                ('intended use', INTENDED_USE), ('not for', NOT_INTENDED),
+                ('training data', _phantom_text(c['train_phantom']) + f"; `{c['command']}` rebuilds it"),
+                ('inputs', f"{INPUTS.get(c['system'], 'see the system page')}; frames of {'×'.join(map(str, s.get('size', ['?'])))} pixels"),
+                ('where it starts', starts or 'random initialisation'),
+                ('results', f"on a test phantom no reference saw (seed {c['test_phantom']['seed']}): {metrics}"),
+                ('known limitations', '; '.join(limits) or '-')]
+    elif enc.is_file():
+        c = json.loads(enc.read_text())
+        rows = [('model', f"phantom-pretrained encoder `{name}` ({c['parameters']:,} parameters, {c['out_channels']} channels at stride {c['stride']})"),
+                ('intended use', "the starting weights of the systems' encoders for " + INTENDED_USE), ('not for', NOT_INTENDED),
+                ('training data', _phantom_text(c['phantom']) + f"; `{c['command']}` rebuilds it"),
+                ('task', c['task']),
+                ('inputs', f"one image, frames of {'×'.join(map(str, c['frame']))} pixels"),
+                ('results', ', '.join(f"{k} {v}" for k, v in c['held_out'].items()) + ' on held-out phantom women'),
+                ('known limitations', "it was trained on pixel-level lesion maps of the same generator every phantom experiment uses: a model that starts "
+                                      "from it already localises the phantom's lesions, which a comparison of what an arm adds (gaze, a second view, a prior) "
+                                      "must say")]
+    else:
+        encs = sorted(p.stem for p in SHIPPED_WEIGHTS.glob('*.json'))
+        raise MammoInputError(f"no shipped model {name!r}: the references are {', '.join(reference_cards(folder).reference)}; the encoders {', '.join(encs)}")
+    return f"### Model card: {name}\n\n| | |\n|---|---|\n" + '\n'.join(f"| {k} | {v} |" for k, v in rows)
+
+@command('reference card', help='the model card of a shipped reference run or encoder: intended use, training data, inputs, limitations',
+         args=[arg('name', help='a reference (mammo-nb reference list) or an encoder (tiny_cnn, mid_cnn, hrnet_tiny)')])
+def reference_card_command(args) -> int:
+    "`mammo-nb reference card NAME`."
+    print(model_card(args.name)); return 0
+
 
 # %% ../../nbs/systems/69_reference.ipynb #3d03f874
 def _finetune_demo(out:Path, seed:int) -> tuple[str, dict]:

@@ -23,8 +23,12 @@ class Kept:
     strength:float|None = None # the value of the table's `strength` column at the cue's default (None: no such column)
     control:float|None = None # its value with the cue off (None: no control for this claim)
     stat:str = 'auc' # 'auc' (of `score` against `y`) or 'mean' (of a per-item `score`, e.g. SSIM)
+    where:tuple = () # further (column, value) selections of the claim's items, e.g. (('prior_known_1y', True),)
     def __post_init__(self):
         if self.stat not in ('auc', 'mean'): raise MammoInputError(f"Kept.stat must be 'auc' or 'mean', got {self.stat!r}")
+        if not all(isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in self.where):
+            raise MammoInputError(f"Kept.where must be (column, value) pairs, got {self.where!r}")
+        if any(w[0] == 'strength' for w in self.where): raise MammoInputError("Kept.where: give the strength as strength= and control=")
         if self.control is not None and self.strength is None: raise MammoInputError("Kept: a control strength needs a default strength")
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Claim:
     arm_a:str|None = None # the page's name of arm A
     arm_b:str|None = None # ... and of arm B
     cue:str|None = None # the phantom dial that is the claim's negative control
-    page_quote:str|None = None # the page's own rendered estimate, quoted verbatim (for pages without kept predictions)
+    page_quote:str|None = None # the page's own rendered estimate, quoted verbatim (before its predictions were kept: the earlier render's)
     kept:Kept|None = None # how to compute it from the kept predictions
     def __post_init__(self):
         sign = np.sign(self.paper_effect) if self.paper_effect is not None else self.direction
@@ -548,7 +552,7 @@ def _fmt(r:TwoLevel|None, digits:int=3) -> str:
     return '' if r is None else f"{r.diff:+.{digits}f} [{r.lo:+.{digits}f}, {r.hi:+.{digits}f}]"
 
 def _two_level(c:Claim, table:pd.DataFrame, strength, n_boot:int, seed:int) -> TwoLevel:
-    where = {} if strength is None else {'strength': float(strength)}
+    where = {**dict(c.kept.where), **({} if strength is None else {'strength': float(strength)})}
     y, g, A, items = arm_scores(table, c.arm_a, **where)
     yb, _, B, items_b = arm_scores(table, c.arm_b, **where)
     if items != items_b or not np.array_equal(y, yb): raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} were scored on different items")
@@ -603,7 +607,7 @@ def ledger_markdown(table:pd.DataFrame, # `ledger` rows
     cell = lambda v: '' if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
     return head + '\n'.join(f"| `{r.id}` | {r.paper} | {cell(r.page)} | {arms(r)} | {eff(r)} | {cell(r.default)} | {cell(r.control)} | "
                             f"{cell(r.interaction)} | {cell(r.seeds if pd.isna(r.seeds) else int(r.seeds))} | **{r.verdict}** | "
-                            f"{cell(r.page_quote) if pd.isna(r.seeds) else ''} |" for r in table.itertuples())
+                            f"{cell(r.page_quote)} |" for r in table.itertuples())
 
 # %% ../../nbs/train/60g_claims.ipynb #796dced0
 @command('claims', help="the claims ledger: every paper claim, its phantom estimate, interaction and verdict (from the pages' kept predictions)",

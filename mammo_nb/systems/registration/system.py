@@ -92,7 +92,7 @@ class RegistrationSystem(System):
         cfg, net = run.config, run.load_model(device)
         dev = next(net.parameters()).device
         import matplotlib.pyplot as plt
-        recs = []
+        recs, used = [], set()
         for cur_path, pri_path in zip(inputs, prior):
             c, p = preprocess(cur_path, size=cfg.size), preprocess(pri_path, size=cfg.size)
             if (c.laterality, c.view) != (p.laterality, p.view):
@@ -101,7 +101,10 @@ class RegistrationSystem(System):
             f, m = c.image[None].to(dev), p.image[None].to(dev)
             o = net.register(f, m)
             mask = c.breast_mask.float()[None].to(dev)
-            stem = f"{_safe(Path(cur_path).stem)}_{c.laterality}{c.view}"
+            base = stem = f"{_safe(Path(cur_path).stem)}_{c.laterality}{c.view}"
+            k = 1
+            while stem in used: k += 1; stem = f"{base}-{k}"   # (TCIA names every image 1-1.dcm: never overwrite another pair's files)
+            used.add(stem)
             Image.fromarray(np.round(o['warped'][0, 0].clamp(0, 1).cpu().numpy() * 65535).astype(np.uint16)).save(out/f'{stem}_registered_prior.png')
             fig = show_registration(f.cpu(), m.cpu(), {k: v.cpu() for k, v in o.items()})
             fig.savefig(out/f'{stem}_registration.png', dpi=90); plt.close(fig)
