@@ -37,6 +37,9 @@ pip_ install -q --no-build-isolation "pyradiomics==3.0.1"
 pip_ install -q -r "$LOCK"
 pip_ install -q --no-build-isolation --no-deps -e .
 pip_ check
-# A Jupyter kernel for this environment, visible to any Jupyter of the user's.
-"$VENV/bin/python" -m ipykernel install --user --name mammo_nb --display-name "Python 3 (mammo_nb)" >/dev/null
+# A Jupyter kernel for this environment, inside it (`make lab` sees it; another clone has its own, and a deleted clone
+# leaves no kernel behind that points at it; named apart from the per-user `mammo_nb` kernel that older set-ups
+# registered, which would shadow it). Another Jupyter can register it per user with a name of its own:
+#   .venv/bin/python -m ipykernel install --user --name mammo_nb-NAME
+"$VENV/bin/python" -m ipykernel install --sys-prefix --name mammo_nb-venv --display-name "Python 3 (mammo_nb: $(pwd))" >/dev/null
 echo "environment ready: $VENV ($("$VENV/bin/python" -c 'import mammo_nb; print("mammo_nb", mammo_nb.__version__)'))"
