@@ -585,6 +585,23 @@ def test_laterality_and_view_flags_reach_every_predict(world, system, extra):
     assert recs and all(r.get('laterality', 'R') == 'R' for r in recs), recs
 
 
+def test_a_flag_that_overrides_the_header_is_said(world):
+    "Issue 45, class 6: --laterality on a file whose header says otherwise is followed, and said (printout and input_warnings)."
+    t = world/'flags'/'override'; t.mkdir(parents=True)
+    f = _dcm(t, 'a.dcm')                                                     # ImageLaterality L, ViewPosition CC
+    rc, out, err = cli('predict', 'mammonet', '--run', world/'runs'/'mammonet', f, '--out', t/'out', '--laterality', 'R')
+    assert rc == 0, err[-1500:]
+    res = json.loads((t/'out'/'predictions.json').read_text())
+    assert [r['laterality'] for r in res['predictions']] == ['R']
+    w = [x for x in res['input_warnings'] if 'ImageLaterality gives L' in x]
+    assert len(w) == 1 and 'argument gives R' in w[0] and 'the value given was used, not the header' in w[0] and 'a.dcm' in w[0]
+    assert 'warning: ' in out and 'the value given was used' in out
+    g = _dcm(t, 'b.dcm', ViewPosition='XCCL')                                # a non-standard view: read as CC, and said
+    rc, out, err = cli('predict', 'mammonet', '--run', world/'runs'/'mammonet', g, '--out', t/'out2')
+    assert rc == 0, err[-1500:]
+    assert any('ViewPosition XCCL was read as CC' in x for x in json.loads((t/'out2'/'predictions.json').read_text())['input_warnings'])
+
+
 def test_inputs_csv_gives_each_file_its_own(world):
     "An inputs CSV: two hash-named files of one exam, laterality and view per row; a 12-bit PNG's bits in its row."
     t = world/'flags'/'csv'; t.mkdir(parents=True)

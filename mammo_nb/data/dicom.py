@@ -449,7 +449,7 @@ def infer_laterality_view(ds:Dataset|None, # the DICOM header, or None for PNG/T
     lat_c, view_c = [], []   # (source, value) candidates in priority order
     if laterality is not None: lat_c.append(('argument', _check_choice(laterality, ('L', 'R'), 'laterality', path)))
     if view is not None: view_c.append(('argument', _check_choice(view, ('CC', 'MLO'), 'view', path)))
-    bad_view = None
+    bad_view, vp = None, ''
     if ds is not None:
         for kw in ('ImageLaterality', 'Laterality'):
             v = str(ds.get(kw) or '').strip().upper()
@@ -484,6 +484,7 @@ def infer_laterality_view(ds:Dataset|None, # the DICOM header, or None for PNG/T
     (ls, l), (vs, v) = lat_c[0], view_c[0]
     conflicts = [f"laterality: {ls} gives {l} but {s} gives {x}" for s, x in lat_c[1:] if x != l]
     conflicts += [f"view: {vs} gives {v} but {s} gives {x}" for s, x in view_c[1:] if x != v]
+    if vs == 'ViewPosition' and vp != v: conflicts.append(f"view: ViewPosition {vp} was read as {v} (mammo_nb knows CC and MLO only)")
     return {'laterality': l, 'laterality_source': ls, 'view': v, 'view_source': vs, 'conflicts': conflicts}
 
 # %% ../../nbs/data/10_dicom.ipynb #51f814c2
@@ -1081,6 +1082,10 @@ def _read(p:Path, path, laterality=None, view=None, bits_stored=None, any_modali
     image = torch.from_numpy(_apply_lut(lut, view_idx))[None]
     meta.update(laterality=lv['laterality'], laterality_source=lv['laterality_source'], view=lv['view'],
                 view_source=lv['view_source'], conflicts=lv['conflicts'], orientation=orient)
+    for c in lv['conflicts']:   # (every guess is said: in meta['warnings'], and as a MammoWarning that `predict` prints and records)
+        how = 'the value given was used, not the header' if c.split(': ', 1)[1].startswith('argument') else 'the first source was followed'
+        msg = f"{path}: {c}" + ('' if 'was read as' in c else f"; {how}")
+        meta.setdefault('warnings', []).append(msg); warnings.warn(msg, MammoWarning)
     return Mammogram(image=image, laterality=lv['laterality'], view=lv['view'], geometry=geom, meta=meta, path=str(path))
 
 # %% ../../nbs/data/10_dicom.ipynb #f69c4f1a
