@@ -20,6 +20,7 @@ from ..data.phantom_dicom import generate_phantom
 from ..models.backbones import SHIPPED_WEIGHTS
 from ..train.system import REFERENCE_RUNS, RUN_FILE, Run, reference_run_path
 import mammo_nb.systems.registration.system, mammo_nb.systems.lmvnet.system, mammo_nb.systems.cgan.system
+from .lmvnet.system import unvalidated_horizons
 import mammo_nb.systems.mammonet.system, mammo_nb.systems.malignancy.system, mammo_nb.systems.lesion_ldm.system
 from .momminet.system import DEMO_SETTINGS
 
@@ -316,13 +317,6 @@ LIMITATIONS = {
     'lesion-ldm-ae': ["stage 1 only: the autoencoder and attribute classifiers that the lesion-ldm reference builds on; nothing predicts with it"],
 }
 
-def _unvalidated_horizons(run:Path) -> list[int]:
-    "LMV-Net horizons (years) whose validation AUC was undefined at every epoch of training (no known case or control there)."
-    h = run/'history.csv'
-    if not h.exists(): return []
-    t = pd.read_csv(h)
-    return [int(c[4:-1]) for c in t.columns if c.startswith('auc_') and c.endswith('y') and not np.isfinite(t[c].to_numpy(float)).any()]
-
 def _phantom_text(ph:dict) -> str:
     return (f"the built-in phantom: {ph.get('n_patients', ph.get('patients'))} synthetic women, {ph.get('n_years', ph.get('years'))} yearly exam(s), "
             f"{'×'.join(map(str, ph['size']))} pixels, seed {ph['seed']}, configuration {ph.get('config') if isinstance(ph.get('config'), str) else ph.get('config', {}).get('preset', 'custom')}")
@@ -340,7 +334,7 @@ def model_card(name:str, # a shipped reference (`mammo-nb reference list`) or a 
                            else f"`{part}`: `{r['arch']}` ({r['weights']})" for part, r in (c.get('encoders') or {}).items())
         limits = list(LIMITATIONS.get(name, []))
         if c['system'] == 'lmvnet':
-            un = _unvalidated_horizons(ref.parent)
+            un = unvalidated_horizons(ref.parent)
             if un: limits.append(f"its {', '.join(map(str, un))}-year risk(s) were never validated: training saw no known outcome there")
         metrics = ', '.join(f"{k} {v:.3f}" for k, v in (c.get('test_metrics') or {}).items()) or 'none (a stage of another reference)'
         rows = [('model', f"reference `{name}` of the {SYSTEMS.entry(c['system']).meta.get('title', c['system'])} system"),

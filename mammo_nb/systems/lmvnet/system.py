@@ -15,20 +15,21 @@ import torch.nn as nn
 
 from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, time_call,
                            time_interleaved)
-from ...data.dicom import read_mammogram
+from ...data.dicom import read_mammogram, MammoWarning
 from ...data.preprocess import preprocess
 from ...data.loaders import dls_from_manifest
 from ...models.lmvnet import LMVNet, show_exam
 from ...models.backbones import create_encoder
 from ...metrics.risk import Recalibrator
 from ...train.learner import dict_learner, fit_resumable, for_inference
-from ...train.system import System, Run, is_phantom_image, phantom_record
+from ...train.system import System, Run, is_phantom_image, phantom_record, REFERENCE_RUNS
 import mammo_nb.systems.registration.system   # the registration system the full variant builds on (registers it)
 from .train import (LMVNetConfig, build_lmvnet, risk_metrics, longitudinal_loader, predict_lmvnet,
                                            evaluate_lmvnet, risk_arrays, plot_calibration_figure)
 
 # %% auto #0
-__all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet', 'LMVNetSystem']
+__all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet', 'unvalidated_horizons',
+           'LMVNetSystem']
 
 # %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #639c9c7e
 def _iso_date(s:str|None) -> date|None:
@@ -282,6 +283,25 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
         print(f"peak memory rise, one breast exam at {res['full_size']}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
     return res
 
+# %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #eac6cd50
+def unvalidated_horizons(run_path:str|os.PathLike, # an LMV-Net run folder
+                         ) -> list[int]:
+    "The horizons (years) whose validation AUC was undefined at every epoch of the run's training: no known case or control there."
+    h = Path(run_path)/'history.csv'
+    if not h.is_file(): return []
+    t = pd.read_csv(h)
+    return [int(c[4:-1]) for c in t.columns if re.fullmatch(r'auc_\d+y', c) and not np.isfinite(t[c].to_numpy(float)).any()]
+
+def _flag_unvalidated(run:Run, recs:list[dict]) -> list[dict]:
+    "Name in every prediction the horizons its run never validated, and say so once (a MammoWarning: `input_warnings`, the printout)."
+    un = unvalidated_horizons(run.path)
+    if un and recs:
+        for r in recs: r['unvalidated_horizons'] = un
+        warnings.warn(f"run {run.path.name}: its {', '.join(f'{h}-year' for h in un)} risk was never validated in training (no known outcome "
+                      f"at that horizon in its validation data): do not read it", MammoWarning)
+    return recs
+
+
 # %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #cb23916e
 class LMVNetSystem(System):
     "LMV-Net: longitudinal multi-view risk (see `62a_lmvnet_train` for the configuration and the evaluation)."
@@ -354,8 +374,8 @@ class LMVNetSystem(System):
         if csvs:
             if len(inputs) != 1: raise MammoInputError("give either one manifest CSV or exam folders, not both")
             if prior is not None: raise MammoInputError("--prior goes with an exam folder, not a manifest (a manifest has its priors)")
-            return predict_manifest(model, csvs[0], size, out, split=split, root=root, cache=cache,
-                                    recal=recal, figures=not no_figures)
+            return _flag_unvalidated(run, predict_manifest(model, csvs[0], size, out, split=split, root=root, cache=cache,
+                                                           recal=recal, figures=not no_figures))
         exams = {}   # folder -> None (all its files) or the image files given from it (one exam per folder)
         for p in map(Path, inputs):
             if p.is_dir(): exams[p] = None
@@ -363,7 +383,8 @@ class LMVNetSystem(System):
                 if exams.get(p.parent, []) is not None: exams.setdefault(p.parent, []).append(p)
             else: raise MammoInputError("not an exam folder, an image file or a manifest CSV", path=p)
         if prior is not None and len(exams) != 1: raise MammoInputError(f"--prior goes with one exam, got {len(exams)}")
-        return [r for p, fs in exams.items() for r in predict_exam(model, p, size, out, prior, time_gap, recal, figures=not no_figures, files=fs)]
+        recs = [r for p, fs in exams.items() for r in predict_exam(model, p, size, out, prior, time_gap, recal, figures=not no_figures, files=fs)]
+        return _flag_unvalidated(run, recs)
 
     def bench(self, quick:bool=False) -> dict: return bench_lmvnet(quick=quick)
 
