@@ -22,7 +22,7 @@ from ...models.lmvnet import LMVNet, show_exam
 from ...models.backbones import create_encoder
 from ...metrics.risk import Recalibrator
 from ...train.learner import dict_learner, fit_resumable, for_inference
-from ...train.system import System, Run, is_phantom_image, phantom_record, REFERENCE_RUNS
+from ...train.system import System, Run, is_phantom_image, phantom_record
 import mammo_nb.systems.registration.system   # the registration system the full variant builds on (registers it)
 from .train import (LMVNetConfig, build_lmvnet, risk_metrics, longitudinal_loader, predict_lmvnet,
                                            evaluate_lmvnet, risk_arrays, plot_calibration_figure)
