@@ -15,11 +15,12 @@ import torch.nn as nn
 from safetensors.torch import save_model, load_model
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'DEMO_STEPS', 'COMMANDS', 'BENCHMARKS', 'SYSTEMS', 'MammoInputError', 'repo_root', 'data_root',
-           'cache_dir', 'runs_dir', 'resolve_data_path', 'atomic_path', 'strict_json', 'write_json', 'seed_everything',
-           'get_device', 'autocast_dtype', 'environment_info', 'numeric_build', 'Entry', 'Registry', 'save_checkpoint',
-           'load_checkpoint', 'arg', 'Command', 'command', 'DemoContext', 'DemoResult', 'demo_step', 'markdown_table',
-           'peak_mb', 'time_call', 'time_interleaved']
+__all__ = ['MODELS', 'DATASETS', 'DEMO_STEPS', 'COMMANDS', 'BENCHMARKS', 'SYSTEMS', 'MammoInputError', 'MammoMissingPackage',
+           'repo_root', 'data_root', 'cache_dir', 'runs_dir', 'resolve_data_path', 'atomic_path', 'strict_json',
+           'write_json', 'seed_everything', 'get_device', 'autocast_dtype', 'environment_info', 'numeric_build',
+           'Entry', 'Registry', 'save_checkpoint', 'load_checkpoint', 'arg', 'Command', 'command', 'DemoContext',
+           'DemoResult', 'demo_step', 'markdown_table', 'peak_mb', 'time_call', 'time_interleaved', 'quiet_fd2',
+           'bench_devices', 'time_cuda']
 
 # %% ../nbs/core/00_core.ipynb #1b2d82e4
 class MammoInputError(ValueError):
@@ -37,6 +38,15 @@ class MammoInputError(ValueError):
         if row is not None: where.append(f"row {row}")
         if column is not None: where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
+
+class MammoMissingPackage(ImportError):
+    "An optional package that one feature needs is not installed: the message names the package and the feature."
+    def __init__(self, package:str, # the package as pip names it
+                 needed_for:str, # the feature that needs it, in plain words
+                 ):
+        self.package, self.needed_for = package, needed_for
+        super().__init__(f"{needed_for} needs the package {package}, which is not installed here (pip install {package})")
+
 
 # %% ../nbs/core/00_core.ipynb #f3054ad2
 def _abs(p) -> Path:
@@ -350,3 +360,38 @@ def time_interleaved(fns:dict, # name -> a function to time
     for _ in range(reps):
         for k, f in fns.items(): ts[k].append(time_call(f))
     return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in ts.items()}
+
+@contextlib.contextmanager
+def quiet_fd2():
+    "Silence what C++ libraries write to file descriptor 2 (the profiler's start/stop log lines) for a moment."
+    try: fd = sys.stderr.fileno()
+    except Exception: fd = None
+    if fd is None: yield; return
+    sys.stderr.flush(); saved, null = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd); yield
+    finally: os.dup2(saved, fd); os.close(saved); os.close(null)
+
+
+def bench_devices(device:str='auto') -> list[str]:
+    "The devices a benchmark runs on: 'auto' = the CPU and CUDA when present; or one of 'cpu', 'cuda'."
+    if device == 'auto': return ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+    if device not in ('cpu', 'cuda'): raise MammoInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == 'cuda' and not torch.cuda.is_available(): raise MammoInputError("device 'cuda' asked for, but torch sees no CUDA device")
+    return [device]
+
+def time_cuda(fns:dict, # name -> a function that launches GPU work
+              reps:int, # timed repetitions of each
+              warmup:int=2, # untimed calls of each first (kernel selection, allocator, lazy initialisation)
+              ) -> dict:
+    "Median seconds of each function on the current CUDA stream, by CUDA events around each call, timed in turns after a warm-up."
+    for f in fns.values():
+        for _ in range(warmup): f()
+    torch.cuda.synchronize()
+    ts = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items():
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record(); f(); end.record(); end.synchronize()
+            ts[k].append(start.elapsed_time(end) / 1000)          # ms -> s; launch gaps count: what a step costs
+    return {k: statistics.median(v) for k, v in ts.items()}

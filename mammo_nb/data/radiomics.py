@@ -11,11 +11,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
-import SimpleITK as sitk
-import radiomics
-from radiomics import featureextractor
 
-from ..core import MammoInputError, write_json
+from ..core import MammoInputError, MammoMissingPackage, write_json
 from .cache import Cache
 
 # %% auto #0
@@ -23,6 +20,17 @@ __all__ = ['RADIOMICS_SCALE', 'FEATURE_CLASSES', 'radiomics_settings', 'settings
            'RadiomicsNormalizer', 'radiomics_feature_names', 'RadiomicsProvider', 'radiomics_provider']
 
 # %% ../../nbs/data/17_radiomics.ipynb #53421777
+def _pyradiomics():
+    "(SimpleITK, radiomics, radiomics.featureextractor), imported on first use: the rest of the package works without them."
+    try: import SimpleITK as sitk
+    except ImportError: raise MammoMissingPackage('SimpleITK', 'radiomic features (pyradiomics reads SimpleITK images)') from None
+    try:
+        import radiomics
+        from radiomics import featureextractor
+    except ImportError: raise MammoMissingPackage('pyradiomics', 'radiomic features') from None
+    radiomics.setVerbosity(logging.ERROR)
+    return sitk, radiomics, featureextractor
+
 RADIOMICS_SCALE = 4095.0 # canonical [0,1] images are multiplied by this before pyradiomics (12-bit range, float, unrounded)
 FEATURE_CLASSES = ('firstorder', 'shape2D', 'glcm', 'glrlm', 'glszm') # the feature classes the paper's conditioning vector uses
 
@@ -60,7 +68,7 @@ def radiomics_settings(**overrides) -> dict:
     s.update(overrides)
     s['spacing'] = tuple(float(v) for v in s['spacing'])
     s['feature_classes'] = tuple(s['feature_classes'])
-    bad = set(s['feature_classes']) - set(featureextractor.getFeatureClasses())
+    bad = set(s['feature_classes']) - set(_pyradiomics()[2].getFeatureClasses())
     if bad: raise MammoInputError(f"unknown pyradiomics feature class(es): {', '.join(sorted(bad))}")
     return s
 
@@ -68,12 +76,11 @@ def settings_hash(settings:Mapping|None=None, # resolved or partial settings (`r
                   ) -> str:
     "Stable 16-hex-digit hash of the full settings and the pyradiomics version (the cache key of a radiomics result)."
     s = radiomics_settings(**dict(settings or {}))
-    blob = json.dumps({'settings': s, 'pyradiomics': radiomics.__version__, 'schema': 1}, sort_keys=True, default=list)
+    blob = json.dumps({'settings': s, 'pyradiomics': _pyradiomics()[1].__version__, 'schema': 1}, sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 # %% ../../nbs/data/17_radiomics.ipynb #356115ff
 _EXTRACTORS: dict = {}
-radiomics.setVerbosity(logging.ERROR)
 
 def _as_2d(a, what:str, path) -> np.ndarray:
     a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
@@ -85,7 +92,7 @@ def _extractor(s:dict):
     key = settings_hash(s)
     if key not in _EXTRACTORS:
         kw = {k: v for k, v in s.items() if k in _PYRADIOMICS_KEYS}
-        ext = featureextractor.RadiomicsFeatureExtractor(**kw)
+        ext = _pyradiomics()[2].RadiomicsFeatureExtractor(**kw)
         ext.disableAllFeatures()
         for c in s['feature_classes']: ext.enableFeatureClassByName(c)
         _EXTRACTORS[key] = ext
@@ -126,6 +133,7 @@ def extract_radiomics(image, # canonical image, [H,W] or [1,H,W] float in [0,1] 
     "pyradiomics features of the lesion ROI, keyed by pyradiomics' names (`original_firstorder_Mean`, ...)."
     s = radiomics_settings(**settings)
     img, m = check_lesion_mask(image, mask, path, s['min_roi_pixels'], s['max_background_fraction'])
+    sitk = _pyradiomics()[0]
     sp = s['spacing'][::-1] # SimpleITK wants (x, y)
     si = sitk.GetImageFromArray(img * np.float32(s['intensity_scale'])); si.SetSpacing(sp)
     sm = sitk.GetImageFromArray(m.astype(np.uint8) * np.uint8(s['label'])); sm.SetSpacing(sp)

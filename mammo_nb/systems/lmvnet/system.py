@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, time_call,
-                           time_interleaved)
+                           time_interleaved, time_cuda, bench_devices, autocast_dtype, quiet_fd2, BENCHMARKS)
 from ...data.dicom import read_mammogram, MammoWarning
 from ...data.preprocess import preprocess
 from ...data.loaders import dls_from_manifest
@@ -28,8 +28,8 @@ from .train import (LMVNetConfig, build_lmvnet, risk_metrics, longitudinal_loade
                                            evaluate_lmvnet, risk_arrays, plot_calibration_figure)
 
 # %% auto #0
-__all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet', 'unvalidated_horizons',
-           'LMVNetSystem']
+__all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet', 'bench_lmvnet_device',
+           'bench_lmvnet_device_table', 'unvalidated_horizons', 'LMVNetSystem']
 
 # %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #639c9c7e
 def _iso_date(s:str|None) -> date|None:
@@ -283,6 +283,128 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
         print(f"peak memory rise, one breast exam at {res['full_size']}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
     return res
 
+def _autocast(dev:torch.device, precision:str):
+    "Autocast at `precision` ('fp32': off) on `dev`."
+    dt = autocast_dtype(dev, precision)
+    return torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None)
+
+def _profile_step(fn, dev:torch.device, steps:int=3, rows:int=15) -> dict:
+    "torch.profiler over `steps` calls of `fn`: kernels per step, the device's busy time per step, layout conversions, the top table."
+    from torch.profiler import profile, ProfilerActivity
+    from torch.autograd import DeviceType
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == 'cuda' else [])
+    fn(); fn()
+    if dev.type == 'cuda': torch.cuda.synchronize(dev)
+    t0 = time.perf_counter()
+    with quiet_fd2(), profile(activities=acts) as prof:
+        for _ in range(steps): fn()
+        if dev.type == 'cuda': torch.cuda.synchronize(dev)
+    wall = (time.perf_counter() - t0) / steps
+    kernels = [e for e in prof.events() if e.device_type == DeviceType.CUDA]
+    busy = sum(getattr(e, 'self_device_time_total', getattr(e, 'self_cuda_time_total', 0)) for e in kernels) / 1e6 / steps
+    conv = sum(bool(re.search(r'nchwToNhwc|nhwcToNchw', e.name, re.I)) for e in kernels)
+    sort = 'self_cuda_time_total' if dev.type == 'cuda' else 'self_cpu_time_total'
+    return dict(profile_steps=steps, profile_wall_s_per_step=wall, kernels_per_step=len(kernels) / steps,
+                device_busy_s_per_step=busy if dev.type == 'cuda' else None, layout_conversions_per_step=conv / steps,
+                profile_table=prof.key_averages().table(sort_by=sort, row_limit=rows, max_name_column_width=52))
+
+def bench_lmvnet_device(device:str='cuda', # 'cuda', or 'cpu' (the same code path, e.g. to check it)
+                        quick:bool=False, # small sizes and few repetitions
+                        size:tuple|None=None, # training frame size (default 512x416; quick 128x104)
+                        full_size:tuple|None=None, # inference frame size (default 2048x1664; quick 256x208)
+                        bs:int|None=None, # breast exams per training batch (default 8; quick 2)
+                        reps:int|None=None, # timed repetitions (default 10; quick 2)
+                        precisions:tuple=('fp32', 'bf16'), # autocast precisions to time
+                        model_kwargs:dict|None=None, # `LMVNet` arguments (default: the recipe's default model)
+                        profile:bool=False, # also profile the training step at the last precision (kernels, busy time, top table)
+                        verbose:bool=True) -> dict:
+    "LMV-Net's training step and exam inference against its encoder alone on one device, per precision (CUDA: timed by CUDA events)."
+    dev = torch.device(device)
+    if dev.type == 'cuda' and not torch.cuda.is_available(): raise MammoInputError("device 'cuda' asked for, but torch sees no CUDA device")
+    if dev.type not in ('cpu', 'cuda'): raise MammoInputError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    for p in precisions: autocast_dtype(dev, p)                                # validates the names
+    size = tuple(size or ((128, 104) if quick else (512, 416)))
+    full_size = tuple(full_size or ((256, 208) if quick else (2048, 1664)))
+    bs, reps = bs or (2 if quick else 8), reps or (2 if quick else 10)
+    on = lambda b: {k: v.to(dev) for k, v in b.items()}
+    timer = ((lambda fns: time_cuda(fns, reps)) if dev.type == 'cuda' else
+             (lambda fns: {k: w for k, (w, _) in time_interleaved(fns, reps).items()}))
+    seed_everything(0)
+    kw = dict(model_kwargs or {})
+    model = LMVNet(**{'registration': 'untrained', **kw}).to(dev).train()
+    noreg = LMVNet(**{**kw, 'use_registration': False}).to(dev).train()
+    N = model.num_years
+    keys = tuple(f'{t}_image_{v}' for t in ('current', 'previous') for v in ('cc', 'mlo'))
+    enc = _EncoderOnly(create_encoder(kw.get('encoder', 'resnet18'), **(kw.get('encoder_kwargs') or {})), N, keys).to(dev).train()
+    b = on(_bench_batch(bs, size, N))
+    bce = nn.BCEWithLogitsLoss()
+    def step(m, loss, precision):
+        opt = torch.optim.Adam([q for q in m.parameters() if q.requires_grad], 1e-4)
+        def f():
+            opt.zero_grad(set_to_none=True)
+            with _autocast(dev, precision): l = loss(m)
+            l.backward(); opt.step()
+        return f
+    full, enc_loss = (lambda m: m.loss(m(b), b)), (lambda m: bce(m(b).float(), b['target']))
+    res = dict(device=dev.type, gpu=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else None, torch=torch.__version__,
+               size=f'{size[0]}x{size[1]}', bs=bs, full_size=f'{full_size[0]}x{full_size[1]}', reps=reps, precisions=list(precisions))
+    for p in precisions:
+        t = timer({'lmvnet': step(model, full, p), 'lmvnet_no_registration': step(noreg, full, p), 'encoder': step(enc, enc_loss, p)})
+        res.update({f'train_{k}_{p}_s': v for k, v in t.items()})
+        res[f'train_ratio_{p}'] = t['lmvnet'] / t['encoder']
+    p, cl = precisions[-1], torch.channels_last                                     # the same step with the 4-D weights channels-last
+    for m in (model, enc): m.to(memory_format=cl)
+    t = timer({'lmvnet': step(model, full, p), 'encoder': step(enc, enc_loss, p)})
+    res.update({f'train_{k}_channels_last_{p}_s': v for k, v in t.items()}, **{f'train_ratio_channels_last_{p}': t['lmvnet'] / t['encoder']})
+    if dev.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(dev); step(model, full, precisions[-1])(); torch.cuda.synchronize(dev)
+        res['train_peak_mb'] = torch.cuda.max_memory_allocated(dev) / 2**20
+    if profile: res['train_profile'] = _profile_step(step(model, full, precisions[-1]), dev)
+    ex = on(_bench_batch(2, full_size, N))                                          # one screening exam: two breast exams, 8 images
+    inf = {'lmvnet': for_inference(model), 'lmvnet_no_registration': for_inference(noreg), 'encoder': for_inference(enc)}
+    def infer(m, p):
+        def f():
+            with torch.no_grad(), _autocast(dev, p): m(ex)
+        return f
+    for p in precisions:
+        t = timer({k: infer(m, p) for k, m in inf.items()})
+        res.update({f'infer_{k}_{p}_s_per_exam': v for k, v in t.items()})
+        res[f'infer_ratio_{p}'] = t['lmvnet'] / t['encoder']
+        res[f'infer_registration_share_{p}'] = max(0.0, 1 - t['lmvnet_no_registration'] / t['lmvnet'])
+    if dev.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(dev); infer(inf['lmvnet'], precisions[-1])(); torch.cuda.synchronize(dev)
+        res['infer_peak_mb'] = torch.cuda.max_memory_allocated(dev) / 2**20
+    if verbose: print(bench_lmvnet_device_table(res))
+    return res
+
+def bench_lmvnet_device_table(res:dict) -> str:
+    "The printout of `bench_lmvnet_device`."
+    P = res['precisions']
+    how = 'CUDA events' if res['device'] == 'cuda' else 'wall clock'
+    head = lambda title: f"{title:<52}" + ''.join(f'{p + " ms":>11}' for p in P)
+    row = lambda name, key: f"  {name:<50}" + ''.join(f"{1000 * res[key.format(p=p)]:11.2f}" for p in P)
+    ratio = lambda name, key: f"  {name:<50}" + ''.join(f"{res[key.format(p=p)]:11.2f}" for p in P)
+    L = [f"mammo-nb bench lmvnet on {res['gpu'] or 'the CPU'} ({res['device']}; torch {res['torch']}; {how}, median of {res['reps']} after a warm-up)",
+         head(f"training step, {res['bs']} breast exams ({4 * res['bs']} images) at {res['size']}"),
+         row('LMV-Net (full)', 'train_lmvnet_{p}_s'), row('LMV-Net without MammoRegNet', 'train_lmvnet_no_registration_{p}_s'),
+         row('encoder alone, same images (GAP, linear head)', 'train_encoder_{p}_s'),
+         ratio('ratio LMV-Net / encoder (goal <= 1.5 at bf16)', 'train_ratio_{p}'),
+         f"  with the weights channels-last ({P[-1]}): LMV-Net {1000 * res[f'train_lmvnet_channels_last_{P[-1]}_s']:.2f} ms, encoder "
+         f"{1000 * res[f'train_encoder_channels_last_{P[-1]}_s']:.2f} ms, ratio {res[f'train_ratio_channels_last_{P[-1]}']:.2f}",
+         head(f"inference, one exam (2 breast exams, 8 images) at {res['full_size']}"),
+         row('LMV-Net (full), channels-last', 'infer_lmvnet_{p}_s_per_exam'), row('without MammoRegNet', 'infer_lmvnet_no_registration_{p}_s_per_exam'),
+         row('encoder alone, same 8 images', 'infer_encoder_{p}_s_per_exam'),
+         ratio('ratio LMV-Net / encoder (goal <= 1.5 at bf16)', 'infer_ratio_{p}'),
+         ratio('share of the exam spent in MammoRegNet', 'infer_registration_share_{p}')]
+    if res.get('train_peak_mb') is not None:
+        L.append(f"peak GPU memory: training step {res['train_peak_mb']:.0f} MB, exam inference {res['infer_peak_mb']:.0f} MB ({P[-1]})")
+    pr = res.get('train_profile')
+    if pr:
+        busy = f", device busy {1000 * pr['device_busy_s_per_step']:.1f} ms of {1000 * pr['profile_wall_s_per_step']:.1f} ms" if pr['device_busy_s_per_step'] is not None else ''
+        L += [f"profile of the training step ({P[-1]}, {pr['profile_steps']} steps): {pr['kernels_per_step']:.0f} kernels per step{busy}, "
+              f"{pr['layout_conversions_per_step']:.0f} NCHW<->NHWC conversions per step", pr['profile_table']]
+    return '\n'.join(L)
+
 # %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #eac6cd50
 def unvalidated_horizons(run_path:str|os.PathLike, # an LMV-Net run folder
                          ) -> list[int]:
@@ -386,7 +508,21 @@ class LMVNetSystem(System):
         recs = [r for p, fs in exams.items() for r in predict_exam(model, p, size, out, prior, time_gap, recal, figures=not no_figures, files=fs)]
         return _flag_unvalidated(run, recs)
 
-    def bench(self, quick:bool=False) -> dict: return bench_lmvnet(quick=quick)
+    def bench(self, quick:bool=False, device:str='auto', profile:bool=False) -> dict:
+        "The CPU table (`bench_lmvnet`), and on CUDA `bench_lmvnet_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
+        res = {}
+        for d in bench_devices(device):
+            if d == 'cpu': res['cpu'] = bench_lmvnet(quick=quick)
+            else: res['cuda'] = bench_lmvnet_device('cuda', quick=quick, profile=profile)
+        return res
+    def register(self) -> 'LMVNetSystem':
+        "The generic registration, and the benchmark with its own flags."
+        super().register()
+        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: training step and exam inference against the encoder alone",
+                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one'),
+                                  arg('--profile', action='store_true', help="on CUDA: the profiler's kernels of one training step")])
+        return self
 
     def demo(self, ctx:DemoContext) -> DemoResult:
         "Train LMV-Net briefly on the phantom, evaluate it on the test split, draw one exam."

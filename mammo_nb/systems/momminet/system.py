@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, time_call,
-                           time_interleaved, BENCHMARKS)
+                           time_interleaved, bench_devices, quiet_fd2, BENCHMARKS)
 from ...data.dicom import read_mammogram
 from ...data.preprocess import preprocess
 from ...data.cache import Cache, build_cache
@@ -30,8 +30,8 @@ from .train import (MommiNetConfig, build_momminet, momminet_dls, stage_learner,
 # %% auto #0
 __all__ = ['ROUTES', 'PRIMARY', 'PAPER_FRAME', 'MAMMONET_DEMO', 'DEMO_SETTINGS', 'DEMO_WOMEN', 'DEMO_EPOCHS', 'read_exams',
            'exam_nipples', 'detect_batch', 'box_records', 'plot_detection', 'predict_files', 'detect_manifest',
-           'boxes_table', 'MommiNetSystem', 'detected_boxes', 'bench_devices', 'exam_inference', 'op_count',
-           'profile_table', 'bench_momminet', 'bench_report', 'bench_training', 'training_report', 'demo_momminet']
+           'boxes_table', 'MommiNetSystem', 'detected_boxes', 'exam_inference', 'op_count', 'profile_table',
+           'bench_momminet', 'bench_report', 'bench_training', 'training_report', 'demo_momminet']
 
 # %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #d1208021
 ROUTES = {3: 'tri-view', 2: 'bilateral only', 1: 'ipsilateral only', 0: 'single view'}
@@ -374,13 +374,6 @@ def _synced(fn, dev):
         r = fn(); torch.cuda.synchronize(dev); return r
     return f
 
-def bench_devices(device:str='auto') -> list[str]:
-    "The devices a benchmark runs on: 'auto' = the CPU and CUDA when present; or one of 'cpu', 'cuda'."
-    if device == 'auto': return ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
-    if device not in ('cpu', 'cuda'): raise MammoInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == 'cuda' and not torch.cuda.is_available(): raise MammoInputError("device 'cuda' asked for, but torch sees no CUDA device")
-    return [device]
-
 def exam_inference(model:MommiNet, # a model in stage 'fusion'
                    size:tuple, # frame size (H, W)
                    device='cpu', chunk:int=1, # tri-view items per forward pass (1: the smallest memory)
@@ -401,21 +394,10 @@ def exam_inference(model:MommiNet, # a model in stage 'fusion'
         t = {}; peak = peak_mb(lambda: t.setdefault('t', time_call(run))); w, c = t['t']
     return dict(wall_s=w, cpu_s=c, peak_mb=peak, chunk=chunk, warmup=warmup)
 
-@contextlib.contextmanager
-def _quiet_fd2():
-    "Silence what C++ libraries write to file descriptor 2 (the profiler's start/stop log lines) for a moment."
-    try: fd = sys.stderr.fileno()
-    except Exception: fd = None
-    if fd is None: yield; return
-    sys.stderr.flush(); saved, null = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, fd); yield
-    finally: os.dup2(saved, fd); os.close(saved); os.close(null)
-
 def op_count(fn) -> int:
     "Torch operators one call of `fn` dispatches (outermost ones: what the Python code asks for, not their internals)."
     from torch.profiler import profile, ProfilerActivity
-    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU]) as p: fn()
+    with quiet_fd2(), profile(activities=[ProfilerActivity.CPU]) as p: fn()
     n = 0
     for e in p.events():
         if '::' not in e.name: continue
@@ -427,7 +409,7 @@ def op_count(fn) -> int:
 def profile_table(fn, rows:int=12) -> str:
     "The `torch.profiler` table (by self CPU time) of one call of `fn`."
     from torch.profiler import profile, ProfilerActivity
-    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU]) as p: fn()
+    with quiet_fd2(), profile(activities=[ProfilerActivity.CPU]) as p: fn()
     return p.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows, max_name_column_width=44)
 
 _TINY_BENCH = dict(ipsi_backbone='tiny', fpn_channels=16, representation_size=32, relation_heads=4, key_dim=8, aux_rois=16,
@@ -548,14 +530,17 @@ def bench_report(res:dict) -> str:
         L.append(f"  {dev:<5} {res[f'exam_wall_s_{dev}']:9.2f} s wall ({res[f'exam_cpu_s_{dev}']:.2f} CPU s), {res[f'exam_chunk_{dev}']} item(s) "
                  f"per pass{'' if res[f'exam_warmup_{dev}'] else ', no warm-up'}; peak memory {'n/a' if pk is None else f'{pk:.0f} MB'}"
                  f"{' allocated on the GPU' if dev == 'cuda' else ' (process RSS rise)'}")
-    L.append(f"training step, batch of {res['bs']} tri-view items at {res['train_size']}:        CPU s    wall s   torch ops"
-             + ('   CUDA wall s' if 'cuda' in res['devices'] else ''))
+    cpu, cuda = 'cpu' in res['devices'], 'cuda' in res['devices']      # a --device cuda run has no CPU columns
+    L.append(f"training step, batch of {res['bs']} tri-view items at {res['train_size']}:  " + ('      CPU s    wall s   torch ops' if cpu else '')
+             + ('   CUDA wall s' if cuda else ''))
     for name, what in (('ipsi', 'stage ipsi (IpsiDualNet-v2)'), ('ipsi_backbone', '  its backbone + FPN alone'), ('bi', 'stage bi (BiDualNet-v2)'),
                        ('hrnet_seg', '  its HRNet + seg. head alone'), ('fusion', 'stage fusion (branches frozen, forward only)')):
-        L.append(f"  {what:<46}{res[f'train_{name}_cpu_s']:9.3f}{res[f'train_{name}_s']:9.3f}{res[f'ops_train_{name}']:11d}"
-                 + (f"{res[f'train_{name}_s_cuda']:13.4f}" if 'cuda' in res['devices'] else ''))
-    L.append(f"  ratios to the plain backbone (CPU): stage ipsi {res['train_ipsi_cpu_s'] / res['train_ipsi_backbone_cpu_s']:.2f}, "
-             f"stage bi {res['train_bi_cpu_s'] / res['train_hrnet_seg_cpu_s']:.2f}")
+        L.append(f"  {what:<46}" + (f"{res[f'train_{name}_cpu_s']:9.3f}{res[f'train_{name}_s']:9.3f}{res[f'ops_train_{name}']:11d}" if cpu else '')
+                 + (f"{res[f'train_{name}_s_cuda']:13.4f}" if cuda else ''))
+    for dev, sfx, key in (('CPU', '', 'cpu_s'), ('CUDA wall', '_cuda', 's')):
+        if (dev == 'CPU' and cpu) or (dev != 'CPU' and cuda):
+            r = lambda n: res[f'train_{n}_{key}{sfx}']
+            L.append(f"  ratios to the plain backbone ({dev}): stage ipsi {r('ipsi') / r('ipsi_backbone'):.2f}, stage bi {r('bi') / r('hrnet_seg'):.2f}")
     for st, tab in (res.get('profile') or {}).items(): L += [f"torch.profiler, one training step of stage {st} (CPU):", tab]
     if res.get('training'): L.append(training_report(res['training']))
     return '\n'.join(L)
