@@ -418,6 +418,10 @@ def validate_folder(w, t): (t/'m.csv').mkdir(parents=True); return ['manifest', 
 def validate_bad_laterality(w, t):
     return ['manifest', 'validate', _manifest(t, 'p,e,,Left,CC,a.dcm,train\n')], ["m.csv, line 2, column 'laterality': must be one of L, R; got 'Left'"]
 @case
+def validate_patient_in_two_splits(w, t):          # what `train` refuses, `manifest validate` refuses too
+    return ['manifest', 'validate', _manifest(t, 'p,e,,L,CC,a.dcm,train\np,e2,,R,CC,b.dcm,test\n')], \
+           ["m.csv, line 3, column 'split': patient 'p' is in split 'test' here but in 'train' in line 2"]
+@case
 def validate_missing_column(w, t):
     t.mkdir(parents=True); (t/'m.csv').write_text('patient_id,exam_id,exam_date,laterality,view,image_path\np,e,,L,CC,a.dcm\n')
     return ['manifest', 'validate', t/'m.csv'], ["m.csv, column 'split': required column is missing"]

@@ -338,7 +338,7 @@ def _check_paths(df:pd.DataFrame, root:Path, add, check_files:bool, require_mask
     return missing
 
 def _cross_row(df:pd.DataFrame, add, where=lambda i: f"row {i}"):
-    "Duplicate image ids and exams with more than one date."
+    "Duplicate image ids, exams with more than one date, patients in more than one split."
     if 'image_path' in df:
         key = df['image_path'].map(lambda p: None if _missing(p) else _path_key(p))
         first = {}
@@ -352,6 +352,12 @@ def _cross_row(df:pd.DataFrame, add, where=lambda i: f"row {i}"):
             if _missing(p) or _missing(e) or pd.isna(d): continue
             r0, d0 = seen.setdefault((p, e), (i, d))
             if d != d0: add(i, 'exam_date', f"exam {e!r} of patient {p!r} is dated {d.date()} here but {d0.date()} in {where(r0)}")
+    if {'patient_id', 'split'} <= set(df.columns):                       # splits are patient-level (what every `train` checks)
+        first = {}
+        for i, (p, s) in enumerate(zip(df['patient_id'], df['split'])):
+            if _missing(p) or _missing(s): continue
+            r0, s0 = first.setdefault(p, (i, s))
+            if s != s0: add(i, 'split', f"patient {p!r} is in split {s!r} here but in {s0!r} in {where(r0)} (splits must be patient-level)")
 
 # %% ../../nbs/data/13_manifest.ipynb #2b5ff7a5
 def _root_path(root:str|os.PathLike) -> Path:
