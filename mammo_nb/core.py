@@ -126,6 +126,7 @@ def write_json(path:str|os.PathLike, obj:Any, **kw) -> Path:
 # %% ../nbs/core/00_core.ipynb #7fd85091
 def seed_everything(seed:int=42, # the seed for every generator
                     deterministic:bool=True, # also ask torch for deterministic algorithms
+                    fill_uninitialized:bool=False, # with `deterministic`: also fill every new tensor's memory (torch's debugging aid)
                     ) -> np.random.Generator:
     "Seed `random`, NumPy and torch (all devices); return a NumPy `Generator` with the same seed."
     seed = int(seed)
@@ -134,6 +135,9 @@ def seed_everything(seed:int=42, # the seed for every generator
     os.environ['PYTHONHASHSEED'] = str(seed)
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+        # torch then fills every fresh allocation with NaN by default: one extra kernel per `empty` (thousands per LMV-Net step on a
+        # GPU, where they made the step launch-bound) that changes no result of code that never reads memory it did not write
+        if hasattr(torch.utils, 'deterministic'): torch.utils.deterministic.fill_uninitialized_memory = fill_uninitialized
         if torch.backends.cudnn.is_available(): torch.backends.cudnn.benchmark = False
     return np.random.default_rng(seed)
 

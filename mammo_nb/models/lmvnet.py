@@ -57,10 +57,13 @@ def _view_mask(batch:dict, key:str, B:int, device) -> Tensor:
     if m.shape[0] != B: raise MammoInputError(f"{key} has {m.shape[0]} entries for a batch of {B}")
     return m
 
-def _encode_present(encoder:nn.Module, images:Tensor, keep:Tensor, like:Tensor|None=None) -> Tensor:
+def _encode_present(encoder:nn.Module, images:Tensor, keep:Tensor, like:Tensor|None=None,
+                    n:int|None=None, # `int(keep.sum())` when the caller has it (no second host-device sync)
+                    ) -> Tensor:
     "Encoder features `[B,C,h,w]` of the images where `keep` is True; zeros elsewhere (those images never enter the encoder)."
-    if bool(keep.all()): return encoder(images)
-    if not bool(keep.any()):
+    n = int(keep.sum()) if n is None else n
+    if n == images.shape[0]: return encoder(images)
+    if n == 0:
         if like is not None: return torch.zeros_like(like)
         with torch.no_grad(): shape = encoder(images[:1]).shape[1:]     # (shape only: one image, its output discarded)
         return images.new_zeros(images.shape[0], *shape)
@@ -69,11 +72,11 @@ def _encode_present(encoder:nn.Module, images:Tensor, keep:Tensor, like:Tensor|N
     out[keep] = f
     return out
 
-def _scatter_dict(d:dict, keep:Tensor, B:int) -> dict:
-    "Batch tensors of the kept samples put back into `[B, ...]` tensors (zeros for the others)."
-    out = {}
+def _scatter_dict(d:dict, keep:Tensor, B:int, n:int|None=None) -> dict:
+    "Batch tensors of the kept samples put back into `[B, ...]` tensors (zeros for the others); `n` = `int(keep.sum())` if known."
+    out, n = {}, int(keep.sum()) if n is None else n
     for k, v in d.items():
-        if isinstance(v, Tensor) and v.ndim and v.shape[0] == int(keep.sum()):
+        if isinstance(v, Tensor) and v.ndim and v.shape[0] == n:
             full = v.new_zeros(B, *v.shape[1:]); full[keep] = v; out[k] = full
         else: out[k] = v
     return out
@@ -126,23 +129,27 @@ class LongitudinalFeatureProcessor(nn.Module):
         pm = torch.ones(B, device=dev) if prior_mask is None else prior_mask.reshape(-1).float()
         pair = (pm > 0) & (cm > 0)                        # a prior counts only beside its current image
         m = pair.float().view(B, 1, 1, 1)
+        n_cur, n_pair = torch.stack([(cm > 0).sum(), pair.sum()]).tolist()   # one host-device sync decides every branch below
         # only real images reach the encoder (and its BatchNorm) and the registration network: missing ones are skipped
-        f_cur = _encode_present(self.encoder, current, cm > 0)
-        f_pri = _encode_present(self.encoder, prior, pair, like=f_cur)
+        f_cur = _encode_present(self.encoder, current, cm > 0, n=n_cur)
+        f_pri = _encode_present(self.encoder, prior, pair, like=f_cur, n=n_pair)
         if self.use_registration:
-            reg = _scatter_dict(self._register(current[pair], prior[pair]), pair, B) if pair.any() else \
-                  {'flow': current.new_zeros(B, 2, *current.shape[-2:]), 'warped': torch.zeros_like(prior)}
+            if n_pair == B: reg = self._register(current, prior)          # every exam has its prior: no gather, no scatter
+            elif n_pair: reg = _scatter_dict(self._register(current[pair], prior[pair]), pair, B, n_pair)
+            else: reg = {'flow': current.new_zeros(B, 2, *current.shape[-2:]), 'warped': torch.zeros_like(prior)}
             flow_feat = resize_flow(reg['flow'], f_cur.shape[-2:])
             f_al = warp(f_pri, flow_feat, padding_mode='border')
             out.update(flow=reg['flow'], flow_feat=flow_feat, warped_prior=reg['warped'], registration=reg)
         else: f_al = f_pri
         d = f_cur - f_al
-        if self.time_encoding is not None and pair.any():
+        if self.time_encoding is not None and n_pair:
             if time_gap is None: raise MammoInputError("the time-gap encoding needs batch['time_gap'] [B,1] (years)")
             tg = time_gap.reshape(B, 1).float()
-            if torch.isnan(tg[pair]).any(): raise MammoInputError("time_gap is NaN for an exam with a prior: its time gap (years) is needed")
-            e = torch.zeros(B, d.shape[1], device=dev, dtype=d.dtype)
-            e[pair] = self.time_encoding(tg[pair]).to(d.dtype)    # exams without a prior have no gap (masked below)
+            if bool((torch.isnan(tg[:, 0]) & pair).any()): raise MammoInputError("time_gap is NaN for an exam with a prior: its time gap (years) is needed")
+            if n_pair == B: e = self.time_encoding(tg).to(d.dtype)
+            else:
+                e = torch.zeros(B, d.shape[1], device=dev, dtype=d.dtype)
+                e[pair] = self.time_encoding(tg[pair]).to(d.dtype)    # exams without a prior have no gap (masked below)
             d = d + e.view(B, -1, 1, 1)
         tok_p, tok_d = self.no_prior_token.view(1, -1, 1, 1), self.no_diff_token.view(1, -1, 1, 1)
         f_al = m * f_al + (1 - m) * tok_p
