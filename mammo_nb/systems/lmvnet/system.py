@@ -301,7 +301,8 @@ def _profile_step(fn, dev:torch.device, steps:int=3, rows:int=15) -> dict:
         if dev.type == 'cuda': torch.cuda.synchronize(dev)
     wall = (time.perf_counter() - t0) / steps
     kernels = [e for e in prof.events() if e.device_type == DeviceType.CUDA]
-    busy = sum(getattr(e, 'self_device_time_total', getattr(e, 'self_cuda_time_total', 0)) for e in kernels) / 1e6 / steps
+    dt = lambda e: e.self_device_time_total if hasattr(e, 'self_device_time_total') else e.self_cuda_time_total   # (the newer name first)
+    busy = sum(dt(e) for e in kernels) / 1e6 / steps
     conv = sum(bool(re.search(r'nchwToNhwc|nhwcToNchw', e.name, re.I)) for e in kernels)
     sort = 'self_cuda_time_total' if dev.type == 'cuda' else 'self_cpu_time_total'
     return dict(profile_steps=steps, profile_wall_s_per_step=wall, kernels_per_step=len(kernels) / steps,
