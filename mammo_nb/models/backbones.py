@@ -16,7 +16,7 @@ from ..core import MammoInputError, MODELS, cache_dir
 from ..data.cache import file_sha256
 
 # %% auto #0
-__all__ = ['GRAY_MEAN', 'GRAY_STD', 'HRNET_TINY', 'ENCODER_WEIGHTS', 'SHIPPED_WEIGHTS', 'available_encoders',
+__all__ = ['GRAY_MEAN', 'GRAY_STD', 'HRNET_TINY', 'ENCODER_WEIGHTS', 'PHANTOM_STARTS', 'SHIPPED_WEIGHTS', 'available_encoders',
            'adapt_stem_weights', 'load_state_file', 'hrnet_arch', 'HRNetTrunk', 'HRNetV2Features', 'Encoder',
            'create_encoder', 'phantom_weights_path', 'load_encoder_weights', 'build_encoder', 'set_bn_eval', 'freeze',
            'unfreeze', 'count_parameters']
@@ -320,17 +320,21 @@ def create_encoder(name:str='resnet18', # see `available_encoders()`; 'timm:<nam
 
 MODELS.register('encoder', create_encoder, kind='backbone', help='1-channel CNN encoder (torchvision / timm) returning a feature map')
 
-ENCODER_WEIGHTS = ('none', 'imagenet', 'phantom') # or a path to a .safetensors state dict
+ENCODER_WEIGHTS = ('none', 'imagenet', 'phantom', 'phantom-density') # or a path to a .safetensors state dict
+PHANTOM_STARTS = {'phantom': '', 'phantom-density': '-density'} # phantom starts -> the suffix of their weights' name (`PRETRAIN_RECIPES`)
 SHIPPED_WEIGHTS = Path(str(files('mammo_nb'))) / 'weights' # phantom weights that ship inside the package
 
 def phantom_weights_path(name:str, # encoder name
+                         start:str='phantom', # `PHANTOM_STARTS` key: 'phantom' (lesion-map pretraining) or 'phantom-density' (no lesion location)
                          ) -> Path:
     "Where the phantom-pretrained weights of `name` are: in the package (CPU encoders), else in the cache (`mammo-nb pretrain`)."
+    if start not in PHANTOM_STARTS: raise MammoInputError(f"phantom start must be one of {', '.join(PHANTOM_STARTS)}, got {start!r}")
+    stem = name + PHANTOM_STARTS[start]
     for d in (SHIPPED_WEIGHTS, cache_dir() / 'encoders'):
-        f = d / f'{name}.safetensors'
+        f = d / f'{stem}.safetensors'
         if f.exists(): return f
-    raise MammoInputError(f"no phantom-pretrained weights for encoder '{name}' (looked in {SHIPPED_WEIGHTS} and "
-                          f"{cache_dir() / 'encoders'}); build them with `mammo-nb pretrain {name}`")
+    raise MammoInputError(f"no {start} weights for encoder '{name}' (looked for {stem}.safetensors in {SHIPPED_WEIGHTS} and "
+                          f"{cache_dir() / 'encoders'}); build them with `mammo-nb pretrain {stem}`")
 
 def load_encoder_weights(enc:Encoder, # the encoder to fill
                          path:str|os.PathLike, # a .safetensors state dict of this architecture (its card beside it, if any)
@@ -355,16 +359,16 @@ def load_encoder_weights(enc:Encoder, # the encoder to fill
     return enc
 
 def build_encoder(name:str, # encoder name (`available_encoders`)
-                  weights:str='none', # 'none' (random), 'imagenet', 'phantom' (`mammo-nb pretrain`'s) or a .safetensors path
+                  weights:str='none', # 'none' (random), 'imagenet', 'phantom' / 'phantom-density' (`mammo-nb pretrain`'s) or a .safetensors path
                   **kwargs, # other `create_encoder` arguments (out_stage, weights_path for ImageNet files, ...)
                   ) -> Encoder:
     "`create_encoder` with its weights named the way every system's `encoder_weights` setting names them."
     w = str(weights)
     if w == 'none': enc = create_encoder(name, pretrained=False, **kwargs)
     elif w == 'imagenet': enc = create_encoder(name, pretrained=True, **kwargs)
-    elif w == 'phantom' or w.endswith('.safetensors'):
+    elif w in PHANTOM_STARTS or w.endswith('.safetensors'):
         enc = create_encoder(name, pretrained=False, **kwargs)
-        load_encoder_weights(enc, phantom_weights_path(name) if w == 'phantom' else w)
+        load_encoder_weights(enc, phantom_weights_path(name, w) if w in PHANTOM_STARTS else w)
     else: raise MammoInputError(f"encoder weights must be one of {', '.join(ENCODER_WEIGHTS)} or a .safetensors path, got {weights!r}")
     enc.weights = w if w in ENCODER_WEIGHTS else 'file'
     return enc

@@ -354,7 +354,9 @@ def model_card(name:str, # a shipped reference (`mammo-nb reference list`) or a 
                 ('results', ', '.join(f"{k} {v}" for k, v in c['held_out'].items()) + ' on held-out phantom women'),
                 ('known limitations', "it was trained on pixel-level lesion maps of the same generator every phantom experiment uses: a model that starts "
                                       "from it already localises the phantom's lesions, which a comparison of what an arm adds (gaze, a second view, a prior) "
-                                      "must say")]
+                                      "must say" if 'lesion map' in c['task'] else
+                                      "it was trained on the same generator every phantom experiment uses, taught where the breast is and its density "
+                                      "but never where a finding is (`lesion_probe` measures what its features still say about lesions)")]
     else:
         encs = sorted(p.stem for p in SHIPPED_WEIGHTS.glob('*.json'))
         raise MammoInputError(f"no shipped model {name!r}: the references are {', '.join(reference_cards(folder).reference)}; the encoders {', '.join(encs)}")

@@ -93,7 +93,7 @@ class SystemConfig:
     seed:int = 0 # seed of weights, sampling order and augmentation
     precision:str = 'auto' # 'auto' (bf16/fp16 on a GPU, fp32 on the CPU), 'fp32', 'bf16' or 'fp16'
     num_workers:int = 0 # data loader worker processes
-    encoder_weights:str = 'auto' # the encoders' start: 'auto' (phantom weights where they exist, else none; ImageNet with pretrained=true), 'phantom', 'imagenet', 'none' or a .safetensors file
+    encoder_weights:str = 'auto' # the encoders' start: 'auto' (phantom weights where they exist, else none; ImageNet with pretrained=true), 'phantom' (lesion-map pretraining), 'phantom-density' (breast + density only: no lesion location), 'imagenet', 'none' or a .safetensors file
 
     def __post_init__(self):
         if getattr(self, 'pretrained', None) is not None and self.encoder_weights in ('auto', 'imagenet'):   # one switch for ImageNet
@@ -181,10 +181,11 @@ def resolve_encoder_weights(config:SystemConfig, # the run's configuration (its 
             if getattr(config, 'pretrained', None) is None:
                 raise MammoInputError(f"this system's {part} ({arch}) has no ImageNet option; use encoder_weights=phantom, none or a file")
             rec['weights'] = 'imagenet'
-        elif w in ('phantom', 'auto'):
-            try: rec.update(weights='phantom', path=str(phantom_weights_path(arch)))
+        elif w in ('phantom', 'phantom-density', 'auto'):
+            start = 'phantom' if w == 'auto' else w
+            try: rec.update(weights=start, path=str(phantom_weights_path(arch, start)))
             except MammoInputError:
-                if w == 'phantom': raise
+                if w != 'auto': raise
         elif w != 'none': rec.update(weights='file', path=str(Path(w).expanduser().resolve()))
         if rec['path'] is not None:
             p = Path(rec['path'])
@@ -741,7 +742,7 @@ class System:
         model = self.build_model(cfg, run)
         self.load_encoders(model, cfg, encoders, run)
         run.update(encoders=encoders)
-        if any(r['weights'] == 'phantom' for r in encoders.values()) and not data.get('phantom'):
+        if any(r['weights'].startswith('phantom') for r in encoders.values()) and not data.get('phantom'):
             run.warn("the encoder starts from phantom-pretrained weights and the training data are not the phantom: "
                      "set encoder_weights=imagenet, none or a file of your own if that is not what you want")
         learn = self.learner(cfg, dls, model, run, dev)
