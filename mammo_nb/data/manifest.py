@@ -355,7 +355,7 @@ def _cross_row(df:pd.DataFrame, add, where=lambda i: f"row {i}"):
     if {'patient_id', 'split'} <= set(df.columns):                       # splits are patient-level (what every `train` checks)
         first = {}
         for i, (p, s) in enumerate(zip(df['patient_id'], df['split'])):
-            if _missing(p) or _missing(s): continue
+            if _missing(p) or s not in SPLITS: continue                       # (an unknown split is reported on its own)
             r0, s0 = first.setdefault(p, (i, s))
             if s != s0: add(i, 'split', f"patient {p!r} is in split {s!r} here but in {s0!r} in {where(r0)} (splits must be patient-level)")
 
