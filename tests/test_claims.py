@@ -53,7 +53,7 @@ def test_a_quoted_estimate_is_the_pages_own(claim):
     assert claim.page_quote in _outputs(_page(claim.page)), f"{claim.id}: {claim.page_quote!r} is not in page {claim.page}'s outputs"
 
 
-@pytest.mark.parametrize('page', ['82', '83', '84', '85', '85b', '85c', '86'])
+@pytest.mark.parametrize('page', ['82', '83', '84', '84b', '85', '85b', '85c', '86'])
 def test_every_reproduction_page_says_where_its_models_start(page):
     text = '\n'.join(''.join(c['source']) for c in json.loads(_page(page).read_text())['cells'] if c['cell_type'] == 'markdown')
     assert '## Where the models start' in text

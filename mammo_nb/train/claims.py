@@ -23,9 +23,11 @@ class Kept:
     strength:float|None = None # the value of the table's `strength` column at the cue's default (None: no such column)
     control:float|None = None # its value with the cue off (None: no control for this claim)
     stat:str = 'auc' # 'auc' (of `score` against `y`) or 'mean' (of a per-item `score`, e.g. SSIM)
+    score:str = 'score' # the table's column the statistic reads (e.g. 'pg_lesion', a per-item pointing game)
     where:tuple = () # further (column, value) selections of the claim's items, e.g. (('prior_known_1y', True),)
     def __post_init__(self):
         if self.stat not in ('auc', 'mean'): raise MammoInputError(f"Kept.stat must be 'auc' or 'mean', got {self.stat!r}")
+        if not isinstance(self.score, str) or not self.score: raise MammoInputError(f"Kept.score must name a column of the kept table, got {self.score!r}")
         if not all(isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in self.where):
             raise MammoInputError(f"Kept.where must be (column, value) pairs, got {self.where!r}")
         if any(w[0] == 'strength' for w in self.where): raise MammoInputError("Kept.where: give the strength as strength= and control=")
@@ -273,11 +275,12 @@ CLAIMS = [
           source='mammo_net_gaze_miccai2023.md, Table 1 (INbreast: Mammo-Net 0.889 vs Cross-view+BFL 0.786)',
           metric='AUC',
           paper_effect=0.103,
-          page='84',
+          page='84b',
           arm_a='full',
           arm_b='cross_view_bfl',
           cue='reader_gaze',
-          page_quote='-0.007 [-0.023, +0.011]'),
+          page_quote='-0.007 [-0.023, +0.011]',
+          kept=Kept(strength=1.0, control=0.0, where=(('start', 'phantom-density'),))),
     Claim('mammonet.bfl_on_ra',
           'Mammo-Net',
           'Adding BFL to cross-view + RA (= full Mammo-Net) improves AUC.',
@@ -303,17 +306,22 @@ CLAIMS = [
           source="mammo_net_gaze_miccai2023.md, Fig. 2 and 'Visualization' paragraph (Sec. 3.3)",
           metric='lesion pointing game (CAM maximum on the lesion)',
           direction=1,
-          page='84',
+          page='84b',
           arm_a='full',
           arm_b='cross_view_bfl',
           cue='reader_gaze',
-          page_quote='+0.678 [+0.617, +0.736]'),
+          page_quote='+0.678 [+0.617, +0.736]',
+          kept=Kept(strength=1.0, control=0.0, stat='mean', score='pg_lesion', where=(('start', 'phantom-density'), ('lesion_visible', True)))),
     Claim('mammonet.pyramid_vs_mse',
           'Mammo-Net',
           "The Gaussian pyramid loss on gaze beats GA-Net's plain MSE attention loss (multi-view GA-Net reimplementation) on AUC.",
           source="mammo_net_gaze_miccai2023.md, Table 1 (INbreast: Mammo-Net 0.889 vs Wang et al. [23] 0.806) and 'Performance Comparison' paragraph",
           metric='AUC',
-          paper_effect=0.083),
+          paper_effect=0.083,
+          page='84b',
+          arm_a='full',
+          arm_b='full_mse',
+          kept=Kept(strength=1.0, where=(('start', 'phantom-density'),))),
     # ---- MommiNet-v2 -----------------------------------------------------------------------------------------
     Claim('momminet.title_v2_vs_v1',
           'MommiNet-v2',
@@ -556,8 +564,8 @@ def _fmt(r:TwoLevel|None, digits:int=3) -> str:
 
 def _two_level(c:Claim, table:pd.DataFrame, strength, n_boot:int, seed:int) -> TwoLevel:
     where = {**dict(c.kept.where), **({} if strength is None else {'strength': float(strength)})}
-    y, g, A, items = arm_scores(table, c.arm_a, **where)
-    yb, _, B, items_b = arm_scores(table, c.arm_b, **where)
+    y, g, A, items = arm_scores(table, c.arm_a, score=c.kept.score, **where)
+    yb, _, B, items_b = arm_scores(table, c.arm_b, score=c.kept.score, **where)
     if items != items_b or not np.array_equal(y, yb): raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} were scored on different items")
     if A.shape[1] != B.shape[1]: raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} have {A.shape[1]} and {B.shape[1]} seeds")
     stat = None if c.kept.stat == 'auc' else (lambda yy, p: float(np.mean(p)))

@@ -246,7 +246,7 @@ def keep_predictions(table:pd.DataFrame, # one row per run and test item, with a
     if 'score' in columns:
         sc = pd.to_numeric(table['score'], errors='coerce').to_numpy(float)
         if not np.isfinite(sc).all(): raise MammoInputError(f"kept predictions: {int((~np.isfinite(sc)).sum())} scores are not finite numbers")
-    key = [c for c in ('run', 'item') if c in columns]
+    key = [c for c in ('run', 'item') if c in columns] or [columns[0]]   # (a table of other things: its first column names them)
     dup = table.duplicated(key)
     if dup.any(): raise MammoInputError(f"kept predictions: {int(dup.sum())} rows repeat a ({', '.join(key)}) key, e.g. {tuple(table.loc[dup, key].iloc[0])}")
     t = table[list(columns) + [c for c in table.columns if c not in columns]]
@@ -283,6 +283,7 @@ def arm_scores(table:pd.DataFrame, # kept predictions
                **where, # further selections, e.g. strength=1.0
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     "(y, women, scores [n, S], items) of one arm: its seeds in columns (sorted), items in sorted order."
+    if score not in table.columns: raise MammoInputError(f"no column {score!r} in the kept predictions (they have {', '.join(table.columns)})")
     sel = table['arm'] == arm
     for k, v in where.items():
         if k not in table.columns: raise MammoInputError(f"no column {k!r} in the kept predictions (they have {', '.join(table.columns)})")
