@@ -24,10 +24,13 @@ class Kept:
     control:float|None = None # its value with the cue off (None: no control for this claim)
     stat:str = 'auc' # 'auc' (of `score` against `y`) or 'mean' (of a per-item `score`, e.g. SSIM)
     score:str = 'score' # the table's column the statistic reads (e.g. 'pg_lesion', a per-item pointing game)
+    score_b:str|None = None # the column arm B reads where it is not `score` (e.g. another head of the same model); None: `score`
     where:tuple = () # further (column, value) selections of the claim's items, e.g. (('prior_known_1y', True),)
     def __post_init__(self):
         if self.stat not in ('auc', 'mean'): raise MammoInputError(f"Kept.stat must be 'auc' or 'mean', got {self.stat!r}")
         if not isinstance(self.score, str) or not self.score: raise MammoInputError(f"Kept.score must name a column of the kept table, got {self.score!r}")
+        if self.score_b is not None and (not isinstance(self.score_b, str) or not self.score_b):
+            raise MammoInputError(f"Kept.score_b must name a column of the kept table (or be None), got {self.score_b!r}")
         if not all(isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in self.where):
             raise MammoInputError(f"Kept.where must be (column, value) pairs, got {self.where!r}")
         if any(w[0] == 'strength' for w in self.where): raise MammoInputError("Kept.where: give the strength as strength= and control=")
@@ -84,12 +87,26 @@ CLAIMS = [
           cue='interval_change',
           page_quote='-0.044 [-0.076, -0.018]',
           kept=Kept(strength=0.2, control=0.0, where=(('prior_known_1y', True),))),
-    Claim('lmvnet.multiview_fusion',
+    Claim('lmvnet.multiview_vs_cc',
           'LMV-Net',
-          'The fused CC+MLO (multi-view) risk head beats the CC-only and MLO-only heads.',
-          source="lmv_net.md, Key Idea 'Cross-view fusion' / 'Multi-level prediction'; Architecture 3; Output risk_multi vs risk_cc / risk_mlo",
-          metric='AUC / C-index',
-          direction=1),
+          'The fused CC+MLO (multi-view) risk head beats the CC-only head of the same model.',
+          source="lmv_net.md, Key Idea 'Cross-view fusion' / 'Multi-level prediction'; Architecture 3; Output risk_multi vs risk_cc",
+          metric='AUC (1-year risk, every test breast exam known at 1 year)',
+          direction=1,
+          page='82',
+          arm_a='full',
+          arm_b='full',
+          kept=Kept(strength=0.2, score='risk_1y', score_b='risk_cc_1y', where=(('known_1y', 1.0),))),
+    Claim('lmvnet.multiview_vs_mlo',
+          'LMV-Net',
+          'The fused CC+MLO (multi-view) risk head beats the MLO-only head of the same model.',
+          source="lmv_net.md, Key Idea 'Cross-view fusion' / 'Multi-level prediction'; Architecture 3; Output risk_multi vs risk_mlo",
+          metric='AUC (1-year risk, every test breast exam known at 1 year)',
+          direction=1,
+          page='82',
+          arm_a='full',
+          arm_b='full',
+          kept=Kept(strength=0.2, score='risk_1y', score_b='risk_mlo_1y', where=(('known_1y', 1.0),))),
     Claim('lmvnet.dual_stream_attention',
           'LMV-Net',
           'Iterated self- and cross-attention between CC and MLO (dual-stream attention) beats fusing the views without cross-view exchange.',
@@ -565,7 +582,7 @@ def _fmt(r:TwoLevel|None, digits:int=3) -> str:
 def _two_level(c:Claim, table:pd.DataFrame, strength, n_boot:int, seed:int) -> TwoLevel:
     where = {**dict(c.kept.where), **({} if strength is None else {'strength': float(strength)})}
     y, g, A, items = arm_scores(table, c.arm_a, score=c.kept.score, **where)
-    yb, _, B, items_b = arm_scores(table, c.arm_b, score=c.kept.score, **where)
+    yb, _, B, items_b = arm_scores(table, c.arm_b, score=c.kept.score_b or c.kept.score, **where)
     if items != items_b or not np.array_equal(y, yb): raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} were scored on different items")
     if A.shape[1] != B.shape[1]: raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} have {A.shape[1]} and {B.shape[1]} seeds")
     stat = None if c.kept.stat == 'auc' else (lambda yy, p: float(np.mean(p)))
@@ -577,7 +594,8 @@ def claim_row(c:Claim, # the claim
               n_boot:int=1000, seed:int=0) -> dict:
     "One ledger row: the claim, the paper's effect, the two-level estimates, the interaction and the verdict."
     row = dict(id=c.id, paper=c.paper, claim=c.claim, page=c.page, metric=c.metric, paper_effect=c.paper_effect, direction=c.sign,
-               arm_a=c.arm_a, arm_b=c.arm_b, cue=c.cue, page_quote=c.page_quote, default=None, control=None, interaction=None, seeds=None, women=None, mde=None)
+               arm_a=c.arm_a, arm_b=c.arm_b, score_a=c.kept.score if c.kept and c.kept.score_b else None, score_b=c.kept.score_b if c.kept else None,
+               cue=c.cue, page_quote=c.page_quote, default=None, control=None, interaction=None, seeds=None, women=None, mde=None)
     if c.page is None:
         v = verdict(None, c.paper_effect, direction=c.sign)
     elif c.kept is None:
@@ -614,7 +632,8 @@ def ledger_markdown(table:pd.DataFrame, # `ledger` rows
     head = ("| claim | paper | page | A − B | paper's effect | at the default | cue off | interaction | seeds | verdict | earlier render (women only) |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|\n")
     eff = lambda r: f"{r.paper_effect:+.3f}" if pd.notna(r.paper_effect) else ('> 0' if r.direction > 0 else '< 0')
-    arms = lambda r: f"`{r.arm_a}` − `{r.arm_b}`" if isinstance(r.arm_a, str) else ''
+    arms = lambda r: ('' if not isinstance(r.arm_a, str) else f"`{r.arm_a}` − `{r.arm_b}`" if not isinstance(r.score_b, str)
+                      else f"`{r.arm_a}`: `{r.score_a}` − `{r.score_b}`" if r.arm_a == r.arm_b else f"`{r.arm_a}` (`{r.score_a}`) − `{r.arm_b}` (`{r.score_b}`)")
     cell = lambda v: '' if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
     return head + '\n'.join(f"| `{r.id}` | {r.paper} | {cell(r.page)} | {arms(r)} | {eff(r)} | {cell(r.default)} | {cell(r.control)} | "
                             f"{cell(r.interaction)} | {cell(r.seeds if pd.isna(r.seeds) else int(r.seeds))} | **{r.verdict}** | "
