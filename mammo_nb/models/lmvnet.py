@@ -67,25 +67,37 @@ def _encode_present(encoder:nn.Module, images:Tensor, keep:Tensor, like:Tensor|N
         if like is not None: return torch.zeros_like(like)
         with torch.no_grad(): shape = encoder(images[:1]).shape[1:]     # (shape only: one image, its output discarded)
         return images.new_zeros(images.shape[0], *shape)
-    f = encoder(images[keep])
-    out = f.new_zeros(images.shape[0], *f.shape[1:])
-    out[keep] = f
-    return out
+    return _place(encoder(images[keep]), keep, images.shape[0], n)
+
+def _place(t:Tensor, keep:Tensor, B:int, n:int) -> Tensor:
+    "The `n` kept samples' tensor `t` put back into a `[B, ...]` tensor (zeros for the others); `t` itself when every sample was kept."
+    if n == B: return t
+    full = t.new_zeros(B, *t.shape[1:]); full[keep] = t
+    return full
 
 def _scatter_dict(d:dict, keep:Tensor, B:int, n:int|None=None) -> dict:
     "Batch tensors of the kept samples put back into `[B, ...]` tensors (zeros for the others); `n` = `int(keep.sum())` if known."
-    out, n = {}, int(keep.sum()) if n is None else n
-    for k, v in d.items():
-        if isinstance(v, Tensor) and v.ndim and v.shape[0] == n:
-            full = v.new_zeros(B, *v.shape[1:]); full[keep] = v; out[k] = full
-        else: out[k] = v
-    return out
+    n = int(keep.sum()) if n is None else n
+    return {k: _place(v, keep, B, n) if isinstance(v, Tensor) and v.ndim and v.shape[0] == n else v for k, v in d.items()}
+
+def _batch_free(m:nn.Module) -> bool:
+    "True when each sample's output of `m` is independent of the rest of its batch (no BatchNorm that uses batch statistics)."
+    return not any(isinstance(b, nn.modules.batchnorm._BatchNorm) and (b.training or b.running_mean is None) for b in m.modules())
+
+def _stacked_call(fn, inputs:list, same:bool) -> list:
+    "`fn(*args)` for every tuple of tensors in `inputs`, as one call on the concatenated batch when `same` (then split back)."
+    if not same or len(inputs) < 2: return [fn(*a) for a in inputs]
+    sizes = [a[0].shape[0] for a in inputs]
+    out = fn(*(torch.cat(parts) for parts in zip(*inputs)))
+    if isinstance(out, Tensor): return list(out.split(sizes))
+    split = {k: v.split(sizes) for k, v in out.items()}
+    return [{k: v[i] for k, v in split.items()} for i in range(len(inputs))]
 
 class LongitudinalFeatureProcessor(nn.Module):
     "Current, registered prior and time-tagged difference feature maps of one view -> one D-channel map."
     def __init__(self,
                  encoder:nn.Module, # shared encoder: [B,1,H,W] -> [B,C,h,w]; needs `.out_channels`
-                 registration:nn.Module|None, # network with `register(fixed, moving) -> {'flow', 'warped', ...}`
+                 registration:nn.Module|None, # network with `register(fixed, moving, images=...) -> {'flow', 'warped', ...}`
                  dim:int=256, # output width D
                  use_prior:bool=True, # False: current-only
                  use_registration:bool=True, # False: prior features are not aligned
@@ -104,10 +116,11 @@ class LongitudinalFeatureProcessor(nn.Module):
         cin = 3 * C if use_prior else C
         self.proj = nn.Sequential(nn.Conv2d(cin, dim, 1), _ChannelNorm(dim), nn.GELU())
         self.train_registration = False
+        self.stack_calls = True        # one encoder / registration call for several image sets where that gives the same outputs
 
-    def _register(self, current:Tensor, prior:Tensor) -> dict:
-        if self.train_registration: return self.registration.register(current, prior)
-        with torch.no_grad(): return {k: v.detach() for k, v in self.registration.register(current, prior).items()}
+    def _register(self, current:Tensor, prior:Tensor, images:bool) -> dict:
+        if self.train_registration: return self.registration.register(current, prior, images=images)
+        with torch.no_grad(): return {k: v.detach() for k, v in self.registration.register(current, prior, images=images).items()}
 
     def forward(self,
                 current:Tensor, # [B,1,H,W] current image
@@ -115,47 +128,98 @@ class LongitudinalFeatureProcessor(nn.Module):
                 time_gap:Tensor|None=None, # [B,1] years between the exams
                 prior_mask:Tensor|None=None, # [B] 1 = prior present
                 current_mask:Tensor|None=None, # [B] 1 = current image present (a missing view is not encoded)
+                extras:bool=True, # also the registered prior image (full size) and the registration's image outputs
                 ) -> dict:
         "`{'features': [B,D,h,w]}` plus, with a prior, the flows, registered prior and difference map."
-        out = {}
-        B, dev = current.shape[0], current.device
-        cm = torch.ones(B, device=dev) if current_mask is None else current_mask.reshape(-1).float()
-        if not self.use_prior:
-            out['features'] = self.proj(_encode_present(self.encoder, current, cm > 0))
-            return out
-        if prior is None: prior, prior_mask = torch.zeros_like(current), torch.zeros(B, device=dev)
-        if prior.shape != current.shape:
-            raise MammoInputError(f"prior {tuple(prior.shape)} and current {tuple(current.shape)} images differ in shape")
-        pm = torch.ones(B, device=dev) if prior_mask is None else prior_mask.reshape(-1).float()
-        pair = (pm > 0) & (cm > 0)                        # a prior counts only beside its current image
-        m = pair.float().view(B, 1, 1, 1)
-        n_cur, n_pair = torch.stack([(cm > 0).sum(), pair.sum()]).tolist()   # one host-device sync decides every branch below
+        return self.forward_views({'view': dict(current=current, prior=prior, time_gap=time_gap, prior_mask=prior_mask,
+                                                current_mask=current_mask)}, extras=extras)['view']
+
+    def forward_views(self,
+                      views:dict, # {view: `forward`'s keyword arguments (current, prior, time_gap, prior_mask, current_mask)}
+                      extras:bool=True, # as in `forward`
+                      ) -> dict:
+        "`forward` of several views at once (`{view: output}`): one host-device sync in all, and, where no BatchNorm uses batch statistics, one encoder call and one registration call for every view's images."
+        P, names = {}, list(views)
+        for v in names:
+            a = views[v]
+            current = a['current']
+            B, dev = current.shape[0], current.device
+            cm = a.get('current_mask')
+            cm = torch.ones(B, device=dev) if cm is None else cm.reshape(-1).float()
+            p = dict(current=current, B=B, dev=dev, cur=cm > 0)
+            if self.use_prior:
+                prior, pm = a.get('prior'), a.get('prior_mask')
+                if prior is None: prior, pm = torch.zeros_like(current), torch.zeros(B, device=dev)
+                if prior.shape != current.shape:
+                    raise MammoInputError(f"prior {tuple(prior.shape)} and current {tuple(current.shape)} images differ in shape")
+                pm = torch.ones(B, device=dev) if pm is None else pm.reshape(-1).float()
+                p.update(prior=prior, pair=(pm > 0) & (cm > 0))            # a prior counts only beside its current image
+                tg = a.get('time_gap')
+                if self.time_encoding is not None and tg is not None:
+                    p['tg'] = tg.reshape(B, 1).float()
+                    p['nan_gaps'] = (torch.isnan(p['tg'][:, 0]) & p['pair']).sum()
+            P[v] = p
+        # one host-device sync decides every branch below: images to encode and pairs to register per view, NaN time gaps
+        counts = torch.stack([P[v][k].sum() if k != 'nan_gaps' else P[v][k] for v in names
+                              for k in ('cur', 'pair', 'nan_gaps') if k in P[v]]).tolist()
+        for v in names:
+            for k in ('cur', 'pair', 'nan_gaps'):
+                if k in P[v]: P[v]['n_' + k] = int(counts.pop(0))
         # only real images reach the encoder (and its BatchNorm) and the registration network: missing ones are skipped
-        f_cur = _encode_present(self.encoder, current, cm > 0, n=n_cur)
-        f_pri = _encode_present(self.encoder, prior, pair, like=f_cur, n=n_pair)
+        jobs = [(v, 'current', 'cur') for v in names] + ([(v, 'prior', 'pair') for v in names] if self.use_prior else [])
+        live = [j for j in jobs if P[j[0]]['n_' + j[2]]]
+        sel = lambda v, img, m: P[v][img] if P[v]['n_' + m] == P[v]['B'] else P[v][img][P[v][m]]
+        same = self.stack_calls and _batch_free(self.encoder) and len({tuple(P[v][img].shape[1:]) for v, img, _ in live}) == 1
+        feats = dict(zip(live, _stacked_call(self.encoder, [(sel(*j),) for j in live], same)))
+        F_ = {}
+        for j in jobs:
+            v, img, m = j
+            if j in feats: F_[j] = _place(feats[j], P[v][m], P[v]['B'], P[v]['n_' + m])
+        for j in jobs:                     # a set with nothing to encode: zeros shaped like another set's features
+            if j not in F_:
+                v, img, m = j
+                like = next((F_[k] for k in F_ if P[k[0]][k[1]].shape[1:] == P[v][img].shape[1:]), None)
+                F_[j] = (like.new_zeros(P[v]['B'], *like.shape[1:]) if like is not None
+                         else _encode_present(self.encoder, P[v][img], P[v][m], n=0))
+        if not self.use_prior: return {v: {'features': self.proj(F_[(v, 'current', 'cur')])} for v in names}
+        reg = {}
         if self.use_registration:
-            if n_pair == B: reg = self._register(current, prior)          # every exam has its prior: no gather, no scatter
-            elif n_pair: reg = _scatter_dict(self._register(current[pair], prior[pair]), pair, B, n_pair)
-            else: reg = {'flow': current.new_zeros(B, 2, *current.shape[-2:]), 'warped': torch.zeros_like(prior)}
-            flow_feat = resize_flow(reg['flow'], f_cur.shape[-2:])
-            f_al = warp(f_pri, flow_feat, padding_mode='border')
-            out.update(flow=reg['flow'], flow_feat=flow_feat, warped_prior=reg['warped'], registration=reg)
-        else: f_al = f_pri
-        d = f_cur - f_al
-        if self.time_encoding is not None and n_pair:
-            if time_gap is None: raise MammoInputError("the time-gap encoding needs batch['time_gap'] [B,1] (years)")
-            tg = time_gap.reshape(B, 1).float()
-            if bool((torch.isnan(tg[:, 0]) & pair).any()): raise MammoInputError("time_gap is NaN for an exam with a prior: its time gap (years) is needed")
-            if n_pair == B: e = self.time_encoding(tg).to(d.dtype)
-            else:
-                e = torch.zeros(B, d.shape[1], device=dev, dtype=d.dtype)
-                e[pair] = self.time_encoding(tg[pair]).to(d.dtype)    # exams without a prior have no gap (masked below)
-            d = d + e.view(B, -1, 1, 1)
-        tok_p, tok_d = self.no_prior_token.view(1, -1, 1, 1), self.no_diff_token.view(1, -1, 1, 1)
-        f_al = m * f_al + (1 - m) * tok_p
-        d = m * d + (1 - m) * tok_d
-        out['features'] = self.proj(torch.cat([f_cur, f_al, d], 1))
-        out['diff_map'] = (f_cur - f_al).norm(dim=1) * m[:, :, 0]          # [B,h,w] magnitude of change (0 without prior)
+            rv = [v for v in names if P[v]['n_pair']]
+            same = self.stack_calls and _batch_free(self.registration) and len({tuple(P[v]['current'].shape[1:]) for v in rv}) == 1
+            got = _stacked_call(lambda c, p: self._register(c, p, extras), [(sel(v, 'current', 'pair'), sel(v, 'prior', 'pair')) for v in rv], same)
+            for v, r in zip(rv, got): reg[v] = _scatter_dict(r, P[v]['pair'], P[v]['B'], P[v]['n_pair'])
+            for v in names:
+                if v not in reg:
+                    c = P[v]['current']
+                    reg[v] = {'flow': c.new_zeros(c.shape[0], 2, *c.shape[-2:]), **({'warped': torch.zeros_like(P[v]['prior'])} if extras else {})}
+        out = {}
+        for v in names:
+            p, o = P[v], {}
+            B, dev = p['B'], p['dev']
+            f_cur, f_pri = F_[(v, 'current', 'cur')], F_[(v, 'prior', 'pair')]
+            m, n_pair = p['pair'].float().view(B, 1, 1, 1), p['n_pair']
+            if self.use_registration:
+                flow_feat = resize_flow(reg[v]['flow'], f_cur.shape[-2:])
+                f_al = warp(f_pri, flow_feat, padding_mode='border')
+                o.update(flow=reg[v]['flow'], flow_feat=flow_feat, registration=reg[v])
+                if 'warped' in reg[v]: o['warped_prior'] = reg[v]['warped']
+            else: f_al = f_pri
+            d = f_cur - f_al
+            if self.time_encoding is not None and n_pair:
+                if 'tg' not in p: raise MammoInputError("the time-gap encoding needs batch['time_gap'] [B,1] (years)")
+                if p['n_nan_gaps']: raise MammoInputError("time_gap is NaN for an exam with a prior: its time gap (years) is needed")
+                te = self.time_encoding
+                if n_pair == B: e = te.mlp(te.encode(p['tg'])).to(d.dtype)      # (NaN checked above: no second sync)
+                else:
+                    e = torch.zeros(B, d.shape[1], device=dev, dtype=d.dtype)
+                    e[p['pair']] = te.mlp(te.encode(p['tg'][p['pair']])).to(d.dtype)    # exams without a prior have no gap (masked below)
+                d = d + e.view(B, -1, 1, 1)
+            tok_p, tok_d = self.no_prior_token.view(1, -1, 1, 1), self.no_diff_token.view(1, -1, 1, 1)
+            f_al = m * f_al + (1 - m) * tok_p
+            d = m * d + (1 - m) * tok_d
+            o['features'] = self.proj(torch.cat([f_cur, f_al, d], 1))
+            o['diff_map'] = (f_cur - f_al).norm(dim=1) * m[:, :, 0]          # [B,h,w] magnitude of change (0 without prior)
+            out[v] = o
         return out
 
 # %% ../../nbs/models/52_lmvnet.ipynb #b092d2df
@@ -314,23 +378,29 @@ class LMVNet(BaseRiskModel):
         extras = self.return_extras if return_extras is None else return_extras
         self.check_batch(batch, ['current_image_cc', 'current_image_mlo'])
         use_prior = self.processor.use_prior
-        out, maps, avail = {}, {}, {}
+        joint = bool(self.registration_loss_weight and self.processor.train_registration)
+        out, maps, avail, views = {}, {}, {}, {}
         for v in ('cc', 'mlo'):
             cur = batch[f'current_image_{v}']
             if cur.ndim != 4 or cur.shape[1] != 1: raise MammoInputError(f"current_image_{v} must be [B,1,H,W], got {tuple(cur.shape)}")
             B, dev = cur.shape[0], cur.device
             avail[v] = _view_mask(batch, f'current_mask_{v}', B, dev)
+            views[v] = dict(current=cur, current_mask=avail[v])
             if use_prior:
                 pri = batch.get(f'previous_image_{v}')
                 pm = _view_mask(batch, f'previous_mask_{v}', B, dev) if pri is not None else torch.zeros(B, device=dev)
-                if self.processor.time_encoding is not None and bool(((pm > 0) & (avail[v] > 0)).any()): self.check_batch(batch, ['time_gap'])
-                r = self.processor(cur, pri, batch.get('time_gap'), pm, avail[v])
-            else: r = self.processor(cur, current_mask=avail[v])
+                if (self.processor.time_encoding is not None and 'time_gap' not in batch
+                    and bool(((pm > 0) & (avail[v] > 0)).any())): self.check_batch(batch, ['time_gap'])
+                views[v].update(prior=pri, time_gap=batch.get('time_gap'), prior_mask=pm)
+        # both views in one call: one host-device sync, and one encoder / registration call where that gives the same outputs
+        res = self.processor.forward_views(views, extras=bool(extras or joint))
+        for v in ('cc', 'mlo'):
+            r = res[v]
             maps[v] = r['features']
             if extras:
                 for k in ('flow', 'flow_feat', 'warped_prior', 'diff_map'):
                     if k in r: out[f'{k}_{v}'] = r[k]
-            if self.registration_loss_weight and self.processor.train_registration and 'registration' in r:
+            if joint and 'registration' in r:
                 out.update({f'reg_{k}_{v}': t for k, t in r['registration'].items()})
         tokens, attn = self.attention(maps, avail, need_weights=extras)
         g = {}
@@ -344,6 +414,14 @@ class LMVNet(BaseRiskModel):
             out.update({f'attn_{k}': w for k, w in attn.items()})
             out.update(embedding_cc=g['cc'], embedding_mlo=g['mlo'], embedding_multi=fused)
         return out
+
+    def compile_parts(self, **kwargs) -> 'LMVNet':
+        "Compile the encoder, MammoRegNet's two stages, the projection and the attention in place (`nn.Module.compile(**kwargs)`, e.g. `mode='reduce-overhead'`): the same state dict; the glue between them stays eager."
+        reg = self.registration
+        parts = [self.processor.encoder, self.processor.proj, self.attention] + ([] if reg is None else [reg.affine_net, reg.flow_net])
+        for m in parts:
+            if m is not None: m.compile(**kwargs)
+        return self
 
     @property
     def loss_part_names(self) -> tuple:

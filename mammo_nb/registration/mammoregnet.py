@@ -135,6 +135,7 @@ class MammoRegNet(nn.Module):
     def register(self,
                  fixed:Tensor, # [B,1,H,W] current image in [0,1]
                  moving:Tensor, # [B,1,H,W] prior image in [0,1]
+                 images:bool=True, # also `warped` and `affine_warped` (False: flows and `affine` only, two full-size resamplings fewer)
                  ) -> dict:
         "Register `moving` to `fixed`; returns the dict of outputs described above."
         _check_pair(fixed, moving)
@@ -149,8 +150,10 @@ class MammoRegNet(nn.Module):
         aff_flow = affine_to_flow(theta, (H, W))
         def_flow = resize_flow(field, (H, W))
         flow = compose_flows(aff_flow, def_flow)
-        out.update(warped=warp(moving, flow), flow=flow, affine=theta, affine_flow=aff_flow,
-                   affine_warped=warp(moving, aff_flow), deform_flow=def_flow)
+        if images: out['warped'] = warp(moving, flow)
+        out.update(flow=flow, affine=theta, affine_flow=aff_flow)
+        if images: out['affine_warped'] = warp(moving, aff_flow)
+        out['deform_flow'] = def_flow
         return out
 
     def forward(self, batch:dict) -> dict:

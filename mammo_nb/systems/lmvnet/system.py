@@ -28,8 +28,9 @@ from .train import (LMVNetConfig, build_lmvnet, risk_metrics, longitudinal_loade
                                            evaluate_lmvnet, risk_arrays, plot_calibration_figure)
 
 # %% auto #0
-__all__ = ['read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet', 'bench_lmvnet_device',
-           'bench_lmvnet_device_table', 'unvalidated_horizons', 'LMVNetSystem']
+__all__ = ['COMPILE_MODES', 'read_exam', 'exam_batches', 'predict_exam', 'predict_manifest', 'bench_lmvnet',
+           'bench_lmvnet_device', 'bench_lmvnet_compiled', 'bench_lmvnet_device_table', 'unvalidated_horizons',
+           'LMVNetSystem']
 
 # %% ../../../nbs/systems/lmvnet/62b_lmvnet_system.ipynb #639c9c7e
 def _iso_date(s:str|None) -> date|None:
@@ -318,12 +319,14 @@ def bench_lmvnet_device(device:str='cuda', # 'cuda', or 'cpu' (the same code pat
                         precisions:tuple=('fp32', 'bf16'), # autocast precisions to time
                         model_kwargs:dict|None=None, # `LMVNet` arguments (default: the recipe's default model)
                         profile:bool=False, # also profile the training step at the last precision (kernels, busy time, top table)
+                        compile:str|None=None, # also time both compiled in this `torch.compile` mode (`bench_lmvnet_compiled`)
                         verbose:bool=True) -> dict:
     "LMV-Net's training step and exam inference against its encoder alone on one device, per precision (CUDA: timed by CUDA events)."
     dev = torch.device(device)
     if dev.type == 'cuda' and not torch.cuda.is_available(): raise MammoInputError("device 'cuda' asked for, but torch sees no CUDA device")
     if dev.type not in ('cpu', 'cuda'): raise MammoInputError(f"device must be 'cpu' or 'cuda', got {device!r}")
     for p in precisions: autocast_dtype(dev, p)                                # validates the names
+    if compile is not None and compile not in COMPILE_MODES: raise MammoInputError(f"compile mode must be one of {', '.join(COMPILE_MODES)}, got {compile!r}")
     size = tuple(size or ((128, 104) if quick else (512, 416)))
     full_size = tuple(full_size or ((256, 208) if quick else (2048, 1664)))
     bs, reps = bs or (2 if quick else 8), reps or (2 if quick else 10)
@@ -340,7 +343,7 @@ def bench_lmvnet_device(device:str='cuda', # 'cuda', or 'cpu' (the same code pat
     b = on(_bench_batch(bs, size, N))
     bce = nn.BCEWithLogitsLoss()
     def step(m, loss, precision):
-        opt = torch.optim.Adam([q for q in m.parameters() if q.requires_grad], 1e-4)
+        opt = _adam(m, dev)
         def f():
             opt.zero_grad(set_to_none=True)
             with _autocast(dev, precision): l = loss(m)
@@ -375,8 +378,87 @@ def bench_lmvnet_device(device:str='cuda', # 'cuda', or 'cpu' (the same code pat
     if dev.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(dev); infer(inf['lmvnet'], precisions[-1])(); torch.cuda.synchronize(dev)
         res['infer_peak_mb'] = torch.cuda.max_memory_allocated(dev) / 2**20
+    if compile: res.update(bench_lmvnet_compiled(dev, compile, size=size, full_size=full_size, bs=bs, reps=reps,
+                                                 precision=precisions[-1], model_kwargs=model_kwargs, verbose=False))
     if verbose: print(bench_lmvnet_device_table(res))
     return res
+
+def _adam(m:nn.Module, dev:torch.device) -> torch.optim.Optimizer:
+    "The benchmarks' optimiser: Adam over the trainable parameters, fused into one kernel on CUDA (as the field trains on GPUs)."
+    return torch.optim.Adam([q for q in m.parameters() if q.requires_grad], 1e-4, fused=dev.type == 'cuda')
+
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune-no-cudagraphs')
+
+def bench_lmvnet_compiled(device:str|torch.device='cuda', # 'cuda' or 'cpu'
+                          mode:str='default', # `torch.compile` mode: 'default', 'reduce-overhead' (CUDA graphs) or 'max-autotune-no-cudagraphs'
+                          quick:bool=False, size:tuple|None=None, full_size:tuple|None=None, bs:int|None=None, reps:int|None=None,
+                          precision:str='bf16', # autocast precision of every timed call
+                          model_kwargs:dict|None=None, # `LMVNet` arguments
+                          backend:str='inductor', # `torch.compile` backend ('eager': trace only, no code generated; for tests)
+                          verbose:bool=True) -> dict:
+    "The training step and exam inference of LMV-Net (`compile_parts`) and of the encoder alone (compiled whole), each compiled in `mode`; the first calls' seconds (compilation) apart. Where compilation fails, the error instead of times (the eager figures stand)."
+    dev = torch.device(device)
+    if mode not in COMPILE_MODES: raise MammoInputError(f"compile mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    if dev.type == 'cuda' and not torch.cuda.is_available(): raise MammoInputError("device 'cuda' asked for, but torch sees no CUDA device")
+    size = tuple(size or ((128, 104) if quick else (512, 416)))
+    full_size = tuple(full_size or ((256, 208) if quick else (2048, 1664)))
+    bs, reps = bs or (2 if quick else 8), reps or (2 if quick else 10)
+    timer = ((lambda fns: time_cuda(fns, reps, warmup=3)) if dev.type == 'cuda' else
+             (lambda fns: {k: w for k, (w, _) in time_interleaved(fns, reps).items()}))
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
+    seed_everything(0)
+    kw = dict(model_kwargs or {})
+    model = LMVNet(**{'registration': 'untrained', **kw}).to(dev).train()
+    N = model.num_years
+    keys = tuple(f'{t}_image_{v}' for t in ('current', 'previous') for v in ('cc', 'mlo'))
+    enc = _EncoderOnly(create_encoder(kw.get('encoder', 'resnet18'), **(kw.get('encoder_kwargs') or {})), N, keys).to(dev).train()
+    b = {k: v.to(dev) for k, v in _bench_batch(bs, size, N).items()}
+    ex = {k: v.to(dev) for k, v in _bench_batch(2, full_size, N).items()}
+    bce = nn.BCEWithLogitsLoss()
+    res = {'compile_mode': mode if backend == 'inductor' else f'backend {backend}', 'compile_precision': precision}
+    # CUDA graphs reuse their output memory: each step tells the graph trees that the previous step's outputs are done with
+    begin = torch.compiler.cudagraph_mark_step_begin if mode == 'reduce-overhead' and backend == 'inductor' else (lambda: None)
+    def step(m, loss):
+        opt = _adam(m, dev)
+        def f():
+            begin(); opt.zero_grad(set_to_none=True)
+            with _autocast(dev, precision): l = loss(m)
+            l.backward(); opt.step()
+        return f
+    def infer(m):
+        def f():
+            begin()
+            with torch.no_grad(), _autocast(dev, precision): m(ex)
+        return f
+    try:
+        how = dict(mode=mode) if backend == 'inductor' else dict(backend=backend)
+        model.compile_parts(**how); enc.compile(**how)
+        train = {'lmvnet': step(model, lambda m: m.loss(m(b), b)), 'encoder': step(enc, lambda m: bce(m(b).float(), b['target']))}
+        for k, f in train.items():                                       # the first calls compile (forward and backward)
+            t0 = time.perf_counter(); f(); f(); sync(); res[f'compile_train_{k}_s'] = time.perf_counter() - t0
+        t = timer(train)
+        res.update({f'train_{k}_compiled_s': v for k, v in t.items()}, train_ratio_compiled=t['lmvnet'] / t['encoder'])
+        inf = {'lmvnet': infer(for_inference(model)), 'encoder': infer(for_inference(enc))}
+        for k, f in inf.items():
+            t0 = time.perf_counter(); f(); f(); sync(); res[f'compile_infer_{k}_s'] = time.perf_counter() - t0
+        t = timer(inf)
+        res.update({f'infer_{k}_compiled_s_per_exam': v for k, v in t.items()}, infer_ratio_compiled=t['lmvnet'] / t['encoder'])
+    except Exception as e:                                               # no compiler, no triton, an unsupported operator: eager stands
+        res['compile_error'] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
+        torch._dynamo.reset()
+    if verbose: print(_compiled_lines(res))
+    return res
+
+def _compiled_lines(res:dict) -> str:
+    "The compiled rows of the device table."
+    head = f"compiled (torch.compile mode {res['compile_mode']!r}, {res['compile_precision']}; LMV-Net by compile_parts, the encoder alone whole)"
+    if 'compile_error' in res: return f"{head}: compilation failed, {res['compile_error']}; the eager figures above stand"
+    ms = lambda k: f"{1000 * res[k]:.2f} ms"
+    return '\n'.join([head,
+        f"  training step: LMV-Net {ms('train_lmvnet_compiled_s')}, encoder {ms('train_encoder_compiled_s')}, ratio {res['train_ratio_compiled']:.2f} "
+        f"(first two steps, compiling: {res['compile_train_lmvnet_s']:.0f} s and {res['compile_train_encoder_s']:.0f} s)",
+        f"  exam inference: LMV-Net {ms('infer_lmvnet_compiled_s_per_exam')}, encoder {ms('infer_encoder_compiled_s_per_exam')}, ratio "
+        f"{res['infer_ratio_compiled']:.2f} (compiling: {res['compile_infer_lmvnet_s']:.0f} s and {res['compile_infer_encoder_s']:.0f} s)"])
 
 def bench_lmvnet_device_table(res:dict) -> str:
     "The printout of `bench_lmvnet_device`."
@@ -385,7 +467,8 @@ def bench_lmvnet_device_table(res:dict) -> str:
     head = lambda title: f"{title:<52}" + ''.join(f'{p + " ms":>11}' for p in P)
     row = lambda name, key: f"  {name:<50}" + ''.join(f"{1000 * res[key.format(p=p)]:11.2f}" for p in P)
     ratio = lambda name, key: f"  {name:<50}" + ''.join(f"{res[key.format(p=p)]:11.2f}" for p in P)
-    L = [f"mammo-nb bench lmvnet on {res['gpu'] or 'the CPU'} ({res['device']}; torch {res['torch']}; {how}, median of {res['reps']} after a warm-up)",
+    L = [f"mammo-nb bench lmvnet on {res['gpu'] or 'the CPU'} ({res['device']}; torch {res['torch']}; {how}, median of {res['reps']} after a warm-up; "
+         f"Adam{' fused' if res['device'] == 'cuda' else ''} in every step)",
          head(f"training step, {res['bs']} breast exams ({4 * res['bs']} images) at {res['size']}"),
          row('LMV-Net (full)', 'train_lmvnet_{p}_s'), row('LMV-Net without MammoRegNet', 'train_lmvnet_no_registration_{p}_s'),
          row('encoder alone, same images (GAP, linear head)', 'train_encoder_{p}_s'),
@@ -399,6 +482,7 @@ def bench_lmvnet_device_table(res:dict) -> str:
          ratio('share of the exam spent in MammoRegNet', 'infer_registration_share_{p}')]
     if res.get('train_peak_mb') is not None:
         L.append(f"peak GPU memory: training step {res['train_peak_mb']:.0f} MB, exam inference {res['infer_peak_mb']:.0f} MB ({P[-1]})")
+    if 'compile_mode' in res: L.append(_compiled_lines(res))
     pr = res.get('train_profile')
     if pr:
         busy = f", device busy {1000 * pr['device_busy_s_per_step']:.1f} ms of {1000 * pr['profile_wall_s_per_step']:.1f} ms" if pr['device_busy_s_per_step'] is not None else ''
@@ -509,12 +593,12 @@ class LMVNetSystem(System):
         recs = [r for p, fs in exams.items() for r in predict_exam(model, p, size, out, prior, time_gap, recal, figures=not no_figures, files=fs)]
         return _flag_unvalidated(run, recs)
 
-    def bench(self, quick:bool=False, device:str='auto', profile:bool=False) -> dict:
+    def bench(self, quick:bool=False, device:str='auto', profile:bool=False, compile:str|None=None) -> dict:
         "The CPU table (`bench_lmvnet`), and on CUDA `bench_lmvnet_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
         res = {}
         for d in bench_devices(device):
             if d == 'cpu': res['cpu'] = bench_lmvnet(quick=quick)
-            else: res['cuda'] = bench_lmvnet_device('cuda', quick=quick, profile=profile)
+            else: res['cuda'] = bench_lmvnet_device('cuda', quick=quick, profile=profile, compile=compile)
         return res
     def register(self) -> 'LMVNetSystem':
         "The generic registration, and the benchmark with its own flags."
@@ -522,7 +606,9 @@ class LMVNetSystem(System):
         BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: training step and exam inference against the encoder alone",
                             args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
                                       help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one'),
-                                  arg('--profile', action='store_true', help="on CUDA: the profiler's kernels of one training step")])
+                                  arg('--profile', action='store_true', help="on CUDA: the profiler's kernels of one training step"),
+                                  arg('--compile', default=None, choices=list(COMPILE_MODES),
+                                      help='on CUDA: also time LMV-Net and the encoder compiled in this torch.compile mode (minutes of compiling)')])
         return self
 
     def demo(self, ctx:DemoContext) -> DemoResult:
