@@ -3,9 +3,10 @@
 `read_mammogram` masks unused high bits inside its lookup table (over every container value) instead of letting
 pydicom shift the whole image; `preprocess` writes the frame straight from a crop view, moves its masks in one
 gather, and counts the pectoral mask row by row. Each is checked here against the straightforward version: pydicom's
-own decoding followed by the intensity policy, the geometry's steps one by one, fancy indexing, scipy's hole filling
-and the pectoral test written out over the whole frame. Images may differ only by float32 rounding (atol 1e-6;
-measured: 0, bit for bit); masks, boxes, landmarks and geometry must be identical.
+own decoding followed by the intensity policy, the geometry's steps one by one, fancy indexing, scipy's hole filling,
+the pectoral test written out over the whole frame, and scipy's minimum/maximum filters for the segmentation's
+running AND/OR. Images may differ only by float32 rounding (atol 1e-6; measured: 0, bit for bit); masks, boxes,
+landmarks and geometry must be identical.
 """
 import numpy as np
 import pydicom
@@ -15,7 +16,7 @@ from pydicom import uid
 from scipy import ndimage as ndi
 
 from mammo_nb.data.dicom import (Geometry, read_mammogram, apply_intensity_policy, segment_breast, _make_dicom,
-                                 _synthetic_breast, _downsample, _dilate, _fill_holes, _trim_chest_strip)
+                                 _synthetic_breast, _downsample, _dilate, _open, _fill_holes, _trim_chest_strip)
 from mammo_nb.data.preprocess import preprocess, _below_line, _small_frame, _SEG_SIDE
 
 IMG, _ = _synthetic_breast(160, 128, view='MLO', seed=4)
@@ -88,7 +89,8 @@ def check_preprocess(mg, size, mask_background=True):
     small, f = _downsample(mg.image[0].numpy(), _SEG_SIDE)
     mask_s = segment_breast(small, 'left')
     small_geo = mg.geometry.then(_small_frame(mg.size, f))
-    bmask, keep = fancy_gather(mask_s, pp.geometry, small_geo), fancy_gather(_dilate(mask_s, 1), pp.geometry, small_geo)
+    dilated = ndi.maximum_filter(mask_s.view(np.uint8), size=3).astype(bool)                # scipy's dilation
+    bmask, keep = fancy_gather(mask_s, pp.geometry, small_geo), fancy_gather(dilated, pp.geometry, small_geo)
     if mask_background: ref = ref * keep
     img = pp.image[0].numpy()
     np.testing.assert_allclose(img, ref, rtol=0, atol=1e-6)                   # float32 rounding at most
@@ -136,6 +138,10 @@ def test_segmentation_helpers_equal_their_plain_versions():
         if n == 0: continue
         one = lab == 1 + int(np.argmax(np.bincount(lab.ravel())[1:]))        # one component, as segment_breast gives it
         np.testing.assert_array_equal(_trim_chest_strip(one, connected=True), _trim_chest_strip(one))
+        for r in (0, 1, 3, 6):                                                  # running OR/AND = scipy's max/min filters
+            k = 2 * r + 1
+            np.testing.assert_array_equal(_dilate(m, r), ndi.maximum_filter(m.view(np.uint8), size=k).astype(bool))
+            np.testing.assert_array_equal(_open(m, r), ndi.maximum_filter(ndi.minimum_filter(m.view(np.uint8), size=k), size=k).astype(bool))
 
 
 def test_below_line_equals_the_test_over_the_frame():

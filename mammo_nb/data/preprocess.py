@@ -14,8 +14,9 @@ import pydicom
 from pydicom import uid as _uid
 
 from ..core import MammoInputError, BENCHMARKS, arg, peak_mb
+from pydicom.pixels import pixel_array as _pixel_array
 from .dicom import (Mammogram, Geometry, read_mammogram, segment_breast, _downsample, _dilate, _resize, _MIN_BREAST,
-                                 _synthetic_breast, _make_dicom)
+                                 _synthetic_breast, _make_dicom, _decode, _pydicom_plugins, _imagecodecs, dicom_decoder)
 
 # %% auto #0
 __all__ = ['breast_crop_box', 'Pectoral', 'pectoral_line', 'nipple_point', 'geometric_nipple', 'Preprocessed', 'preprocess',
@@ -292,11 +293,28 @@ def _profile(fn, n:int=3, top:int=10) -> dict:
     rows = sorted(((v[2], name(f)) for f, v in st.stats.items()), reverse=True)[:top]
     return {'total_ms': 1e3 * st.total_tt / n, 'rows': [(1e3 * t / n, f) for t, f in rows]}
 
-def bench_data(quick:bool=False, # 2 timed runs per full-size file instead of 7 (finishes in well under a minute)
+def _bench_syntaxes() -> dict:
+    "name -> (transfer syntax, frame encoder or None): the syntaxes benchmarked (JPEG-LS and lossless JPEG are written with imagecodecs)."
+    out = {'uncompressed': (_uid.ExplicitVRLittleEndian, None), 'RLE': (_uid.RLELossless, None), 'JPEG 2000': (_uid.JPEG2000Lossless, None)}
+    if _imagecodecs is not None:
+        out['JPEG-LS'] = (_uid.JPEGLSLossless, lambda a: _imagecodecs.jpegls_encode(a, level=0))
+        out['JPEG lossless'] = (_uid.JPEGLosslessSV1, lambda a: _imagecodecs.ljpeg_encode(a, bitspersample=12))
+    return out
+
+def _bench_decoders(ts) -> dict:
+    "name -> decode(path) for every decoder compared on `ts`: each pydicom plugin installed, and the reader's when it is another."
+    out = {}
+    for name in _pydicom_plugins(ts):    # a bare `ds.pixel_array`, with that plugin
+        out[f"pydicom ({name})"] = ((lambda p: pydicom.dcmread(p).pixel_array) if name == 'native' else
+                                    (lambda p, n=name: _pixel_array(pydicom.dcmread(p), decoding_plugin=n)))
+    if dicom_decoder(ts) not in out: out[dicom_decoder(ts)] = lambda p: _decode(pydicom.dcmread(p))
+    return out
+
+def bench_data(quick:bool=False, # 2 timed runs per full-size file instead of 7
                threads:int|None=1, # torch threads while timing (None: leave as is)
                profile:bool=False, # also print where the time of the full-size uncompressed and RLE images goes (cProfile)
                ) -> dict:
-    "Time read+preprocess against bare pydicom decoding on uncompressed, RLE and JPEG 2000 files; print and return the figures."
+    "Time read+preprocess against bare decoding (every decoder installed) per transfer syntax; print and return the figures."
     old_threads = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
     try: return _bench_data(quick, profile)
@@ -304,58 +322,68 @@ def bench_data(quick:bool=False, # 2 timed runs per full-size file instead of 7 
 
 def _bench_data(quick:bool, profile:bool=False) -> dict:
     sizes = {'phantom 512x416': ((512, 416), (512, 416)), 'full 3328x2560': ((3328, 2560), (1024, 832))}
-    syntaxes = {'uncompressed': _uid.ExplicitVRLittleEndian, 'RLE': _uid.RLELossless, 'JPEG 2000': _uid.JPEG2000Lossless}
     results = {'quick': quick, 'threads': torch.get_num_threads(), 'cpu_count': os.cpu_count(), 'rows': [], 'profiles': {}}
-    t0 = time.perf_counter()
+    t0, loads = time.perf_counter(), []
+    load = lambda: os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     with tempfile.TemporaryDirectory() as d:
         for sname, ((h, w), out_size) in sizes.items():
             img, _ = _synthetic_breast(h, w, view='MLO', seed=3)
             stored = np.round(img[:, ::-1] * 4095).astype(np.uint16)          # a right breast as acquired, 12 bits
             reps = (2 if quick else 7) if h > 1000 else (5 if quick else 30)
-            for tname, ts in syntaxes.items():
+            for tname, (ts, encode) in _bench_syntaxes().items():
                 p = Path(d)/f"{tname.replace(' ', '')}_{h}.dcm"
-                _make_dicom(stored, p, transfer_syntax=ts, ImageLaterality='R', ViewPosition='MLO',
-                            WindowCenter=2048, WindowWidth=4096)
-                decode = lambda: pydicom.dcmread(p).pixel_array
+                _make_dicom(stored, p, transfer_syntax=ts, encoded_frame=encode(stored) if encode else None,
+                            ImageLaterality='R', ViewPosition='MLO', WindowCenter=2048, WindowWidth=4096)
+                decs, reader = _bench_decoders(ts), dicom_decoder(ts)
+                bare = decs[reader]
                 read = lambda: read_mammogram(p)
                 full = lambda: preprocess(read_mammogram(p), size=out_size)
-                if not results['rows']: full(); decode()                      # warm-up once (imports, caches)
-                (t0_dec, pk_dec), (t0_full, pk_full) = _timed_peak(decode), _timed_peak(full)
-                ts = {'dec': [t0_dec], 'full': [t0_full], 'read': []}
-                for i in range(reps):                                        # interleaved, so load drifts hit all three
-                    if i: ts['dec'].append(_timed(decode)); ts['full'].append(_timed(full))
-                    ts['read'].append(_timed(read))
-                t_dec, t_full, t_read = (statistics.median(ts[k]) for k in ('dec', 'full', 'read'))
-                results['rows'].append({'size': sname, 'syntax': tname, 'decode_ms': 1e3 * t_dec, 'read_ms': 1e3 * t_read,
-                       'read_preprocess_ms': 1e3 * t_full, 'ratio_read': t_read / t_dec, 'ratio': t_full / t_dec,
-                       'overhead_ms': 1e3 * (t_full - t_dec), 'images_per_s': 1 / t_full, 'peak_mb_decode': pk_dec,
-                       'peak_mb': pk_full, 'traced_mb_decode': _traced_mb(decode), 'traced_mb': _traced_mb(full),
+                if not results['rows']: full(); bare(p)                       # warm-up once (imports, caches)
+                (t0_dec, pk_dec), (t0_full, pk_full) = _timed_peak(lambda: bare(p)), _timed_peak(full)
+                ts_ = {'full': [t0_full], 'read': [], **{k: [] for k in decs}}
+                for i in range(reps):                                        # interleaved, so load drifts hit all of them
+                    for k, dec in decs.items(): ts_[k].append(_timed(lambda: dec(p)))
+                    if i: ts_['full'].append(_timed(full))
+                    ts_['read'].append(_timed(read))
+                loads.append(load())
+                med = {k: statistics.median(v) for k, v in ts_.items()}
+                t_dec = med[reader]
+                results['rows'].append({'size': sname, 'syntax': tname, 'decoder': reader, 'decode_ms': 1e3 * t_dec,
+                       'decoders_ms': {k: 1e3 * med[k] for k in decs}, 'read_ms': 1e3 * med['read'],
+                       'read_preprocess_ms': 1e3 * med['full'], 'ratio_read': med['read'] / t_dec, 'ratio': med['full'] / t_dec,
+                       'overhead_ms': 1e3 * (med['full'] - t_dec), 'images_per_s': 1 / med['full'], 'peak_mb_decode': pk_dec,
+                       'peak_mb': pk_full, 'traced_mb_decode': _traced_mb(lambda: bare(p)), 'traced_mb': _traced_mb(full),
                        'file_mb': p.stat().st_size / 2**20, 'reps': reps})
-                if profile and h > 1000 and tname != 'JPEG 2000':                   # (JPEG 2000: the decoder is all of it)
+                if profile and h > 1000 and tname in ('uncompressed', 'RLE'):      # (the others: the decoder is most of it)
                     results['profiles'][f"{sname} {tname}"] = _profile(full, 2 if quick else 5)
     results['seconds'] = time.perf_counter() - t0
-    hdr = (f"{'size':<16}{'syntax':<13}{'decode ms':>10}{'read ms':>9}{'read+pp ms':>11}{'overhead':>9}{'ratio':>7}"
-           f"{'read/dec':>9}{'img/s':>7}{'RSS MB':>8}{'(decode)':>9}{'alloc MB':>9}{'(decode)':>9}")
-    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    results['load_average'] = load
+    results['load_average'] = load()
+    results['load_range'] = (min(loads), max(loads)) if loads else (float('nan'),) * 2
     print(f"mammo-nb bench data ({'quick' if quick else 'full'}; torch threads={results['threads']}, cpus={results['cpu_count']}, "
-          f"load average {load:.1f}, {results['seconds']:.0f} s)")
+          f"load average {results['load_range'][0]:.1f}-{results['load_range'][1]:.1f}, {results['seconds']:.0f} s)")
+    hdr = (f"{'size':<16}{'syntax':<14}{'decoder':<26}{'decode ms':>10}{'read ms':>9}{'read+pp ms':>11}{'ratio':>7}"
+           f"{'read/dec':>9}{'img/s':>7}{'RSS MB':>8}{'(decode)':>9}{'alloc MB':>9}{'(decode)':>9}")
     print(hdr); print('-' * len(hdr))
     fmt = lambda v: 'n/a' if v is None else f"{v:.0f}"
     for r in results['rows']:
-        print(f"{r['size']:<16}{r['syntax']:<13}{r['decode_ms']:>10.1f}{r['read_ms']:>9.1f}{r['read_preprocess_ms']:>11.1f}"
-              f"{r['overhead_ms']:>9.1f}{r['ratio']:>7.2f}{r['ratio_read']:>9.2f}{r['images_per_s']:>7.1f}"
-              f"{fmt(r['peak_mb']):>8}{fmt(r['peak_mb_decode']):>9}{r['traced_mb']:>9.1f}{r['traced_mb_decode']:>9.1f}")
+        for k, ms in sorted(r['decoders_ms'].items(), key=lambda kv: kv[0] != r['decoder']):
+            name = ('* ' if k == r['decoder'] else '  ') + k
+            if k != r['decoder']:
+                print(f"{'':<16}{'':<14}{name:<26}{ms:>10.1f}{'':>9}{'':>11}{r['read_preprocess_ms'] / ms:>7.2f}"); continue
+            print(f"{r['size']:<16}{r['syntax']:<14}{name:<26}{ms:>10.1f}{r['read_ms']:>9.1f}{r['read_preprocess_ms']:>11.1f}"
+                  f"{r['ratio']:>7.2f}{r['ratio_read']:>9.2f}{r['images_per_s']:>7.1f}"
+                  f"{fmt(r['peak_mb']):>8}{fmt(r['peak_mb_decode']):>9}{r['traced_mb']:>9.1f}{r['traced_mb_decode']:>9.1f}")
     for k, pr in results['profiles'].items():
         print(f"\nwhere the time goes, {k} (cProfile, own time per image; the profiler adds its own overhead): "
               f"{pr['total_ms']:.1f} ms in all")
         for t, f in pr['rows']: print(f"  {t:8.2f} ms  {100 * t / pr['total_ms']:5.1f} %  {f}")
-    print("ratio = (read_mammogram + preprocess) / bare pydicom.dcmread(path).pixel_array of the same file (goal at full size <= 1.5); "
-          "read/dec = read_mammogram alone.\nRSS MB = rise of the resident high-water mark during one image (memory the process "
-          "already holds is reused, so small images show 0); alloc MB = peak of Python/NumPy allocations during one image "
-          "(torch's own buffers not counted).")
+    print("* = the decoder read_mammogram uses (imagecodecs where it is faster, else pydicom's first plugin). decode ms = a bare "
+          "decode of the file by that decoder (pydicom: dcmread(path).pixel_array);\nratio = (read_mammogram + preprocess) / that "
+          "decode (goals at full size: <= 1.5 compressed, <= 2 uncompressed); read/dec = read_mammogram alone / the reader's decoder.\n"
+          "RSS MB = rise of the resident high-water mark during one image (memory the process already holds is reused, so small "
+          "images show 0); alloc MB = peak of Python/NumPy allocations during one image (torch's own buffers not counted).")
     return results
 
-BENCHMARKS.register('data', bench_data, help='read+preprocess throughput vs bare pydicom decoding',
+BENCHMARKS.register('data', bench_data, help='read+preprocess per transfer syntax vs bare decoding by every decoder installed',
                     args=[arg('--profile', action='store_true',
                               help='also print where the time of a full-size uncompressed and RLE image goes (cProfile)')])
