@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help demo demo-all references test test-fast test-slow docs preview lab export clean-nbs readme lock bench venv distclean page page-retrain claims
+.PHONY: help demo demo-all references test test-fast test-slow docs preview lab export clean-nbs clean-copies readme lock bench venv distclean page page-retrain claims
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ claims: $(STAMP) ## the claims ledger: every paper claim's phantom estimate and 
 docs: $(STAMP) ## the docs site into _docs/ (Quarto), or an HTML preview into _preview/ without Quarto
 	$(BIN)/python tools/docs.py
 
+clean-copies: $(STAMP) ## every tutorial for a class to fill in: outputs and solutions stripped -> _course/ (generated; e.g. make clean-copies PAGE=85b)
+	$(BIN)/python tools/course.py $(PAGE)
+
 lab: $(STAMP) ## JupyterLab on the notebooks
 	$(BIN)/jupyter lab nbs/
 
@@ -68,4 +71,4 @@ lock: $(STAMP) ## re-pin requirements.lock from the current .venv (after adding 
 	@mv requirements.lock.new requirements.lock && echo "requirements.lock updated"
 
 distclean: ## remove the environment and every generated folder
-	rm -rf $(VENV) _proc _docs _preview runs
+	rm -rf $(VENV) _proc _docs _preview _course runs

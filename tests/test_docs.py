@@ -125,3 +125,29 @@ def test_preview_check_fails_on_a_broken_link(site):
     probs, _ = docs.check_site(docs.preview(site, site/'_preview'))
     assert probs == ["course.html (nbs/course.ipynb): broken link 'tutorials/81_missing.ipynb'",
                      "course.html (nbs/course.ipynb): broken link 'gone.png'"]
+
+
+def test_a_callout_across_cells_folds_the_cells_and_their_outputs(tmp_path):
+    "A folded callout opened in one markdown cell and closed in a later one holds the code cells between, outputs included."
+    (tmp_path/'settings.ini').write_text('[DEFAULT]\ndoc_host = https://example.org\n')
+    (tmp_path/'_quarto.yml').write_text('website:\n  sidebar:\n    contents:\n      - a.ipynb\n')   # the site's home link (index.html) leads nowhere here
+    nb = nbformat.v4.new_notebook()
+    out = lambda t: [nbformat.v4.new_output('stream', name='stdout', text=t)]
+    nb.cells = [nbformat.v4.new_raw_cell('---\ntitle: A\noutput-file: a.html\n---\n'),
+                nbformat.v4.new_markdown_cell('Ask.\n\n::: {.callout-tip collapse="true"}\n## Show it\nIn *words*.'),
+                nbformat.v4.new_code_cell('print(41 + 1)', outputs=out('FORTY-TWO\n')),
+                nbformat.v4.new_markdown_cell('What it shows.'),
+                nbformat.v4.new_markdown_cell(':::\n\n## After'),
+                nbformat.v4.new_code_cell('#| code-fold: true\n#| code-summary: "Peek"\nshow()', outputs=out('SHOWN\n'))]
+    assert docs.cell_spans(nb.cells) == [(1, 4)]
+    (tmp_path/'_proc').mkdir(); (tmp_path/'_proc'/'a.ipynb').write_text(json.dumps(nb))
+    site = docs.preview(tmp_path, tmp_path/'_preview')
+    page = (site/'a.html').read_text()
+    assert not [p for p in docs.check_site(site)[0] if 'literal markup' in p]
+    fold = page[page.index('<details class="callout callout-tip"><summary class="callout-title">Show it</summary>'):]
+    fold = fold[:fold.index('</div></details>')]
+    for text in ('<em>words</em>', 'print', 'FORTY-TWO', 'What it shows.'): assert text in fold, text
+    assert page.index('Ask.') < page.index('<details class="callout') < page.index('id="after"')
+    code = page[page.index('<details class="code-fold"><summary>Peek</summary>'):]
+    assert 'show' in code[:code.index('</details>')] and 'SHOWN' not in code[:code.index('</details>')]   # Quarto folds the code only
+    assert 'SHOWN' in code and page.count('FORTY-TWO') == 1

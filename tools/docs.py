@@ -5,8 +5,11 @@ With Quarto on PATH: `nbdev_docs` builds the full site into _docs/.
 Without it: every notebook is processed exactly as nbdev processes it for Quarto (into _proc/), and an HTML
 preview of every page is written to _preview/, an offline site that works: each page where Quarto puts it
 (nbdev's `output-file`), links to notebooks turned into links to their pages, nbdev's links to the published
-API docs made local, the files pages refer to (figures) copied, Quarto callouts drawn as boxes, equations
-typeset by a local MathJax (no CDN), and the sidebar of _quarto.yml grouped by its sections.
+API docs made local, the files pages refer to (figures) copied, Quarto callouts drawn as boxes (a folded one as a
+`<details>` without `open`, also when it holds code cells and their outputs: the course's solutions), `code-fold`
+as Quarto folds code, equations
+typeset by a local MathJax (no CDN), the sidebar of _quarto.yml grouped by its sections, and (with its
+`page-navigation`) links to the previous and the next page of the sidebar.
 
 `--check` (part of `make test`) builds the preview too and fails on any broken local link (every `href` and
 `src` of every page) and on any literal fenced-div markup (`:::`), naming the page, its notebook and the link.
@@ -58,13 +61,8 @@ def _inline(md: str) -> str:
     return h[3:-4] if h.startswith('<p>') and h.endswith('</p>') and h.count('<p>') == 1 else h
 
 
-def fenced_divs(md: str) -> str:
-    """Quarto/pandoc fenced divs (`::: {.callout-note}` ... `:::`) as HTML blocks around their markdown.
-
-    Callouts of the five types become boxes with their title (the `title` attribute, else a heading on the
-    div's first line, else the type's name); `collapse="true"|"false"` makes them folded or foldable. Other
-    divs become plain `<div>`s with their classes. Code blocks are left alone; the markdown inside still goes
-    through the markdown converter (math included), because each HTML line stands between blank lines."""
+def _fenced(md: str) -> tuple[list[str], list[tuple[str, int]]]:
+    "The lines of `fenced_divs`, and the divs left open at the end of `md`: (closing HTML, index of the opening line)."
     rows = [(line.rstrip('\r\n'), code) for line, code in _md_lines(md)]
     lines, out, closers, i = [line for line, _ in rows], [], [], 0
     while i < len(lines):
@@ -76,7 +74,7 @@ def fenced_divs(md: str) -> str:
             kind = next((c[len('callout-'):] for c in classes if c.startswith('callout-') and c[len('callout-'):] in CALLOUTS), None)
             if kind is None:
                 attrs = (f' id="{html.escape(ident)}"' if ident else '') + (f' class="{html.escape(" ".join(classes))}"' if classes else '')
-                out += [f'<div{attrs}>', '']; closers.append('</div>')
+                out += [f'<div{attrs}>', '']; closers.append(('</div>', len(out) - 2))
                 continue
             title = kv.get('title')
             if title is None:   # Quarto takes a heading on the callout's first line as its title
@@ -89,17 +87,55 @@ def fenced_divs(md: str) -> str:
             if collapse in ('true', 'false'):
                 out += [f'<details class="{cls}"{" open" if collapse == "false" else ""}><summary class="callout-title">{head}</summary>'
                         '<div class="callout-body">', '']
-                closers.append('</div></details>')
+                closers.append(('</div></details>', len(out) - 2))
             else:
                 out += [f'<div class="{cls}"><div class="callout-title">{head}</div><div class="callout-body">', '']
-                closers.append('</div></div>')
+                closers.append(('</div></div>', len(out) - 2))
             continue
         if closers and _DIV_CLOSE.match(line):
-            out += ['', closers.pop(), '']
+            out += ['', closers.pop()[0], '']
             continue
         out.append(line)
-    while closers: out += ['', closers.pop(), '']   # pandoc closes what the cell left open
+    return out, closers
+
+
+def fenced_divs(md: str) -> str:
+    """Quarto/pandoc fenced divs (`::: {.callout-note}` ... `:::`) as HTML blocks around their markdown.
+
+    Callouts of the five types become boxes with their title (the `title` attribute, else a heading on the
+    div's first line, else the type's name); `collapse="true"|"false"` makes them folded or foldable. Other
+    divs become plain `<div>`s with their classes. Code blocks are left alone; the markdown inside still goes
+    through the markdown converter (math included), because each HTML line stands between blank lines.
+    A div the text leaves open is closed at its end (as pandoc does; across notebook cells see `cell_spans`)."""
+    out, closers = _fenced(md)
+    while closers: out += ['', closers.pop()[0], '']
     return '\n'.join(out) + ('\n' if md.endswith('\n') else '')
+
+
+def _cell_src(c) -> str: return c['source'] if isinstance(c['source'], str) else ''.join(c['source'])
+
+
+def _closes(md: str) -> bool:
+    "Whether a markdown cell starts by closing a div (its first line that is not blank is a bare `:::`)."
+    first = next((l for l in md.splitlines() if l.strip()), '')
+    return bool(_DIV_CLOSE.match(first))
+
+
+def cell_spans(cells) -> list[tuple[int, int]]:
+    """Divs that span notebook cells, as (opening cell, closing cell): a markdown cell that leaves exactly one div open
+    and the next markdown cell that starts with a bare `:::`. This is how a notebook puts code cells, with their
+    outputs, inside a callout (the course's folded solutions): Quarto renders the notebook as one document, so the
+    div holds the cells between; the preview draws the same box around them."""
+    spans, k = [], 0
+    while k < len(cells):
+        c = cells[k]
+        if c['cell_type'] == 'markdown' and len(_fenced(_cell_src(c))[1]) == 1:
+            j = next((j for j in range(k + 1, len(cells)) if cells[j]['cell_type'] == 'markdown'
+                      and (_closes(_cell_src(cells[j])) or _fenced(_cell_src(cells[j]))[1])), None)
+            if j is not None and _closes(_cell_src(cells[j])):
+                spans.append((k, j)); k = j + 1; continue
+        k += 1
+    return spans
 
 
 # --------------------------------------------------------------------------------------------- links
@@ -238,6 +274,8 @@ details.callout>summary{cursor:pointer} .callout-title::before{content:var(--ico
 .callout-note{--c:#0d6efd;--bg:#e7f0ff;--icon:"\\2139"} .callout-tip{--c:#198754;--bg:#e6f4ec;--icon:"\\2605"}
 .callout-warning{--c:#e0a800;--bg:#fff7de;--icon:"\\26A0"} .callout-caution{--c:#fd7e14;--bg:#fff0e4;--icon:"\\26A0"}
 .callout-important{--c:#dc3545;--bg:#fdecee;--icon:"\\0021"}
+details.code-fold>summary{cursor:pointer;color:#555;font-size:.85rem}
+nav.page-navigation{display:flex;justify-content:space-between;width:auto;min-height:0;background:none;margin-top:2rem;border-top:1px solid #ddd;padding:1rem 0}
 """
 
 
@@ -316,6 +354,80 @@ def mathjax_dir() -> Path:
 def _as_is(html_text): return html_text   # nbconvert's bleach pass over every code cell: a third of the time, for our own notebooks
 
 
+_QUARTO_ATTR = re.compile(r'\{(?:target|style|\.)[^}]*\}')
+
+
+def _sub_html(cells, nb, exp) -> str:
+    "The HTML of some (prepared) cells of a notebook, as the page's exporter draws them."
+    import nbformat
+    return exp.from_notebook_node(nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata))[0].strip()
+
+
+def _raw_html(text: str):
+    import nbformat
+    return nbformat.v4.new_raw_cell(text, metadata={'format': 'text/html'})
+
+
+def _prepare(c, nb, exp) -> list:
+    """A cell made ready for the exporter, as one or more cells: Quarto's markup of markdown and of outputs drawn,
+    a code cell's `#|` directives applied (`echo: false`, `include: false`; `code-fold: true|show` puts the code,
+    not its output, in a `<details>` titled by `code-summary`, as Quarto does) and removed from the code."""
+    import copy
+    if c.cell_type == 'markdown': c.source = fenced_divs(c.source)
+    if c.cell_type != 'code': return [c]
+    lines = c.source.splitlines()
+    dirs = [l for l in lines if l.lstrip().startswith('#|')]
+    c.source = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
+    if any(re.search(r'echo:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_input')
+    if any(re.search(r'include:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_cell')
+    for o in c.get('outputs', []):
+        data = o.get('data', {})
+        if 'text/markdown' in data: data['text/markdown'] = fenced_divs(data['text/markdown'])   # before its {.attrs} go
+        for k in ('text/markdown', 'text/html'):
+            if k in data: data[k] = _QUARTO_ATTR.sub('', data[k])
+    fold = next((m.group(1).lower() for d in dirs for m in [re.search(r'code-fold:\s*(\w+)', d)] if m), None)
+    tags = c.metadata.get('tags', [])
+    if fold not in ('true', 'show') or 'remove_input' in tags or 'remove_cell' in tags: return [c]
+    summary = next((m.group(1).strip().strip('"\'') for d in dirs for m in [re.search(r'code-summary:\s*(.*)$', d)] if m), 'Code')
+    code = copy.deepcopy(c); code.outputs = []
+    if c.get('id'): code.id = f'{c.id}-code'[:64]
+    c.metadata.setdefault('tags', []).append('remove_input')
+    return [_raw_html(f'<details class="code-fold"{" open" if fold == "show" else ""}><summary>{html.escape(summary)}</summary>\n'
+                      f'{_sub_html([code], nb, exp)}\n</details>'), c]
+
+
+def page_cells(nb, exp) -> list:
+    """The cells of a processed notebook made ready for the exporter (`_prepare`), with every div that spans cells
+    (`cell_spans`: e.g. a folded callout around a solution's code cell) drawn around the cells it holds, their
+    outputs included: one raw HTML cell for the div, made by the same exporter."""
+    import nbformat
+    out, k = [], 0
+    for a, b in cell_spans(nb.cells):
+        for c in nb.cells[k:a]: out += _prepare(c, nb, exp)
+        lines, ((closer, at),) = _fenced(nb.cells[a].source)
+        before, head, inside = '\n'.join(lines[:at]), lines[at], '\n'.join(lines[at + 1:])
+        close = nb.cells[b].source.splitlines()
+        first = next(i for i, l in enumerate(close) if l.strip())
+        after = '\n'.join(close[first + 1:])
+        inner = ([nbformat.v4.new_markdown_cell(inside)] if inside.strip() else []) + \
+                [x for c in nb.cells[a + 1:b] for x in _prepare(c, nb, exp)]
+        if before.strip(): out.append(nbformat.v4.new_markdown_cell(before))
+        out.append(_raw_html(f'{head}\n{_sub_html(inner, nb, exp)}\n{closer}'))
+        if after.strip(): out += _prepare(nbformat.v4.new_markdown_cell(after), nb, exp)
+        k = b + 1
+    for c in nb.cells[k:]: out += _prepare(c, nb, exp)
+    return out
+
+
+def page_navigation(rel: str, order: list, pages: dict, titles: dict, up: str) -> str:
+    "Links to the previous and the next page of the sidebar, as Quarto's `page-navigation` puts them under a page."
+    k = order.index(rel)
+    link = lambda r, cls, text: f'<a class="{cls}" href="{html.escape(up + pages[r])}">{text}</a>'
+    prev = link(order[k - 1], 'prev', f'&larr; {html.escape(titles[order[k - 1]])}') if k > 0 else ''
+    nxt = link(order[k + 1], 'next', f'{html.escape(titles[order[k + 1]])} &rarr;') if k + 1 < len(order) else ''
+    return f'\n<nav class="page-navigation">{prev}{nxt}</nav>\n' if prev or nxt else ''
+
+
 def preview(root: Path = ROOT, out: Path | None = None) -> Path:
     "Write the offline HTML preview of every processed page (in _proc/) into `out` (default _preview/)."
     import yaml, nbformat
@@ -340,7 +452,6 @@ def preview(root: Path = ROOT, out: Path | None = None) -> Path:
     exp = HTMLExporter(template_name='basic', filters={'clean_html': _as_is})
     exp.exclude_input_prompt = exp.exclude_output_prompt = True
     exp.register_preprocessor(TagRemovePreprocessor(remove_input_tags={'remove_input'}, remove_cell_tags={'remove_cell'}), enabled=True)
-    quarto_attr = re.compile(r'\{(?:target|style|\.)[^}]*\}')
     url = doc_url(root)
     for rel in order:
         nb = nbs[rel]
@@ -349,23 +460,12 @@ def preview(root: Path = ROOT, out: Path | None = None) -> Path:
             fm_cell.cell_type, fm_cell.metadata = 'markdown', {}
             fm_cell.pop('outputs', None); fm_cell.pop('execution_count', None)
             fm_cell.source = f"# {fm.get('title', '')}" + (f"\n\n*{fm['description']}*" if fm.get('description') else '')
-        for c in nb.cells:
-            if c.cell_type == 'markdown': c.source = fenced_divs(c.source)
-            if c.cell_type != 'code': continue
-            lines = c.source.splitlines()
-            dirs = [l for l in lines if l.lstrip().startswith('#|')]
-            c.source = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
-            if any(re.search(r'echo:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_input')
-            if any(re.search(r'include:\s*false', d) for d in dirs): c.metadata.setdefault('tags', []).append('remove_cell')
-            for o in c.get('outputs', []):
-                data = o.get('data', {})
-                if 'text/markdown' in data: data['text/markdown'] = fenced_divs(data['text/markdown'])   # before its {.attrs} go
-                for k in ('text/markdown', 'text/html'):
-                    if k in data: data[k] = quarto_attr.sub('', data[k])
+        nb.cells = page_cells(nb, exp)
         body, _ = exp.from_notebook_node(nb)
         body = rewrite_links(heading_ids(body), rel, pages, url)
         up = '../' * pages[rel].count('/')
         nav = nav_html(side.get('contents'), rel, pages, titles, up, int(side.get('collapse-level', 2)))[0]
+        if site.get('page-navigation'): body += page_navigation(rel, order, pages, titles, up)
         top = ''.join(f'<a href="{html.escape(_href(h, pages, up))}">{html.escape(t or titles.get(h, h))}</a>'
                       for h, t in map(_entry, top_items) if h)
         dst = out/pages[rel]; dst.parent.mkdir(parents=True, exist_ok=True)
