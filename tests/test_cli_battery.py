@@ -529,6 +529,20 @@ def synthesize_image_missing(w, t):
 def demo_unknown_step(w, t): return ['demo', '--steps', 'nope', '--out', t/'d'], ['unknown demo step(s) nope']
 
 
+# -- the lesion LDM's RoI must leave context (issue 45, class 5): a RoI that spans the crop pastes a square --
+@case
+def lesion_ldm_roi_covers_the_crop(w, t):
+    return ['train', 'lesion-ldm', '--manifest', w/'good.csv', '--out', t/'run', '--set', 'patch_size=32', '--set', 'roi_margin=12'], \
+           ['roi_margin 12 with patch_size 32 and context 3.0', 'use roi_margin <= 6']
+@case
+def lesion_ldm_context_too_small(w, t):
+    return ['train', 'lesion-ldm', '--manifest', w/'good.csv', '--out', t/'run', '--set', 'context=1.2'], ['use context >= 4/3']
+@case
+def lesion_ldm_run_whose_roi_covers_the_crop(w, t):
+    r = _run(w, t, 'lesion-ldm', lambda d: _set(d/'run.json', 'roi_margin', 20, inner='config'))
+    return ['synthesize', 'lesion', '--run', r, '--image', t/'none.dcm', '--mask', t/'none.png', '--out', t/'o'], ['roi_margin 20 with patch_size 32']
+
+
 # -- cases added with the errors that say what to change (issue 29, item 4) --
 MASS = '"[{""category"": ""mass"", ""box"": [10, 10, 30, 30], ""pathology"": ""malignant""}]"'
 @case

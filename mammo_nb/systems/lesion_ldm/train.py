@@ -37,12 +37,12 @@ from ...train.system import SystemConfig, Run
 
 # %% auto #0
 __all__ = ['ROIS', 'GEOMETRIC', 'STAGES', 'SCHEDULES', 'CONDITIONINGS', 'DATA_SETTINGS', 'QUALITY', 'CONTROL', 'roi_mask',
-           'LesionAttributeDataset', 'LesionDataLoaders', 'lesion_loader', 'lesion_dls', 'lesion_crops',
-           'LesionLDMConfig', 'build_autoencoder', 'build_classifier', 'classifier_metrics', 'train_classifier',
-           'fit_stage1', 'load_stage1', 'ldm_arguments', 'check_stage1', 'build_lesion_ldm', 'check_finetune',
-           'start_from', 'EMAUpdate', 'stage_learner', 'fit_stage2', 'mean_ci', 'judge_reads', 'head_correct',
-           'evaluate_stage1', 'masked_input', 'context_probe', 'frechet_distance', 'judge_features', 'sample_cache',
-           'synthesize_crops', 'mean_fill', 'derangement', 'cycle_consistency', 'evaluate_synthesis',
+           'roi_max_margin', 'LesionAttributeDataset', 'LesionDataLoaders', 'lesion_loader', 'lesion_dls',
+           'lesion_crops', 'LesionLDMConfig', 'build_autoencoder', 'build_classifier', 'classifier_metrics',
+           'train_classifier', 'fit_stage1', 'load_stage1', 'ldm_arguments', 'check_stage1', 'build_lesion_ldm',
+           'check_finetune', 'start_from', 'EMAUpdate', 'stage_learner', 'fit_stage2', 'mean_ci', 'judge_reads',
+           'head_correct', 'evaluate_stage1', 'masked_input', 'context_probe', 'frechet_distance', 'judge_features',
+           'sample_cache', 'synthesize_crops', 'mean_fill', 'derangement', 'cycle_consistency', 'evaluate_synthesis',
            'counterfactual_control', 'sampling_grid', 'plot_synthesis']
 
 # %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #14bc0e33
@@ -58,7 +58,8 @@ def roi_mask(mask:torch.Tensor, # `[B,1,P,P]` or `[1,P,P]` lesion masks (> 0.5 =
     one = mask.dim() == 3
     m = ((mask[None] if one else mask) > 0.5).float()
     if m.dim() != 4 or m.shape[1] != 1: raise MammoInputError(f"mask must be [B,1,H,W] or [1,H,W], got {tuple(mask.shape)}")
-    if roi == 'mask': out = F.max_pool2d(m, 2 * margin + 1, 1, margin) if margin else m
+    if roi == 'mask':      # the (2r+1)-square dilation as two 1-D max-pools: O(r) per pixel, not O(r^2) (a native-resolution RoI has r in the hundreds)
+        out = F.max_pool2d(F.max_pool2d(m, (1, 2 * margin + 1), 1, (0, margin)), (2 * margin + 1, 1), 1, (margin, 0)) if margin else m
     else:
         out = torch.zeros_like(m)
         H, W = m.shape[-2:]
@@ -69,6 +70,12 @@ def roi_mask(mask:torch.Tensor, # `[B,1,P,P]` or `[1,P,P]` lesion masks (> 0.5 =
             x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, W)
             out[i, 0, y0:y1, x0:x1] = 1
     return out[0] if one else out
+
+def roi_max_margin(patch_size:int, # P: crop side in pixels
+                   context:float, # crop side / longer side of the lesion box
+                   ) -> int:
+    "The largest `roi_margin` whose RoI leaves context: a lesion box of P/context pixels grown by the margin on each side spans at most 3/4 of the crop (negative: no margin does)."
+    return math.floor((0.75 * patch_size - patch_size / context) / 2 + 1e-9)
 
 # %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #e7fa2f7c
 _ROW_ATTRIBUTES = ('density', 'view', 'laterality') # attributes read from the manifest row; the others from the lesion
@@ -207,7 +214,7 @@ class LesionLDMConfig(SystemConfig):
     context:float = 3.0 # crop side / longer side of the lesion box (3: room for a spiculated mass's strands and a ring of context)
     min_side:float = 16.0 # smallest crop side in frame pixels
     roi:str = 'mask' # region to synthesise: 'mask' (lesion mask dilated by roi_margin) or 'box' (its bounding box + roi_margin)
-    roi_margin:int = 12 # dilation of the region in crop pixels (12 of 64 at context 3: 0.56 lesion-box sides, the strands of a spiculated mass)
+    roi_margin:int|None = None # dilation of the region in crop pixels (None: 3/16 of patch_size, i.e. 12 of 64 at context 3 = 0.56 lesion-box sides, the strands of a spiculated mass; capped by `roi_max_margin`)
     attributes:tuple = DEFAULT_ATTRIBUTES # conditioning attributes (row: density, view; lesion: category, birads, pathology, ...)
     vocab:dict = field(default_factory=dict) # values of attributes beyond the built-in ones, e.g. {"morphology": ["oval", "spiculated"]}
     augment:bool = True # geometric augmentation of the training crops (rotation, zoom, shift, top-bottom flip)
@@ -230,6 +237,11 @@ class LesionLDMConfig(SystemConfig):
     guidance:float = 3.0 # classifier-free guidance weight w when evaluating and predicting
     classifier_scale:float = 0.0 # classifier guidance s when evaluating and predicting (> 0 puts the loop classifier in the model)
 
+    def __post_init__(self):
+        if self.roi_margin is None and isinstance(self.patch_size, int) and isinstance(self.context, (int, float)) and self.context >= 1:
+            self.roi_margin = max(0, min(round(3 * self.patch_size / 16), roi_max_margin(self.patch_size, self.context)))
+        super().__post_init__()
+
     def check(self):
         super().check()
         if self.stage not in STAGES: raise MammoInputError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
@@ -238,6 +250,15 @@ class LesionLDMConfig(SystemConfig):
         if not self.context >= 1: raise MammoInputError(f"context must be >= 1 (the crop holds the whole lesion box), got {self.context}")
         if not self.min_side > 0: raise MammoInputError(f"min_side must be > 0, got {self.min_side}")
         roi_mask(torch.zeros(1, 1, 1), self.roi, self.roi_margin)
+        top = roi_max_margin(self.patch_size, self.context)
+        if top < 0: raise MammoInputError(f"context {self.context} leaves no room around the lesion: a lesion box fills {100 / self.context:.0f} % of the "
+                                          "crop side and the RoI may span at most 75 %; use context >= 4/3 (3 is the default)")
+        if self.roi_margin > top:
+            span = self.patch_size / self.context + 2 * self.roi_margin
+            raise MammoInputError(f"roi_margin {self.roi_margin} with patch_size {self.patch_size} and context {self.context}: a lesion box "
+                                  f"({self.patch_size / self.context:.1f} px) grown by {self.roi_margin} px on each side spans {min(span, self.patch_size):.0f} of the "
+                                  f"{self.patch_size}-px crop, so the model sees almost no context and the lesion comes out as a pasted square; "
+                                  f"use roi_margin <= {top}, a larger context, or leave roi_margin unset ({min(round(3 * self.patch_size / 16), top)} here)")
         if not self.attributes: raise MammoInputError("attributes must name at least one attribute")
         bad = [h for h in self.cls_heads if h not in self.attributes]
         if not self.cls_heads or bad: raise MammoInputError(f"cls_heads must be a non-empty subset of the attributes ({', '.join(self.attributes)}); bad: {', '.join(bad)}")
