@@ -68,6 +68,7 @@ class RelationBlock(nn.Module):
                  key_dim:int=64, # D of Eq. 1
                  geo_features:int|None=3, # F: components of g (3: Eq. 2, 4: 'roi'); None: no geometric term
                  geo_dim:int=16, # sinusoids per component
+                 identity_init:bool=True, # W_V^r starts at zero: the block first passes the RoI stream unchanged (False: PyTorch's default init)
                  ):
         super().__init__()
         if dim % heads: raise MammoInputError(f"dim ({dim}) must be divisible by heads ({heads})")
@@ -76,6 +77,7 @@ class RelationBlock(nn.Module):
         self.w_a = nn.Linear(dim, heads * key_dim)       # W_a: auxiliary (keys)
         self.w_v = nn.Linear(dim, dim)                   # W_V^r for every head r (d_f / N_r outputs each)
         self.w_g = nn.Linear(geo_features * geo_dim, heads) if geo_features else None
+        if identity_init: nn.init.zeros_(self.w_v.weight); nn.init.zeros_(self.w_v.bias)   # fm + 0 at the start (zero-init residual branch)
 
     def appearance_weights(self, fm:Tensor, fa:Tensor) -> Tensor:
         "omega_A `[N_r, I, J]` (Eq. 1)."
@@ -205,10 +207,12 @@ class IpsiDualNet(nn.Module):
                  pretrained:bool=False, weights_path:str|None=None, # backbone ImageNet weights
                  roi_concat:bool=False, # Table 2's "IpsiDualNet w/o relation blocks": main and auxiliary RoI features concatenated (needs relation_blocks=0)
                  aux_view:str='ipsi', # the auxiliary image: 'ipsi' (the paper's) or 'contra' (Table 2, right half)
+                 relation_init:str='identity', # 'identity': the relation blocks start by adding zero (their value projections zero); 'random': PyTorch's default init
                  ):
         super().__init__()
         if relation_blocks not in (0, 1, 2): raise MammoInputError(f"relation_blocks must be 0, 1 or 2, got {relation_blocks}")
         if roi_concat and relation_blocks: raise MammoInputError("roi_concat (IpsiDualNet w/o relation blocks) replaces the relation blocks: set relation_blocks=0")
+        if relation_init not in ('identity', 'random'): raise MammoInputError(f"relation_init must be 'identity' or 'random', got {relation_init!r}")
         if aux_view not in IPSI_AUX_VIEWS: raise MammoInputError(f"aux_view must be one of {', '.join(IPSI_AUX_VIEWS)}, got {aux_view!r}")
         if geometry not in GEOMETRIES: raise MammoInputError(f"geometry must be one of {', '.join(GEOMETRIES)}, got {geometry!r}")
         if len(anchor_fracs) != 5: raise MammoInputError(f"anchor_fracs needs 5 sizes (pyramid levels 0-3 and pool), got {len(anchor_fracs)}")
@@ -218,7 +222,7 @@ class IpsiDualNet(nn.Module):
                            relation_blocks=int(relation_blocks), geometry=geometry, heads=int(heads), key_dim=int(key_dim),
                            rois_per_image=int(rois_per_image), aux_rois=int(aux_rois), focal_alpha=float(focal_alpha),
                            focal_gamma=float(focal_gamma), score_thresh=float(score_thresh), detections_per_img=int(detections_per_img),
-                           pretrained=bool(pretrained), weights_path=weights_path, roi_concat=bool(roi_concat), aux_view=aux_view)
+                           pretrained=bool(pretrained), weights_path=weights_path, roi_concat=bool(roi_concat), aux_view=aux_view, relation_init=relation_init)
         self.geometry, self.n_rel, self.aux_rois, self.k = geometry, int(relation_blocks), int(aux_rois), int(detections_per_img)
         self.roi_concat, self.aux_view = bool(roi_concat), aux_view
         self.alpha, self.gamma, self.score_thresh = float(focal_alpha), float(focal_gamma), float(score_thresh)
@@ -230,7 +234,7 @@ class IpsiDualNet(nn.Module):
         self.roi_pool = MultiScaleRoIAlign(['0', '1', '2', '3'], 7, 2)
         self.fc6, self.fc7 = nn.Linear(C * 49 * (2 if roi_concat else 1), D), nn.Linear(D, D)
         nf = {'nipple': 3, 'dummy': 3, 'roi': 4, 'none': None}[geometry]
-        self.relations = nn.ModuleList([RelationBlock(D, heads, key_dim, nf) for _ in range(self.n_rel)])
+        self.relations = nn.ModuleList([RelationBlock(D, heads, key_dim, nf, identity_init=relation_init == 'identity') for _ in range(self.n_rel)])
         self.cls, self.box = nn.Linear(D, 1), nn.Linear(D, 4)
         nn.init.normal_(self.cls.weight, std=0.01); nn.init.constant_(self.cls.bias, -math.log(99))   # prior p = 0.01 (RetinaNet)
         nn.init.normal_(self.box.weight, std=0.001); nn.init.zeros_(self.box.bias)
