@@ -22,8 +22,8 @@ from .backbones import create_encoder, GRAY_MEAN, GRAY_STD
 from ..data.preprocess import geometric_nipple
 
 # %% auto #0
-__all__ = ['detection_backbone', 'nipple_targets', 'NippleDetector', 'fit_batch', 'detect_nipples', 'nipple_error_mm',
-           'nipple_error_summary']
+__all__ = ['FALLBACK_MIN_SCORE', 'detection_backbone', 'nipple_targets', 'NippleDetector', 'fit_batch', 'detect_nipples',
+           'nipple_error_mm', 'nipple_error_summary']
 
 # %% ../../nbs/models/56a_nipple_detector.ipynb #8fac714c
 def _conv_bn(cin:int, cout:int, stride:int=1) -> nn.Sequential:
@@ -221,10 +221,12 @@ def fit_batch(model:nn.Module, # a model of the batch contract: `model(batch)`, 
     return losses
 
 # %% ../../nbs/models/56a_nipple_detector.ipynb #49556aec
+FALLBACK_MIN_SCORE = 0.7   # with the geometric fallback: a detection scoring below this is replaced by the geometric estimate
+
 def detect_nipples(model:NippleDetector, # a (trained) detector
                    images:Tensor, # [B,1,H,W] canonical images
                    fallback:str|None=None, # None (NaN where nothing is found) or 'geometric'
-                   min_score:float=0.0, # detections scoring below this count as not found
+                   min_score:float|None=None, # detections scoring below this count as not found (None: FALLBACK_MIN_SCORE with the geometric fallback, else 0)
                    chunk:int=8, # images per forward pass
                    views:list|None=None, # [B] 'CC' / 'MLO' for the geometric fallback (None: it looks for a clear pectoral muscle)
                    ) -> dict:
@@ -233,6 +235,7 @@ def detect_nipples(model:NippleDetector, # a (trained) detector
     if views is not None and len(views) != len(images): raise MammoInputError(f"views must name one view per image ({len(images)}), got {len(views)}")
     if not torch.is_tensor(images) or images.ndim != 4 or images.shape[1] != 1:
         raise MammoInputError(f"images must be [B,1,H,W], got {tuple(images.shape) if torch.is_tensor(images) else type(images).__name__}")
+    if min_score is None: min_score = FALLBACK_MIN_SCORE if fallback == 'geometric' else 0.0
     was = model.training; model.eval()
     xy, sc = [], []
     try:
