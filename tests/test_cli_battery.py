@@ -529,6 +529,16 @@ def synthesize_image_missing(w, t):
 def demo_unknown_step(w, t): return ['demo', '--steps', 'nope', '--out', t/'d'], ['unknown demo step(s) nope']
 
 
+# -- one --out, one predict (issue 45, class 7): foreign files, a predict already writing --
+@case
+def predict_out_holds_other_files(w, t):
+    (t/'out').mkdir(parents=True); (t/'out'/'notes.txt').write_text('mine')
+    return _predict(w, t, _dcm(t)), ['out: --out holds 1 entry that no predict wrote (e.g. notes.txt)']
+@case
+def predict_out_locked(w, t):
+    (t/'out').mkdir(parents=True); (t/'out'/'.predict.lock').write_text('123')
+    return _predict(w, t, _dcm(t)), ['another predict is writing into this folder (.predict.lock exists)']
+
 # -- the lesion LDM's RoI must leave context (issue 45, class 5): a RoI that spans the crop pastes a square --
 @case
 def lesion_ldm_roi_covers_the_crop(w, t):
@@ -648,3 +658,20 @@ def test_inputs_csv_gives_each_file_its_own(world):
     res = json.loads((t/'out2'/'predictions.json').read_text())
     assert rc == 0 and len(res['input_warnings']) == 1 and 'give bits_stored=12' in res['input_warnings'][0]
     assert 'warning: ' in out and 'nearly black' in out
+
+
+# ---- a reused --out (issue 45, class 7): the previous predict's files go, and come back when the new one fails ----
+def test_a_reused_out_keeps_nothing_stale_and_a_failed_predict_restores_it(world):
+    t = world/'reuse'; f = _dcm(t)
+    rc, out, err = cli('predict', 'mammonet', '--run', world/'runs'/'mammonet', f, '--out', t/'out')
+    assert rc == 0, err[-800:]
+    (t/'out'/'old_figure.png').write_bytes(b'stale')                       # as if an earlier predict had drawn it
+    first = (t/'out'/'predictions.json').read_text()
+    rc, out, err = cli('predict', 'mammonet', '--run', world/'runs'/'mammonet', f, '--out', t/'out')
+    assert rc == 0 and not (t/'out'/'old_figure.png').exists(), err[-800:]
+    assert sorted(p.name for p in (t/'out').iterdir()) == ['predictions.json', 'x_L_CC.png'] or not any(p.name.startswith('.') for p in (t/'out').iterdir())
+    before = sorted(p.name for p in (t/'out').iterdir()); kept = (t/'out'/'predictions.json').read_text()
+    bad = t/'bad'; bad.mkdir(); (bad/'b.dcm').write_bytes(f.read_bytes()[:-300])   # fails while predicting: pixel data cut short
+    rc, out, err = cli('predict', 'mammonet', '--run', world/'runs'/'mammonet', bad/'b.dcm', '--out', t/'out')
+    assert rc == 2 and 'truncated' in err, err[-800:]
+    assert sorted(p.name for p in (t/'out').iterdir()) == before and (t/'out'/'predictions.json').read_text() == kept

@@ -589,6 +589,39 @@ def _make_folder(out:Path) -> Path|None:
     out.mkdir(parents=True, exist_ok=True)
     return top
 
+_PREDICT_LOCK = '.predict.lock'
+
+def _lock_folder(out:Path) -> Path:
+    "Claim `out` for one predict (a lock file created exclusively): a second predict into it at the same time is refused."
+    p = out/_PREDICT_LOCK
+    try: fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise MammoInputError(f"another predict is writing into this folder ({_PREDICT_LOCK} exists): its records and this one's would "
+                              f"mix; wait for it, choose another --out, or delete {_PREDICT_LOCK} if no predict is running", path=out) from None
+    with os.fdopen(fd, 'w') as fh: fh.write(f"{os.getpid()}\n")
+    return p
+
+def _set_aside(out:Path) -> Path|None:
+    "Move what a previous predict left in `out` into a hidden folder (restored if this predict fails, removed if it succeeds); other files are an error."
+    old = [q for q in out.iterdir() if q.name not in (_PREDICT_LOCK, '.DS_Store') and not q.name.startswith('.previous-')]
+    if not old: return None
+    if not (out/'predictions.json').is_file():
+        raise MammoInputError(f"--out holds {len(old)} entr{'y' if len(old) == 1 else 'ies'} that no predict wrote (e.g. {sorted(q.name for q in old)[0]}): "
+                              "predictions and figures would mix with them; choose a new or empty folder", path=out)
+    aside = out/f'.previous-{os.getpid()}'
+    aside.mkdir()
+    for q in old: q.rename(aside/q.name)
+    return aside
+
+def _restore(out:Path, aside:Path|None):
+    "Undo a failed predict in an existing `out`: remove what it wrote, put the previous outputs back."
+    for q in out.iterdir():
+        if q.name in (_PREDICT_LOCK, '.DS_Store') or q == aside: continue
+        shutil.rmtree(q, ignore_errors=True) if q.is_dir() else q.unlink(missing_ok=True)
+    if aside is not None:
+        for q in aside.iterdir(): q.rename(out/q.name)
+        aside.rmdir()
+
 # %% ../../nbs/train/60b_system.ipynb #07d9cf02
 class System:
     "A published system: a name, a configuration class and the verbs train, evaluate, predict, bench, demo (see above)."
@@ -832,6 +865,12 @@ class System:
         inputs, table = image_inputs(inputs, laterality=None if 'laterality' in own else laterality,
                                      view=None if 'view' in own else view, bits=bits, any_modality=any_modality)
         made = _make_folder(out)
+        lock = _lock_folder(out)
+        try: aside = _set_aside(out)   # a reused --out: the previous predict's files go, none of them stays stale beside the new ones
+        except BaseException:          # (refused before anything in it was touched)
+            lock.unlink(missing_ok=True)
+            if made is not None: shutil.rmtree(made, ignore_errors=True)
+            raise
         try:
             with read_overrides(table), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter('always', MammoWarning)
@@ -847,7 +886,10 @@ class System:
                                                      trained_on_phantom=run.trained_on_phantom, input_warnings=notes, predictions=recs))
         except BaseException:
             if made is not None: shutil.rmtree(made, ignore_errors=True)
+            else: _restore(out, aside)
             raise
+        finally: lock.unlink(missing_ok=True)
+        if aside is not None: shutil.rmtree(aside, ignore_errors=True)
         for n in notes: warnings.warn(n, MammoWarning)
         return recs
 
