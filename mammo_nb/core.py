@@ -20,7 +20,8 @@ __all__ = ['MODELS', 'DATASETS', 'DEMO_STEPS', 'COMMANDS', 'BENCHMARKS', 'SYSTEM
            'write_json', 'seed_everything', 'get_device', 'autocast_dtype', 'environment_info', 'numeric_build',
            'Entry', 'Registry', 'save_checkpoint', 'load_checkpoint', 'arg', 'Command', 'command', 'DemoContext',
            'DemoResult', 'demo_step', 'markdown_table', 'peak_mb', 'time_call', 'time_interleaved', 'quiet_fd2',
-           'bench_devices', 'time_cuda']
+           'bench_devices', 'time_cuda', 'bench_device', 'autocast_context', 'time_device', 'cuda_peak_mb',
+           'device_bench_info', 'precision_table']
 
 # %% ../nbs/core/00_core.ipynb #1b2d82e4
 class MammoInputError(ValueError):
@@ -399,3 +400,66 @@ def time_cuda(fns:dict, # name -> a function that launches GPU work
             start.record(); f(); end.record(); end.synchronize()
             ts[k].append(start.elapsed_time(end) / 1000)          # ms -> s; launch gaps count: what a step costs
     return {k: statistics.median(v) for k, v in ts.items()}
+
+def bench_device(device:str|torch.device='cuda', # 'cuda', or 'cpu' (the same code path, e.g. to check it on a machine without a GPU)
+                 ) -> torch.device:
+    "The one device a device benchmark runs on; a typed error for anything but 'cpu' or 'cuda', or 'cuda' where torch sees none."
+    if str(device).split(':')[0] not in ('cpu', 'cuda'): raise MammoInputError(f"device must be 'cpu' or 'cuda', got {str(device)!r}")
+    dev = torch.device(device)
+    bench_devices(dev.type)                                      # 'cuda' without a CUDA device: a typed error
+    return dev
+
+def autocast_context(device:str|torch.device, # the device that runs the step
+                     precision:str='fp32', # 'fp32' (autocast off), 'bf16', 'fp16' or 'auto' (`autocast_dtype`)
+                     ):
+    "An autocast context at a precision named as in `autocast_dtype` ('fp32': a context that changes nothing)."
+    dev = torch.device(device)
+    dt = autocast_dtype(dev, precision)
+    return torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None)
+
+def time_device(fns:dict, # name -> a function to time (a training step, a forward pass)
+                device:str|torch.device, # where they run
+                reps:int, # timed repetitions of each
+                warmup:int=2, # untimed calls of each first
+                ) -> dict:
+    "Median seconds of each function: by CUDA events (`time_cuda`) on a CUDA device, by the wall clock (`time_interleaved`) elsewhere."
+    if torch.device(device).type == 'cuda': return time_cuda(fns, reps, warmup)
+    return {k: w for k, (w, _) in time_interleaved(fns, reps, warmup).items()}
+
+def cuda_peak_mb(fn:Callable, # one call of it is measured (a training step after its warm-up)
+                 device:str|torch.device, # where it runs
+                 ) -> float|None:
+    "Peak GPU memory (MB) that one call of `fn()` allocates above what was allocated before it (activations, gradients, workspaces); None off CUDA."
+    dev = torch.device(device)
+    if dev.type != 'cuda': return None
+    torch.cuda.synchronize(dev); base = torch.cuda.memory_allocated(dev); torch.cuda.reset_peak_memory_stats(dev)
+    fn(); torch.cuda.synchronize(dev)
+    return max(0.0, (torch.cuda.max_memory_allocated(dev) - base) / 2**20)
+
+def device_bench_info(device:str|torch.device, # the benchmark's device
+                      reps:int, warmup:int, # its timed repetitions and warm-up calls
+                      precisions:tuple=('fp32', 'bf16'), # the autocast precisions it times
+                      ) -> dict:
+    "The heading facts of a device benchmark's result: device, GPU name, torch version, repetitions, precisions."
+    dev = torch.device(device)
+    return dict(device=dev.type, gpu=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else None, torch=torch.__version__,
+                reps=reps, warmup=warmup, precisions=list(precisions))
+
+def precision_table(res:dict, # a device benchmark's result: `device_bench_info`'s keys and every row's keys
+                    title:str, # what ran, e.g. 'mammo-nb bench mammonet'
+                    blocks:list, # (heading, rows) pairs; a row is (label, key with '{p}' for the precision, kind)
+                    note:str='', # appended to the first line
+                    ) -> str:
+    "A device benchmark as text: one column per precision; kinds 's' (seconds, printed in ms), 'x' (a ratio), 'mb' (MB), 'per_s' (a rate)."
+    P = res['precisions']
+    how = 'CUDA events' if res['device'] == 'cuda' else 'wall clock'
+    fmt = {'s': lambda v: f"{1000 * v:11.2f}", 'x': lambda v: f"{v:11.2f}", 'mb': lambda v: f"{v:11.0f}", 'per_s': lambda v: f"{v:11.1f}"}
+    L = [f"{title} on {res['gpu'] or 'the CPU'} ({res['device']}; torch {res['torch']}; {how}, median of {res['reps']} after "
+         f"{res['warmup']} warm-up call(s) of each{note})"]
+    W = max([60] + [len(h) + 1 for h, _ in blocks] + [len(r[0]) + 3 for _, rows in blocks for r in rows])   # the columns line up
+    for heading, rows in blocks:
+        L.append(f"{heading:<{W}}" + ''.join(f'{p + " ms":>11}' for p in P))
+        for label, key, kind in rows:
+            vals = [res.get(key.format(p=p)) for p in P]
+            L.append(f"  {label:<{W - 2}}" + ''.join(f"{'n/a':>11}" if v is None else fmt[kind](v) for v in vals))
+    return '\n'.join(L)

@@ -14,7 +14,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from ...core import (MammoInputError, arg, atomic_path, DemoContext, DemoResult, seed_everything, markdown_table, peak_mb)
+from ...core import (MammoInputError, arg, atomic_path, DemoContext, DemoResult, seed_everything, markdown_table, peak_mb,
+                           bench_devices, bench_device, autocast_dtype, autocast_context, time_device, cuda_peak_mb, device_bench_info,
+                           precision_table, BENCHMARKS)
 from ...data.dicom import read_mammogram
 from ...data.preprocess import preprocess
 from ...data.cache import Cache, build_cache, resolve_cache, read_array
@@ -39,8 +41,8 @@ from .train import (CGANConfig, CGAN_PRESETS, PERCEPTUAL_ENCODER, cgan_manifest,
 # %% auto #0
 __all__ = ['BASELINES', 'MEAN_BASELINE', 'METRIC_COLUMNS', 'CGAN_MIN_PAIRS', 'run_normalizer', 'cgan_test_loader',
            'per_image_metrics', 'quality_table', 'format_table', 'paired_differences', 'CGANEvaluation', 'compare_runs',
-           'plot_cgan_grid', 'synthesize_mlo', 'write_png16', 'predict_mlos', 'bench_cgan', 'pair_counts',
-           'check_pair_data', 'CGANSystem']
+           'plot_cgan_grid', 'synthesize_mlo', 'write_png16', 'predict_mlos', 'bench_cgan', 'bench_cgan_device',
+           'bench_cgan_device_table', 'pair_counts', 'check_pair_data', 'CGANSystem']
 
 # %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #095d3347
 def run_normalizer(run:Run) -> RadiomicsNormalizer:
@@ -295,7 +297,9 @@ def predict_mlos(run:Run, inputs:Sequence, # CC files
     return recs
 
 # %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #81dea9d1
-def _bench_parts(preset:str, size:int, bs:int=4):
+def _bench_parts(preset:str, size:int, bs:int=4, device:str|torch.device='cpu', precision:str='fp32'):
+    "The cGAN's training step and its generator's alone (L1, one Adam step) on `device` at `precision` (autocast), and their inputs."
+    dev = torch.device(device)
     torch.manual_seed(0)
     m = RadiomicsCGAN(radiomic_dim=93, **CGAN_PRESETS[preset])
     enc = PerceptualClassifier('resnet18', 3).encoder
@@ -304,18 +308,22 @@ def _bench_parts(preset:str, size:int, bs:int=4):
     x = torch.rand(bs, 1, size, size); y = torch.rand(bs, 1, size, size)
     les = torch.zeros(bs, 1, size, size); s0 = size // 3; les[..., s0:s0 + size // 8, s0:s0 + size // 8] = 1
     r = torch.randn(bs, 93)
-    og = torch.optim.Adam(m.generator.parameters(), 2e-4, betas=(0.5, 0.999))
-    od = torch.optim.Adam(m.discriminator.parameters(), 2e-4, betas=(0.5, 0.999))
+    if dev.type != 'cpu': m, crit, x, y, les, r = m.to(dev), crit.to(dev), x.to(dev), y.to(dev), les.to(dev), r.to(dev)
+    fused = dict(fused=True) if dev.type == 'cuda' else {}             # one kernel per optimiser step on a GPU
+    og = torch.optim.Adam(m.generator.parameters(), 2e-4, betas=(0.5, 0.999), **fused)
+    od = torch.optim.Adam(m.discriminator.parameters(), 2e-4, betas=(0.5, 0.999), **fused)
+    amp = lambda: autocast_context(dev, precision)
     def step():
-        fake = m.generate(x, les, r)
-        ld = crit.discriminator(m.discriminate(x, y), m.discriminate(x, fake.detach(), view=False), m.view_logits(x))
+        with amp():
+            fake = m.generate(x, les, r)
+            ld = crit.discriminator(m.discriminate(x, y), m.discriminate(x, fake.detach(), view=False), m.view_logits(x))
         od.zero_grad(); ld['loss_D'].backward(); od.step()
         m.discriminator.requires_grad_(False)
-        lg = crit.generator(fake, y, m.discriminate(x, fake), les)
+        with amp(): lg = crit.generator(fake, y, m.discriminate(x, fake), les)
         og.zero_grad(); lg['loss_G'].backward(); og.step()
         m.discriminator.requires_grad_(True)
     def backbone_step():                                               # the generator alone, as a plain regression network
-        loss = (m.generate(x, les, r) - y).abs().mean()
+        with amp(): loss = (m.generate(x, les, r).float() - y).abs().mean()
         og.zero_grad(); loss.backward(); og.step()
     return m, step, backbone_step, x, les, r
 
@@ -350,6 +358,52 @@ def bench_cgan(quick:bool=False, # cpu preset at 256 only (well under a minute)
             del m, step
     finally: torch.set_num_threads(old)
     return res
+
+def bench_cgan_device(device:str='cuda', # 'cuda', or 'cpu' (the same code path, e.g. to check it)
+                      quick:bool=False, # the paper preset at 256 only, few repetitions (seconds on a GPU)
+                      configs:Sequence|None=None, # (preset, size) pairs (default paper at 256 and 512; quick paper at 256)
+                      bs:int=4, # the paper's batch
+                      reps:int|None=None, # timed repetitions (default 10; quick 3)
+                      warmup:int=2, # untimed calls of each first
+                      precisions:tuple=('fp32', 'bf16'), # autocast precisions to time
+                      verbose:bool=True) -> dict:
+    "The cGAN's training step against its generator alone, and generator inference per image, on one device per precision (CUDA: CUDA events)."
+    dev = bench_device(device)
+    for p in precisions: autocast_dtype(dev, p)                                # validates the names
+    configs = [tuple(c) for c in (configs or ([('paper', 256)] if quick else [('paper', 256), ('paper', 512)]))]
+    reps = reps or (3 if quick else 10)
+    res = dict(device_bench_info(dev, reps, warmup, precisions), quick=quick, bs=bs, configs=[f'{a}_{b}' for a, b in configs])
+    for preset, size in configs:
+        k = f'{preset}_{size}'
+        for p in precisions:
+            m, step, backbone_step, x, les, r = _bench_parts(preset, size, bs, dev, p)
+            t = time_device({'step': step, 'backbone': backbone_step}, dev, reps, warmup)
+            res[f'train_{k}_{p}_s'], res[f'backbone_{k}_{p}_s'] = t['step'], t['backbone']
+            res[f'train_ratio_{k}_{p}'] = t['step'] / t['backbone']
+            m.zero_grad(set_to_none=True); res[f'train_peak_mb_{k}_{p}'] = cuda_peak_mb(step, dev)
+            m.zero_grad(set_to_none=True); res[f'backbone_peak_mb_{k}_{p}'] = cuda_peak_mb(backbone_step, dev)
+            m.zero_grad(set_to_none=True); m.eval()
+            def infer():
+                with torch.no_grad(), autocast_context(dev, p): m.generate(x[:1], les[:1], r[:1])
+            res[f'infer_{k}_{p}_s_per_image'] = time_device({'infer': infer}, dev, reps, warmup)['infer']
+            del m, step, backbone_step
+    if verbose: print(bench_cgan_device_table(res))
+    return res
+
+def bench_cgan_device_table(res:dict) -> str:
+    "The printout of `bench_cgan_device`."
+    blocks = []
+    for k in res['configs']:
+        preset, size = k.rsplit('_', 1)
+        blocks.append((f"{preset} preset, {size}x{size}, batch {res['bs']}",
+                       [('training step (G + D, all 6 terms)', f'train_{k}_{{p}}_s', 's'),
+                        ('the generator alone (L1, one Adam step)', f'backbone_{k}_{{p}}_s', 's'),
+                        ('ratio cGAN step / generator alone', f'train_ratio_{k}_{{p}}', 'x'),
+                        ('peak GPU memory rise of the training step, MB', f'train_peak_mb_{k}_{{p}}', 'mb'),
+                        ('peak GPU memory rise of the generator alone, MB', f'backbone_peak_mb_{k}_{{p}}', 'mb'),
+                        ('generator inference, one image (no grad)', f'infer_{k}_{{p}}_s_per_image', 's')]))
+    fused = '; Adam fused in every step' if res['device'] == 'cuda' else ''
+    return precision_table(res, f"mammo-nb bench cgan ({'quick' if res['quick'] else 'full'})", blocks, fused)
 
 # %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #8750b6e6
 _SUMMARY = ('L1', 'L1_16bit', 'SSIM', 'PSNR', 'lesion_SSIM', 'lesion_PSNR', 'memorised')
@@ -453,7 +507,19 @@ class CGANSystem(System):
         masks = [mask] if isinstance(mask, (str, os.PathLike)) else list(mask or [])
         return predict_mlos(run, inputs, masks, out, device=device, laterality=laterality, figures=not no_figures)
 
-    def bench(self, quick:bool=False) -> dict: return bench_cgan(quick=quick)
+    def bench(self, quick:bool=False, device:str='auto') -> dict:
+        "The CPU figures (`bench_cgan`), and on CUDA `bench_cgan_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
+        res = {}
+        for d in bench_devices(device):
+            res[d] = bench_cgan(quick=quick) if d == 'cpu' else bench_cgan_device('cuda', quick=quick)
+        return res
+    def register(self) -> 'CGANSystem':
+        "The generic registration, and the benchmark with its `--device` flag."
+        super().register()
+        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
+                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
+        return self
 
     def demo(self, ctx:DemoContext) -> DemoResult:
         "Train the cGAN briefly on its own small lesion-rich phantom, evaluate it against the baselines, draw the grid."

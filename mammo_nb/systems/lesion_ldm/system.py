@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ...core import (MammoInputError, SYSTEMS, arg, command, atomic_path, DemoContext, DemoResult, markdown_table,
-                           seed_everything, save_checkpoint, load_checkpoint, get_device, time_call, time_interleaved)
+                           seed_everything, save_checkpoint, load_checkpoint, get_device, time_call, time_interleaved, BENCHMARKS,
+                           bench_devices, bench_device, autocast_dtype, autocast_context, time_device, cuda_peak_mb, device_bench_info,
+                           precision_table)
 from ...data.dicom import read_mammogram
 from ...data.preprocess import preprocess
 from ...data.cache import read_array
@@ -34,7 +36,8 @@ from .train import (LesionLDMConfig, lesion_dls, lesion_loader, lesion_crops, ro
 # %% auto #0
 __all__ = ['requested_codes', 'synthesize_lesion', 'write_png16', 'predict_lesions', 'LesionLDMSystem',
            'synthesize_lesion_command', 'compare_lesion_runs', 'ablation_table', 'train_malignancy',
-           'malignancy_scores', 'augmentation_experiment', 'bench_lesion_ldm', 'demo_lesion_ldm']
+           'malignancy_scores', 'augmentation_experiment', 'bench_lesion_ldm', 'bench_lesion_ldm_device',
+           'bench_lesion_ldm_device_table', 'demo_lesion_ldm']
 
 # %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #d3b1f174
 def _crop_window(mask:np.ndarray, # [H, W] bool, canonical frame, native pixels
@@ -290,7 +293,19 @@ class LesionLDMSystem(System):
         return predict_lesions(run, inputs, mask, out, attrs, seed, steps, guidance, classifier_scale, laterality, device or 'cpu',
                                figures=not no_figures)
 
-    def bench(self, quick:bool=False) -> dict: return bench_lesion_ldm(quick=quick)
+    def bench(self, quick:bool=False, device:str='auto') -> dict:
+        "The CPU table (`bench_lesion_ldm`), and on CUDA `bench_lesion_ldm_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
+        res = {}
+        for d in bench_devices(device):
+            res[d] = bench_lesion_ldm(quick=quick) if d == 'cpu' else bench_lesion_ldm_device('cuda', quick=quick)
+        return res
+    def register(self) -> 'LesionLDMSystem':
+        "The generic registration, and the benchmark with its `--device` flag."
+        super().register()
+        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
+                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
+        return self
     def demo(self, ctx:DemoContext) -> DemoResult: return demo_lesion_ldm(self, ctx)
 
 # %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #439d1b5c
@@ -548,6 +563,86 @@ def bench_lesion_ldm(quick:bool=False, # latents 8 and 16, 10 DDIM steps, one re
                   f"{r['backbone_step_s']:18.2f} {r['backbone_step_cpu_s']:6.2f} | {r['step_ratio']:11.2f} | "
                   f"{r['sample_s_per_lesion']:37.2f} {r['sample_cpu_s_per_lesion']:6.2f}")
     return res
+
+# %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #297910df
+def bench_lesion_ldm_device(device:str='cuda', # 'cuda', or 'cpu' (the same code path, e.g. to check it)
+                            quick:bool=False, # latents 8 and 32, 10 DDIM steps, few repetitions (seconds on a GPU)
+                            latents:Sequence[int]|None=None, # latent sides to time (default 8 and 64; quick 8 and 32)
+                            steps:int|None=None, # DDIM steps per lesion (default 50; quick 10)
+                            bs:int=8, # lesions per training step (the configuration's batch)
+                            reps:int|None=None, # timed training steps (default 10; quick 3); sampling: at most 3
+                            warmup:int=2, # untimed calls of each first (sampling: one)
+                            precisions:tuple=('fp32', 'bf16'), # autocast precisions to time
+                            ae:dict|None=None, model:dict|None=None, # autoencoder / LesionLDM arguments (default: the configuration's)
+                            verbose:bool=True) -> dict:
+    "The stage-2 training step against its denoising UNet alone, and sampling one lesion, per latent size on one device per precision (CUDA: CUDA events)."
+    dev = bench_device(device)
+    for p in precisions: autocast_dtype(dev, p)                                # validates the names
+    latents = list(latents or ((8, 32) if quick else (8, 64)))
+    steps, reps = steps or (10 if quick else 50), reps or (3 if quick else 10)
+    cfg = LesionLDMConfig()
+    ae, model = dict(cfg.ae if ae is None else ae), dict(cfg.model if model is None else model)
+    res = dict(device_bench_info(dev, reps, warmup, precisions), quick=quick, steps=steps, bs=bs, latents=[f'{L}x{L}' for L in latents])
+    fused = dict(fused=True) if dev.type == 'cuda' else {}
+    for L in latents:
+        seed_everything(0)
+        P, k = L * 2 ** (len(ae.get('block_out_channels', [0] * 4)) - 1), f'{L}x{L}'
+        ldm = LesionLDM(image_size=P, autoencoder=ae, keys={'mask': 'roi_mask'}, **model).to(dev)
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(bs, 1, P, P, generator=g); m = torch.zeros(bs, 1, P, P); m[..., P // 3:2 * P // 3, P // 3:2 * P // 3] = 1
+        b = {'patch': x.to(dev), 'roi_mask': m.to(dev),
+             'attributes': encode_attributes({'category': 'mass', 'birads': '4B'}, ldm.attributes, n=bs).to(dev)}
+        res[f'crop_{k}'] = f'{P}x{P}'
+        res[f'parameters_{k}'] = int(sum(q.numel() for q in ldm.parameters() if q.requires_grad))
+        opt = torch.optim.Adam([q for q in ldm.parameters() if q.requires_grad], 1e-4, **fused)
+        uopt = torch.optim.Adam(ldm.unet.parameters(), 1e-4, **fused)
+        cap = {}                                                               # the denoiser's inputs in one real step (fp32)
+        hook = ldm.unet.register_forward_pre_hook(lambda mod, a, kw: cap.update(
+            a=tuple(v.detach() for v in a), kw={n: v.detach() if torch.is_tensor(v) else v for n, v in kw.items()}), with_kwargs=True)
+        with torch.no_grad(): ldm.compute_loss(ldm.train()(b), b)
+        hook.remove()
+        with torch.no_grad(): eps = torch.randn_like(ldm.unet(*cap['a'], **cap['kw']).sample)
+        def step(p):
+            def f():
+                opt.zero_grad(set_to_none=True)
+                with autocast_context(dev, p): loss, _ = ldm.compute_loss(ldm.train()(b), b)
+                loss.backward(); opt.step()
+            return f
+        def backbone_step(p):                                                  # the UNet alone on those inputs: MSE to noise, Adam
+            def f():
+                uopt.zero_grad(set_to_none=True)
+                with autocast_context(dev, p): loss = F.mse_loss(ldm.unet(*cap['a'], **cap['kw']).sample.float(), eps)
+                loss.backward(); uopt.step()
+            return f
+        def sample(p):
+            def f():
+                with autocast_context(dev, p): ldm.sample(b['patch'][:1], b['roi_mask'][:1], b['attributes'][:1], seed=0, steps=steps)
+            return f
+        for p in precisions:
+            t = time_device({'step': step(p), 'backbone': backbone_step(p)}, dev, reps, warmup)
+            res[f'train_{k}_{p}_s'], res[f'backbone_{k}_{p}_s'] = t['step'], t['backbone']
+            res[f'train_ratio_{k}_{p}'] = t['step'] / t['backbone']
+            ldm.zero_grad(set_to_none=True); res[f'train_peak_mb_{k}_{p}'] = cuda_peak_mb(step(p), dev)
+            ldm.zero_grad(set_to_none=True); res[f'backbone_peak_mb_{k}_{p}'] = cuda_peak_mb(backbone_step(p), dev)
+            ldm.zero_grad(set_to_none=True)
+            res[f'sample_{k}_{p}_s_per_lesion'] = time_device({'sample': sample(p)}, dev, min(reps, 3), min(warmup, 1))['sample']
+        del ldm, opt, uopt, cap
+    if verbose: print(bench_lesion_ldm_device_table(res))
+    return res
+
+def bench_lesion_ldm_device_table(res:dict) -> str:
+    "The printout of `bench_lesion_ldm_device`."
+    blocks = []
+    for k in res['latents']:
+        blocks.append((f"latent {k} (crops {res[f'crop_{k}']}, {res[f'parameters_{k}']:,} trainable), {res['bs']} lesions per step",
+                       [('training step (encode, noise, denoise, backward, Adam)', f'train_{k}_{{p}}_s', 's'),
+                        ('the denoising UNet alone (MSE to noise, Adam)', f'backbone_{k}_{{p}}_s', 's'),
+                        ('ratio LDM step / UNet alone', f'train_ratio_{k}_{{p}}', 'x'),
+                        ('peak GPU memory rise of the training step, MB', f'train_peak_mb_{k}_{{p}}', 'mb'),
+                        ('peak GPU memory rise of the UNet alone, MB', f'backbone_peak_mb_{k}_{{p}}', 'mb'),
+                        (f"one lesion, {res['steps']} DDIM steps + CFG", f'sample_{k}_{{p}}_s_per_lesion', 's')]))
+    fused = '; Adam fused in every step' if res['device'] == 'cuda' else ''
+    return precision_table(res, f"mammo-nb bench lesion-ldm ({'quick' if res['quick'] else 'full'})", blocks, fused)
 
 # %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #d3179f3f
 def demo_lesion_ldm(system:LesionLDMSystem, ctx:DemoContext) -> DemoResult:

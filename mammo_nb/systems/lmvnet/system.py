@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, time_call,
-                           time_interleaved, time_cuda, bench_devices, autocast_dtype, quiet_fd2, BENCHMARKS)
+                           time_interleaved, time_cuda, bench_devices, autocast_dtype, autocast_context, quiet_fd2, BENCHMARKS)
 from ...data.dicom import read_mammogram, MammoWarning
 from ...data.preprocess import preprocess
 from ...data.loaders import dls_from_manifest
@@ -284,10 +284,7 @@ def bench_lmvnet(quick:bool=False, # small sizes and few repetitions (well under
         print(f"peak memory rise, one breast exam at {res['full_size']}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
     return res
 
-def _autocast(dev:torch.device, precision:str):
-    "Autocast at `precision` ('fp32': off) on `dev`."
-    dt = autocast_dtype(dev, precision)
-    return torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None)
+_autocast = autocast_context   # autocast at a precision ('fp32': off) on a device: the helper every system's device benchmark uses
 
 def _profile_step(fn, dev:torch.device, steps:int=3, rows:int=15) -> dict:
     "torch.profiler over `steps` calls of `fn`: kernels per step, the device's busy time per step, layout conversions, the top table."

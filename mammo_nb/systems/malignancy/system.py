@@ -13,7 +13,9 @@ import torch
 import torch.nn as nn
 from fastai.optimizer import SGD
 
-from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, seed_everything, time_call, runs_dir
+from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, seed_everything, time_call, runs_dir,
+                           bench_devices, bench_device, autocast_dtype, autocast_context, time_device, cuda_peak_mb, device_bench_info,
+                           precision_table, BENCHMARKS)
 from ...data.dicom import Geometry, read_mammogram, MammoWarning
 from ...data.preprocess import preprocess
 from ...data.manifest import load_manifest, validate_manifest, parse_lesions
@@ -33,7 +35,8 @@ from .train import (MalignancyConfig, build_malignancy, malignancy_dls, malignan
 
 # %% auto #0
 __all__ = ['RB_PHANTOM', 'RB_TRAIN', 'RB_ARMS', 'crop_matrix', 'momminet_boxes', 'parse_boxes', 'image_patches', 'predict_image',
-           'predict_table', 'bench_malignancy', 'images_manifest', 'MalignancySystem', 'reader_birads_mechanism']
+           'predict_table', 'bench_malignancy', 'bench_malignancy_device', 'bench_malignancy_device_table',
+           'images_manifest', 'MalignancySystem', 'reader_birads_mechanism']
 
 # %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #d9bfaf8f
 def crop_matrix(box, # (x0, y0, x1, y1) in the frame
@@ -254,6 +257,85 @@ def bench_malignancy(quick:bool=False, # small patches and few repetitions (seco
                   f"training step / the backbone's alone {res[f'train_ratio_{P}']:.2f} (CPU time; goal <= 1.5)")
     return res
 
+# %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #c6e0df59
+def bench_malignancy_device(device:str='cuda', # 'cuda', or 'cpu' (the same code path, e.g. to check it)
+                            quick:bool=False, # one patch size, a smaller batch, few repetitions (seconds on a GPU)
+                            sizes:tuple|None=None, # patch sides (default 448 and 224; quick 224)
+                            bs:int|None=None, # patches per training batch, twice as many per inference batch (default 16; quick 8)
+                            reps:int|None=None, # timed repetitions (default 10; quick 3)
+                            warmup:int=2, # untimed calls of each first
+                            precisions:tuple=('fp32', 'bf16'), # autocast precisions to time
+                            encoder:str='densenet121', # the backbone
+                            verbose:bool=True) -> dict:
+    "The classifier's training step against its backbone alone, and its inference, per patch size on one device per precision (CUDA: CUDA events)."
+    dev = bench_device(device)
+    for p in precisions: autocast_dtype(dev, p)                                # validates the names
+    sizes = tuple(sizes or ((224,) if quick else (448, 224)))
+    n, reps = bs or (8 if quick else 16), reps or (3 if quick else 10)
+    res = dict(device_bench_info(dev, reps, warmup, precisions), quick=quick, encoder=encoder, sizes=list(sizes), bs_train=n, bs_infer=2 * n)
+    seed_everything(0)
+    model = MalignancyMTL(encoder=encoder).to(dev)
+    base = MalignancyMTL(encoder=encoder, weighting='binary').encoder.to(dev)   # the reference: the backbone, GAP, one linear output, BCE
+    head = nn.Linear(base.out_channels, 1).to(dev)
+    fused = dev.type == 'cuda'              # fastai's SGD with momentum (the CPU table's) is torch's SGD(momentum=0.9, dampening 0), fused on CUDA
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=fused)
+    bopt = torch.optim.SGD([*base.parameters(), *head.parameters()], lr=1e-3, momentum=0.9, fused=fused)
+    for P in sizes:
+        g = torch.Generator().manual_seed(P)
+        xb = torch.rand(2 * n, 1, P, P, generator=g)
+        tb = {'patch': xb[:n], 'malignant': (torch.rand(n, generator=g) > 0.5).float(), 'malignant_mask': torch.ones(n),
+              'birads_score': torch.rand(n, generator=g), 'birads_mask': torch.ones(n)}
+        xb, tb = xb.to(dev), {k: v.to(dev) for k, v in tb.items()}
+        def step(p):
+            def f():
+                opt.zero_grad(set_to_none=True)
+                with autocast_context(dev, p): loss, _ = model.compute_loss(model(tb), tb)
+                loss.backward(); opt.step()
+            return f
+        def base_step(p):
+            def f():
+                bopt.zero_grad(set_to_none=True)
+                with autocast_context(dev, p):
+                    z = head(base(tb['patch']).mean((2, 3)))[:, 0]
+                    loss = nn.functional.binary_cross_entropy_with_logits(z.float(), tb['malignant'])
+                loss.backward(); bopt.step()
+            return f
+        def infer(p):
+            def f():
+                with torch.no_grad(), autocast_context(dev, p): model({'patch': xb})
+            return f
+        for p in precisions:
+            model.train(); base.train()
+            t = time_device({'train': step(p), 'backbone_train': base_step(p)}, dev, reps, warmup)
+            res[f'train_{P}_{p}_s'], res[f'backbone_train_{P}_{p}_s'] = t['train'], t['backbone_train']
+            res[f'train_ratio_{P}_{p}'] = t['train'] / t['backbone_train']
+            res[f'train_patches_per_s_{P}_{p}'] = n / t['train']
+            model.zero_grad(set_to_none=True); res[f'train_peak_mb_{P}_{p}'] = cuda_peak_mb(step(p), dev)
+            base.zero_grad(set_to_none=True); head.zero_grad(set_to_none=True)
+            res[f'backbone_train_peak_mb_{P}_{p}'] = cuda_peak_mb(base_step(p), dev)
+            model.eval()
+            ti = time_device({'infer': infer(p)}, dev, reps, warmup)['infer']
+            res[f'infer_{P}_{p}_s'], res[f'infer_patches_per_s_{P}_{p}'] = ti, 2 * n / ti
+    model.zero_grad(set_to_none=True); base.zero_grad(set_to_none=True)
+    if verbose: print(bench_malignancy_device_table(res))
+    return res
+
+def bench_malignancy_device_table(res:dict) -> str:
+    "The printout of `bench_malignancy_device`."
+    blocks = []
+    for P in res['sizes']:
+        blocks.append((f"{P}x{P} patches: training step, {res['bs_train']} patches; inference, {res['bs_infer']}",
+                       [('multi-task classifier (two heads, Kendall weighting)', f'train_{P}_{{p}}_s', 's'),
+                        ('backbone alone (GAP, one linear output, BCE)', f'backbone_train_{P}_{{p}}_s', 's'),
+                        ('ratio classifier / backbone (goal <= 1.5)', f'train_ratio_{P}_{{p}}', 'x'),
+                        ('training, patches per second', f'train_patches_per_s_{P}_{{p}}', 'per_s'),
+                        ('peak GPU memory rise of the training step, MB', f'train_peak_mb_{P}_{{p}}', 'mb'),
+                        ('peak GPU memory rise of the backbone alone, MB', f'backbone_train_peak_mb_{P}_{{p}}', 'mb'),
+                        ('inference of a batch (eval, no grad)', f'infer_{P}_{{p}}_s', 's'),
+                        ('inference, patches per second', f'infer_patches_per_s_{P}_{{p}}', 'per_s')]))
+    fused = '; SGD with momentum, fused, in every step' if res['device'] == 'cuda' else '; SGD with momentum in every step'
+    return precision_table(res, f"mammo-nb bench malignancy ({'quick' if res['quick'] else 'full'}; {res['encoder']})", blocks, fused)
+
 # %% ../../../nbs/systems/malignancy/66b_malignancy_system.ipynb #1665de6f
 def _manifest(manifest, root) -> pd.DataFrame:
     "A validated manifest from a path or a table."
@@ -395,7 +477,19 @@ class MalignancySystem(System):
             recs += predict_image(model, p, mine, cfg, figs, 'detector') if len(mine) else []
         return recs
 
-    def bench(self, quick:bool=False) -> dict: return bench_malignancy(quick=quick)
+    def bench(self, quick:bool=False, device:str='auto') -> dict:
+        "The CPU table (`bench_malignancy`), and on CUDA `bench_malignancy_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
+        res = {}
+        for d in bench_devices(device):
+            res[d] = bench_malignancy(quick=quick) if d == 'cpu' else bench_malignancy_device('cuda', quick=quick)
+        return res
+    def register(self) -> 'MalignancySystem':
+        "The generic registration, and the benchmark with its `--device` flag."
+        super().register()
+        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
+                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
+        return self
 
     def demo(self, ctx:DemoContext) -> DemoResult:
         "Train the classifier briefly on a phantom of its own, evaluate it on the test split, draw one test image."

@@ -16,7 +16,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastai.optimizer import Adam
 
-from ...core import MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, resolve_data_path, time_interleaved
+from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, resolve_data_path,
+                           time_interleaved, bench_devices, bench_device, autocast_dtype, autocast_context, time_device, cuda_peak_mb,
+                           device_bench_info, precision_table, BENCHMARKS)
 from ...data.dicom import read_mammogram
 from ...data.preprocess import preprocess
 from ...data.gaze import gaze_to_original
@@ -30,7 +32,8 @@ from .train import (MammoNetConfig, build_mammonet, mammonet_dls, malignancy_met
 
 # %% auto #0
 __all__ = ['BENCH_VARIANTS', 'read_breasts', 'breast_batch', 'cam_on_original', 'save_overlay', 'predict_breasts',
-           'predict_manifest', 'bench_mammonet', 'MammoNetSystem']
+           'predict_manifest', 'bench_mammonet', 'bench_mammonet_device', 'bench_mammonet_device_table',
+           'MammoNetSystem']
 
 # %% ../../../nbs/systems/mammonet/64b_mammonet_system.ipynb #bc10b391
 def read_breasts(inputs:list, # DICOM (or PNG/TIFF) files and/or exam folders
@@ -250,6 +253,79 @@ def bench_mammonet(quick:bool=False, # small sizes and few repetitions (well und
         print(f"peak memory rise, one breast at {res['sizes'][-1]}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
     return res
 
+# %% ../../../nbs/systems/mammonet/64b_mammonet_system.ipynb #bdf9973b
+_VARIANT_NAMES = {'full': 'Mammo-Net (full: attention, CAM, pyramid, BFL)', 'cross_view_ra': 'cross-view + RA (no BFL)',
+                  'cross_view': 'cross-view attention only', 'two_branch': 'two plain branches (reference)'}
+
+def bench_mammonet_device(device:str='cuda', # 'cuda', or 'cpu' (the same code path, e.g. to check it)
+                          quick:bool=False, # a smaller batch, one inference size, few repetitions (seconds on a GPU)
+                          size:tuple|None=None, # training-step frame size (default 512x416; quick 256x208)
+                          sizes:tuple|None=None, # inference sizes (default 512x416 and 1024x832; quick 512x416)
+                          bs:int|None=None, # breasts per training batch (default 8; quick 4)
+                          reps:int|None=None, # timed repetitions (default 10; quick 3)
+                          warmup:int=2, # untimed calls of each first
+                          precisions:tuple=('fp32', 'bf16'), # autocast precisions to time
+                          model_kwargs:dict|None=None, # `MammoNet` arguments (default: the paper's ResNet-18 model)
+                          verbose:bool=True) -> dict:
+    "Mammo-Net's training step against two plain branches, and inference per breast, on one device per precision (CUDA: CUDA events)."
+    dev = bench_device(device)
+    for p in precisions: autocast_dtype(dev, p)                                # validates the names
+    size = tuple(size or ((256, 208) if quick else (512, 416)))
+    sizes = [tuple(s) for s in (sizes or (((512, 416),) if quick else ((512, 416), (1024, 832))))]
+    bs, reps = bs or (4 if quick else 8), reps or (3 if quick else 10)
+    on = lambda b: {k: v.to(dev) for k, v in b.items()}
+    seed_everything(0)
+    models = {v: mammonet_variant(v, **dict(model_kwargs or {})).to(dev).train() for v in BENCH_VARIANTS}
+    b = on(_bench_batch(bs, size))
+    res = dict(device_bench_info(dev, reps, warmup, precisions), quick=quick, size=f'{size[0]}x{size[1]}', bs=bs,
+               sizes=[f'{s[0]}x{s[1]}' for s in sizes], encoder=(model_kwargs or {}).get('encoder', 'resnet18'))
+    def step(m, p):
+        opt = torch.optim.Adam(m.parameters(), 1e-4, fused=dev.type == 'cuda')
+        def f():
+            opt.zero_grad(set_to_none=True)
+            with autocast_context(dev, p): loss = m.compute_loss(m(b), b)[0]
+            loss.backward(); opt.step()
+        return f
+    for p in precisions:
+        fns = {v: step(m, p) for v, m in models.items()}
+        t = time_device(fns, dev, reps, warmup)
+        res.update({f'train_{k}_{p}_s': v for k, v in t.items()})
+        for k in ('full', 'cross_view_ra', 'cross_view'): res[f"train_ratio{'' if k == 'full' else '_' + k}_{p}"] = t[k] / t['two_branch']
+        for k in ('full', 'two_branch'):
+            models[k].zero_grad(set_to_none=True); res[f'train_peak_mb_{k}_{p}'] = cuda_peak_mb(fns[k], dev)
+    for m in models.values(): m.zero_grad(set_to_none=True)
+    full, plain = models['full'].eval(), models['two_branch'].eval()
+    def fwd(m, one, p):
+        def f():
+            with torch.no_grad(), autocast_context(dev, p): m(one)
+        return f
+    for s in sizes:
+        one, k = on(_bench_batch(1, s)), f'{s[0]}x{s[1]}'
+        for p in precisions:
+            t = time_device({'full': fwd(full, one, p), 'two_branch': fwd(plain, one, p)}, dev, reps, warmup)
+            res[f'infer_full_{k}_{p}_s'], res[f'infer_two_branch_{k}_{p}_s'] = t['full'], t['two_branch']
+            res[f'infer_ratio_{k}_{p}'] = t['full'] / t['two_branch']
+            res[f'infer_peak_mb_{k}_{p}'] = cuda_peak_mb(fwd(full, one, p), dev)
+    if verbose: print(bench_mammonet_device_table(res))
+    return res
+
+def bench_mammonet_device_table(res:dict) -> str:
+    "The printout of `bench_mammonet_device`."
+    blocks = [(f"training step, {res['bs']} breasts ({2 * res['bs']} images) at {res['size']}",
+               [(_VARIANT_NAMES[k], f'train_{k}_{{p}}_s', 's') for k in BENCH_VARIANTS] +
+               [('ratio full / two branches (goal <= 1.30)', 'train_ratio_{p}', 'x'),
+                ('ratio attention only / two branches', 'train_ratio_cross_view_{p}', 'x'),
+                ('ratio attention + RA / two branches', 'train_ratio_cross_view_ra_{p}', 'x'),
+                ('peak GPU memory rise of the full step, MB', 'train_peak_mb_full_{p}', 'mb'),
+                ('peak GPU memory rise of the two branches, MB', 'train_peak_mb_two_branch_{p}', 'mb')])]
+    for k in res['sizes']:
+        blocks.append((f"inference per breast (eval, no grad, CAMs included) at {k}",
+                       [('Mammo-Net (full)', f'infer_full_{k}_{{p}}_s', 's'), ('two plain branches', f'infer_two_branch_{k}_{{p}}_s', 's'),
+                        ('ratio full / two branches', f'infer_ratio_{k}_{{p}}', 'x'),
+                        ('peak GPU memory rise, MB', f'infer_peak_mb_{k}_{{p}}', 'mb')]))
+    fused = '; Adam fused in every step' if res['device'] == 'cuda' else ''
+    return precision_table(res, f"mammo-nb bench mammonet ({'quick' if res['quick'] else 'full'}; {res['encoder']} branches)", blocks, fused)
+
 # %% ../../../nbs/systems/mammonet/64b_mammonet_system.ipynb #62b489b0
 class MammoNetSystem(System):
     "Mammo-Net: gaze-supervised two-view classification (see `64a_mammonet_train` for the configuration and the evaluation)."
@@ -311,7 +387,19 @@ class MammoNetSystem(System):
         if split is not None: raise MammoInputError("--split goes with a manifest CSV, not with image files")
         return predict_breasts(model, list(inputs), size, out, figures=not no_figures)
 
-    def bench(self, quick:bool=False) -> dict: return bench_mammonet(quick=quick)
+    def bench(self, quick:bool=False, device:str='auto') -> dict:
+        "The CPU table (`bench_mammonet`), and on CUDA `bench_mammonet_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
+        res = {}
+        for d in bench_devices(device):
+            res[d] = bench_mammonet(quick=quick) if d == 'cpu' else bench_mammonet_device('cuda', quick=quick)
+        return res
+    def register(self) -> 'MammoNetSystem':
+        "The generic registration, and the benchmark with its `--device` flag."
+        super().register()
+        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
+                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
+        return self
 
     def demo(self, ctx:DemoContext) -> DemoResult:
         "Train the full Mammo-Net briefly on a small phantom, evaluate it on the test split, draw its CAMs."

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, time_call,
-                           time_interleaved, bench_devices, quiet_fd2, BENCHMARKS)
+                           time_interleaved, bench_devices, quiet_fd2, time_device, cuda_peak_mb, BENCHMARKS)
 from ...data.dicom import read_mammogram
 from ...data.preprocess import preprocess
 from ...data.cache import Cache, build_cache
@@ -420,7 +420,7 @@ def bench_momminet(quick:bool=False, # tiny CPU models at small sizes, one repet
                    exam_size:tuple|None=None, # exam inference size (default `PAPER_FRAME`; quick 256x208)
                    train_size:tuple|None=None, # training-step size (default 256x208; quick 128x104)
                    bs:int|None=None, # training batch (default 2; quick 2)
-                   reps:int|None=None, # timed repetitions (default 2; quick 1)
+                   reps:int|None=None, # timed repetitions (default 2; quick 1; CUDA: at least 3)
                    threads:int|None=1, # torch threads while timing (None: leave as is)
                    config:dict|None=None, # `MommiNetConfig` settings of the models (default: the system's defaults; quick: tiny)
                    device:str='auto', # 'auto' (the CPU, and CUDA when present), 'cpu' or 'cuda'
@@ -453,20 +453,28 @@ def bench_momminet(quick:bool=False, # tiny CPU models at small sizes, one repet
             'rois_per_image', 'detections_per_img', 'bi_hrnet', 'concat_stage', 'fusion_width', 'box_rule')})
         seg = lambda x: head(trunk(HRNetTrunk.pad(x)), HRNetTrunk.pad(x).shape[-2:])
         with torch.no_grad():
-            for s in sizes:
-                c, m, bb, trunk, head = models(s)
-                b1 = _bench_batch(1, s)
-                x = b1['main_image']
-                def run_stage(st):
-                    def f():
-                        m.set_stage(st); m.eval(); return m(b1)
-                    return f
-                t = time_interleaved({'ipsidualnet': run_stage('ipsi'), 'ipsi_backbone': lambda: bb(HRNetTrunk.pad(x)),
-                                  'bidualnet': run_stage('bi'), 'hrnet_seg': lambda: seg(x), 'momminet': run_stage('fusion')}, reps)
-                k = f'{s[0]}x{s[1]}'
-                for name, (w, cpu) in t.items(): res[f'infer_{name}_s_{k}'], res[f'infer_{name}_cpu_s_{k}'] = w, cpu
-                m.set_stage('fusion'); m.eval()
-                if s == sizes[-1]: res['peak_mb_momminet_per_image'] = peak_mb(lambda: m(b1))
+            for dev in devs:      # per image on every device asked for: the CPU by wall and CPU time, CUDA by CUDA events
+                for s in sizes:
+                    c, m, bb, trunk, head = models(s)
+                    for mod in (m, bb, trunk, head): mod.to(dev)
+                    b1 = _on(_bench_batch(1, s), dev)
+                    x = b1['main_image']
+                    def run_stage(st):
+                        def f():
+                            m.set_stage(st); m.eval(); return m(b1)
+                        return f
+                    fns = {'ipsidualnet': run_stage('ipsi'), 'ipsi_backbone': lambda: bb(HRNetTrunk.pad(x)),
+                           'bidualnet': run_stage('bi'), 'hrnet_seg': lambda: seg(x), 'momminet': run_stage('fusion')}
+                    k = f'{s[0]}x{s[1]}'
+                    if dev == 'cpu':
+                        t = time_interleaved(fns, reps)
+                        for name, (w, cpu) in t.items(): res[f'infer_{name}_s_{k}'], res[f'infer_{name}_cpu_s_{k}'] = w, cpu
+                    else:
+                        for name, w in time_device(fns, dev, max(reps, 3)).items(): res[f'infer_{name}_s_{k}_{dev}'] = w
+                    m.set_stage('fusion'); m.eval()
+                    if s == sizes[-1] and dev == 'cpu': res['peak_mb_momminet_per_image'] = peak_mb(lambda: m(b1))
+                    elif s == sizes[-1]: res[f'peak_mb_momminet_per_image_{dev}'] = cuda_peak_mb(lambda: m(b1), dev)
+                    for mod in (m, bb, trunk, head): mod.to('cpu')
         c, m, *_ = models(es)
         m.set_stage('fusion')
         for dev in devs:    # one exam: on the CPU one item at a time, no warm-up at large sizes (minutes); on CUDA all four at once
@@ -503,7 +511,7 @@ def bench_momminet(quick:bool=False, # tiny CPU models at small sizes, one repet
     finally: torch.set_num_threads(old)
     if training in ('auto', None): training = not quick
     if training in (True, 'yes'):
-        res['training'] = bench_training(threads=threads, verbose=False)
+        res['training'] = bench_training(threads=threads, device=devs[-1], verbose=False)   # on CUDA when asked for or present
     if verbose: print(bench_report(res))
     return res
 
@@ -513,17 +521,29 @@ def bench_report(res:dict) -> str:
          f"BiDualNet-v2 {res['bi_hrnet']}; torch threads {res['threads']}, load average {res['load_average']}; devices "
          f"{', '.join(res['devices'])}{' (' + res['cuda'] + ')' if res.get('cuda') else ''}); CPU = seconds of this process's CPU, wall = elapsed",
          f"model settings: {res['settings']}"]
-    L.append("inference per image (eval, no grad; each block reads the views it needs; CPU):            " + ''.join(f"{k:>22}" for k in res['sizes']))
-    for name, what in (('ipsidualnet', 'IpsiDualNet-v2 (main + ipsilateral)'), ('ipsi_backbone', '  its backbone + FPN, one image'),
-                       ('bidualnet', 'BiDualNet-v2 (main + registered contralateral)'), ('hrnet_seg', '  its HRNet + seg. head, one image'),
-                       ('momminet', 'MommiNet-v2 (both branches + fusion)')):
-        L.append(f"  {what:<78}" + ''.join(f"{res[f'infer_{name}_s_{k}']:>10.3f} s ({res[f'infer_{name}_cpu_s_{k}']:.3f} CPU)" for k in res['sizes']))
+    blocks = (('ipsidualnet', 'IpsiDualNet-v2 (main + ipsilateral)'), ('ipsi_backbone', '  its backbone + FPN, one image'),
+              ('bidualnet', 'BiDualNet-v2 (main + registered contralateral)'), ('hrnet_seg', '  its HRNet + seg. head, one image'),
+              ('momminet', 'MommiNet-v2 (both branches + fusion)'))
     k = res['sizes'][-1]
-    L.append(f"  ratios at {k} (CPU): IpsiDualNet-v2 / backbone {res[f'infer_ipsidualnet_cpu_s_{k}'] / res[f'infer_ipsi_backbone_cpu_s_{k}']:.2f}, "
-             f"BiDualNet-v2 / HRNet {res[f'infer_bidualnet_cpu_s_{k}'] / res[f'infer_hrnet_seg_cpu_s_{k}']:.2f}, "
-             f"MommiNet-v2 / IpsiDualNet-v2 backbone {res[f'infer_momminet_cpu_s_{k}'] / res[f'infer_ipsi_backbone_cpu_s_{k}']:.2f}")
-    pk = res.get('peak_mb_momminet_per_image')
-    L.append(f"  peak memory rise, MommiNet-v2 on one image at {k}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
+    if 'cpu' in res['devices']:
+        L.append("inference per image (eval, no grad; each block reads the views it needs; CPU):            " + ''.join(f"{k:>22}" for k in res['sizes']))
+        for name, what in blocks:
+            L.append(f"  {what:<78}" + ''.join(f"{res[f'infer_{name}_s_{k}']:>10.3f} s ({res[f'infer_{name}_cpu_s_{k}']:.3f} CPU)" for k in res['sizes']))
+        L.append(f"  ratios at {k} (CPU): IpsiDualNet-v2 / backbone {res[f'infer_ipsidualnet_cpu_s_{k}'] / res[f'infer_ipsi_backbone_cpu_s_{k}']:.2f}, "
+                 f"BiDualNet-v2 / HRNet {res[f'infer_bidualnet_cpu_s_{k}'] / res[f'infer_hrnet_seg_cpu_s_{k}']:.2f}, "
+                 f"MommiNet-v2 / IpsiDualNet-v2 backbone {res[f'infer_momminet_cpu_s_{k}'] / res[f'infer_ipsi_backbone_cpu_s_{k}']:.2f}")
+        pk = res.get('peak_mb_momminet_per_image')
+        L.append(f"  peak memory rise, MommiNet-v2 on one image at {k}: {'n/a' if pk is None else f'{pk:.0f} MB'}")
+    if 'cuda' in res['devices']:
+        L.append("inference per image (eval, no grad; each block reads the views it needs; CUDA, CUDA events, fp32):  "
+                 + ''.join(f"{k:>14}" for k in res['sizes']))
+        for name, what in blocks:
+            L.append(f"  {what:<78}" + ''.join(f"{1000 * res[f'infer_{name}_s_{k}_cuda']:>11.2f} ms" for k in res['sizes']))
+        r = lambda n: res[f'infer_{n}_s_{k}_cuda']
+        L.append(f"  ratios at {k} (CUDA): IpsiDualNet-v2 / backbone {r('ipsidualnet') / r('ipsi_backbone'):.2f}, "
+                 f"BiDualNet-v2 / HRNet {r('bidualnet') / r('hrnet_seg'):.2f}, MommiNet-v2 / IpsiDualNet-v2 backbone {r('momminet') / r('ipsi_backbone'):.2f}")
+        pk = res.get('peak_mb_momminet_per_image_cuda')
+        L.append(f"  peak GPU memory rise, MommiNet-v2 on one image at {k}: {'n/a' if pk is None else f'{pk:.0f} MB'} allocated")
     L.append(f"inference per exam (four views, each the main view once) at {res['exam_size']}:")
     for dev in res['devices']:
         pk = res.get(f'exam_peak_mb_{dev}')
