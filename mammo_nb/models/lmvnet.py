@@ -116,7 +116,7 @@ class LongitudinalFeatureProcessor(nn.Module):
         cin = 3 * C if use_prior else C
         self.proj = nn.Sequential(nn.Conv2d(cin, dim, 1), _ChannelNorm(dim), nn.GELU())
         self.train_registration = False
-        self.stack_calls = True        # one encoder / registration call for several image sets where that gives the same outputs
+        self.stack_calls = None        # one encoder / registration call for several image sets where that gives the same outputs: None = on CUDA only
 
     def _register(self, current:Tensor, prior:Tensor, images:bool) -> dict:
         if self.train_registration: return self.registration.register(current, prior, images=images)
@@ -166,10 +166,11 @@ class LongitudinalFeatureProcessor(nn.Module):
             for k in ('cur', 'pair', 'nan_gaps'):
                 if k in P[v]: P[v]['n_' + k] = int(counts.pop(0))
         # only real images reach the encoder (and its BatchNorm) and the registration network: missing ones are skipped
+        stack = self.stack_calls if self.stack_calls is not None else P[names[0]]['dev'].type == 'cuda'   # (on a CPU: fewer launches buy nothing, the memory grows)
         jobs = [(v, 'current', 'cur') for v in names] + ([(v, 'prior', 'pair') for v in names] if self.use_prior else [])
         live = [j for j in jobs if P[j[0]]['n_' + j[2]]]
         sel = lambda v, img, m: P[v][img] if P[v]['n_' + m] == P[v]['B'] else P[v][img][P[v][m]]
-        same = self.stack_calls and _batch_free(self.encoder) and len({tuple(P[v][img].shape[1:]) for v, img, _ in live}) == 1
+        same = stack and _batch_free(self.encoder) and len({tuple(P[v][img].shape[1:]) for v, img, _ in live}) == 1
         feats = dict(zip(live, _stacked_call(self.encoder, [(sel(*j),) for j in live], same)))
         F_ = {}
         for j in jobs:
@@ -185,7 +186,7 @@ class LongitudinalFeatureProcessor(nn.Module):
         reg = {}
         if self.use_registration:
             rv = [v for v in names if P[v]['n_pair']]
-            same = self.stack_calls and _batch_free(self.registration) and len({tuple(P[v]['current'].shape[1:]) for v in rv}) == 1
+            same = stack and _batch_free(self.registration) and len({tuple(P[v]['current'].shape[1:]) for v in rv}) == 1
             got = _stacked_call(lambda c, p: self._register(c, p, extras), [(sel(v, 'current', 'pair'), sel(v, 'prior', 'pair')) for v in rv], same)
             for v, r in zip(rv, got): reg[v] = _scatter_dict(r, P[v]['pair'], P[v]['B'], P[v]['n_pair'])
             for v in names:
