@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 import mammo_nb
-from ..core import (MammoInputError, SYSTEMS, MODELS, BENCHMARKS, DEMO_STEPS, COMMANDS, Command, arg, DemoContext, DemoResult,
+from ..core import (MammoInputError, SYSTEMS, MODELS, BENCHMARKS, bench_devices, DEMO_STEPS, COMMANDS, Command, arg, DemoContext, DemoResult,
                            runs_dir, write_json, environment_info, seed_everything, get_device, autocast_dtype)
 from ..data.dicom import MammoWarning, read_overrides, _check_choice
 from ..data.cache import file_sha256
@@ -671,8 +671,12 @@ class System:
     def predict_inputs(self, run:Run, inputs:list, out:Path, device=None, **opts) -> list[dict]:
         "One JSON-ready record per prediction; figures written into `out`."
         raise NotImplementedError
-    def bench(self, quick:bool=False) -> dict:
-        "Figures of the system's benchmark (printed by `mammo-nb bench NAME`)."
+    def bench(self, quick:bool=False, device:str='auto') -> dict:
+        "Figures of the system's benchmark (printed by `mammo-nb bench NAME`): by default `{device: bench_on(device)}` for the CPU, and CUDA where present ('auto')."
+        if type(self).bench_on is System.bench_on: raise NotImplementedError
+        return {d: self.bench_on(d, quick=quick) for d in bench_devices(device)}
+    def bench_on(self, device:str, quick:bool=False) -> dict:
+        "The benchmark on one device, 'cpu' or 'cuda' (a system whose benchmark needs more flags overrides `bench` and `register` instead)."
         raise NotImplementedError
     def demo(self, ctx:DemoContext) -> DemoResult:
         "The system's step of `mammo-nb demo`."
@@ -897,7 +901,11 @@ class System:
         "Register the system, its commands (`train`/`evaluate`/`predict NAME`), benchmark and demo step (once, in the system's last notebook)."
         SYSTEMS.register(self.name, self, title=self.title)
         for c in system_commands(self): COMMANDS.register(c.name, c)
-        if type(self).bench is not System.bench: BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings")
+        if type(self).bench_on is not System.bench_on:
+            BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
+                                args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                                          help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
+        elif type(self).bench is not System.bench: BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings")
         if type(self).demo is not System.demo:
             DEMO_STEPS.register(self.name, self.demo, order=getattr(self, 'demo_order', 50), title=self.title)
         return self

@@ -507,19 +507,9 @@ class CGANSystem(System):
         masks = [mask] if isinstance(mask, (str, os.PathLike)) else list(mask or [])
         return predict_mlos(run, inputs, masks, out, device=device, laterality=laterality, figures=not no_figures)
 
-    def bench(self, quick:bool=False, device:str='auto') -> dict:
-        "The CPU figures (`bench_cgan`), and on CUDA `bench_cgan_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
-        res = {}
-        for d in bench_devices(device):
-            res[d] = bench_cgan(quick=quick) if d == 'cpu' else bench_cgan_device('cuda', quick=quick)
-        return res
-    def register(self) -> 'CGANSystem':
-        "The generic registration, and the benchmark with its `--device` flag."
-        super().register()
-        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
-                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
-                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
-        return self
+    def bench_on(self, device:str, quick:bool=False) -> dict:
+        "The CPU table (`bench_cgan`), or on CUDA `bench_cgan_device` (fp32 and bf16)."
+        return bench_cgan(quick=quick) if device == 'cpu' else bench_cgan_device('cuda', quick=quick)
 
     def demo(self, ctx:DemoContext) -> DemoResult:
         "Train the cGAN briefly on its own small lesion-rich phantom, evaluate it against the baselines, draw the grid."

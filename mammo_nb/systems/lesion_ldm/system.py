@@ -293,19 +293,9 @@ class LesionLDMSystem(System):
         return predict_lesions(run, inputs, mask, out, attrs, seed, steps, guidance, classifier_scale, laterality, device or 'cpu',
                                figures=not no_figures)
 
-    def bench(self, quick:bool=False, device:str='auto') -> dict:
-        "The CPU table (`bench_lesion_ldm`), and on CUDA `bench_lesion_ldm_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
-        res = {}
-        for d in bench_devices(device):
-            res[d] = bench_lesion_ldm(quick=quick) if d == 'cpu' else bench_lesion_ldm_device('cuda', quick=quick)
-        return res
-    def register(self) -> 'LesionLDMSystem':
-        "The generic registration, and the benchmark with its `--device` flag."
-        super().register()
-        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
-                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
-                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
-        return self
+    def bench_on(self, device:str, quick:bool=False) -> dict:
+        "The CPU table (`bench_lesion_ldm`), or on CUDA `bench_lesion_ldm_device` (fp32 and bf16)."
+        return bench_lesion_ldm(quick=quick) if device == 'cpu' else bench_lesion_ldm_device('cuda', quick=quick)
     def demo(self, ctx:DemoContext) -> DemoResult: return demo_lesion_ldm(self, ctx)
 
 # %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #439d1b5c

@@ -477,19 +477,9 @@ class MalignancySystem(System):
             recs += predict_image(model, p, mine, cfg, figs, 'detector') if len(mine) else []
         return recs
 
-    def bench(self, quick:bool=False, device:str='auto') -> dict:
-        "The CPU table (`bench_malignancy`), and on CUDA `bench_malignancy_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
-        res = {}
-        for d in bench_devices(device):
-            res[d] = bench_malignancy(quick=quick) if d == 'cpu' else bench_malignancy_device('cuda', quick=quick)
-        return res
-    def register(self) -> 'MalignancySystem':
-        "The generic registration, and the benchmark with its `--device` flag."
-        super().register()
-        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
-                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
-                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
-        return self
+    def bench_on(self, device:str, quick:bool=False) -> dict:
+        "The CPU table (`bench_malignancy`), or on CUDA `bench_malignancy_device` (fp32 and bf16)."
+        return bench_malignancy(quick=quick) if device == 'cpu' else bench_malignancy_device('cuda', quick=quick)
 
     def demo(self, ctx:DemoContext) -> DemoResult:
         "Train the classifier briefly on a phantom of its own, evaluate it on the test split, draw one test image."

@@ -387,19 +387,9 @@ class MammoNetSystem(System):
         if split is not None: raise MammoInputError("--split goes with a manifest CSV, not with image files")
         return predict_breasts(model, list(inputs), size, out, figures=not no_figures)
 
-    def bench(self, quick:bool=False, device:str='auto') -> dict:
-        "The CPU table (`bench_mammonet`), and on CUDA `bench_mammonet_device` (fp32 and bf16); `device` 'auto' runs both where CUDA is present."
-        res = {}
-        for d in bench_devices(device):
-            res[d] = bench_mammonet(quick=quick) if d == 'cpu' else bench_mammonet_device('cuda', quick=quick)
-        return res
-    def register(self) -> 'MammoNetSystem':
-        "The generic registration, and the benchmark with its `--device` flag."
-        super().register()
-        BENCHMARKS.register(self.name, self.bench, help=f"{self.title}: timings",
-                            args=[arg('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
-                                      help='the CPU, and CUDA (fp32 and bf16, CUDA events) when present (auto), or one')])
-        return self
+    def bench_on(self, device:str, quick:bool=False) -> dict:
+        "The CPU table (`bench_mammonet`), or on CUDA `bench_mammonet_device` (fp32 and bf16)."
+        return bench_mammonet(quick=quick) if device == 'cpu' else bench_mammonet_device('cuda', quick=quick)
 
     def demo(self, ctx:DemoContext) -> DemoResult:
         "Train the full Mammo-Net briefly on a small phantom, evaluate it on the test split, draw its CAMs."
