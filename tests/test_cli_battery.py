@@ -111,6 +111,10 @@ def multipage_tiff(w, t):
 @case
 def tiny_png(w, t): t.mkdir(parents=True); Image.fromarray(np.full((4, 4), 9, np.uint8)).save(t/'LCC.png'); return _predict(w, t, t/'LCC.png'), ['LCC.png: image too small']
 @case
+def thumbnail_dicom(w, t):
+    "A 96 x 72 DICOM whose pixel spacing (0.2 mm) says it covers 19 x 14 mm: a thumbnail or a crop, not a mammogram."
+    return _predict(w, t, _dcm(t, 'thumb.dcm', PixelSpacing=[0.2, 0.2])), ['thumb.dcm: image too small to be a mammogram', 'cover 19 x 14 mm']
+@case
 def input_not_found(w, t): return _predict(w, t, t/'nope.dcm'), ['nope.dcm: not a file or a folder']
 @case
 def empty_folder(w, t): (t/'exam').mkdir(parents=True); return _predict(w, t, t/'exam'), ['exam: no image files in the folder']

@@ -339,3 +339,11 @@ def test_12bit_png_in_16bit_container_warns_and_bits_fix_it(d):
     assert abs(float(m.image.max()) - S12.max() / 4095) < 1e-4 and 'warnings' not in m.meta
     fails(d/'L_CC.png', 'bits_stored must be a whole number in 1..16', bits_stored=20)
     fails(d/'L_CC.png', 'bits_stored=10 is too small', bits_stored=10)
+
+
+@pytest.mark.parametrize('spacing,ok', [(0.1, False), (0.5, False), (0.7, True), (1.0, True)])
+def test_physical_size(d, spacing, ok):
+    "A 96 x 72 image whose pixel spacing says it covers under 50 mm on a side is no mammogram (a crop or a thumbnail)."
+    p = good(d, PixelSpacing=[spacing, spacing])
+    if ok: assert read_mammogram(p).image.shape[-2:] == (96, 72)
+    else: fails(p, 'too small to be a mammogram', f'{spacing:g} x {spacing:g} mm (PixelSpacing)', 'cover')

@@ -27,9 +27,9 @@ from PIL import Image
 from ..core import MammoInputError
 
 # %% auto #0
-__all__ = ['Flip', 'Crop', 'Scale', 'Pad', 'Geometry', 'intensity_lut', 'apply_intensity_policy', 'words_lat_view',
-           'infer_laterality_view', 'segment_breast', 'orientation_from_header', 'chest_wall_side', 'salted_hash',
-           'safe_meta', 'Mammogram', 'dicom_decoder', 'MammoWarning', 'read_overrides', 'read_mammogram']
+__all__ = ['MIN_EXTENT_MM', 'Flip', 'Crop', 'Scale', 'Pad', 'Geometry', 'intensity_lut', 'apply_intensity_policy',
+           'words_lat_view', 'infer_laterality_view', 'segment_breast', 'orientation_from_header', 'chest_wall_side',
+           'salted_hash', 'safe_meta', 'Mammogram', 'dicom_decoder', 'MammoWarning', 'read_overrides', 'read_mammogram']
 
 # %% ../../nbs/data/10_dicom.ipynb #5cdf9b7f
 def _hw(size) -> tuple[int, int]:
@@ -1004,6 +1004,7 @@ def _load_raster(path:Path, kind:str) -> tuple[np.ndarray, int, str]:
 
 # %% ../../nbs/data/10_dicom.ipynb #bbb6c08a
 _ORIENT_SIDE = 256 # long side (px) of the image used for the orientation decision
+MIN_EXTENT_MM = 50.0 # the shortest side (mm) a mammogram with a known pixel spacing may cover: detectors are at least 18 x 24 cm
 
 _LUT_BAND = 128 # rows per gather: the 64-bit indices `np.take` makes of one band stay in the CPU cache
 
@@ -1154,6 +1155,11 @@ def _read(p:Path, path, laterality=None, view=None, bits_stored=None, any_modali
     lv = infer_laterality_view(ds, p, laterality, view)
     H, W = arr.shape
     if H < 16 or W < 16: raise MammoInputError(f"image too small to be a mammogram ({H}x{W} pixels)", path)
+    sp = meta.get('pixel_spacing')
+    if sp and len(sp) == 2 and all(math.isfinite(x) and x > 0 for x in sp) and min(H * sp[0], W * sp[1]) < MIN_EXTENT_MM:
+        raise MammoInputError(f"image too small to be a mammogram: {H}x{W} pixels at {sp[0]:g} x {sp[1]:g} mm ({meta.get('pixel_spacing_source', 'pixel spacing')}) "
+                              f"cover {H * sp[0]:.0f} x {W * sp[1]:.0f} mm; a mammography detector is at least 18 x 24 cm, so under {MIN_EXTENT_MM:g} mm "
+                              "on a side is a crop, a thumbnail or a wrong pixel spacing", path)
     stride = max(1, int(math.ceil(max(H, W) / _ORIENT_SIDE)))
     side, conf = chest_wall_side(lut[idx[::stride, ::stride]])
     if side is None:
