@@ -58,6 +58,7 @@ def test_evaluate_prints_summary_and_writes_tables(run):
     rc, out, err = cli('evaluate', 'lmvnet', '--run', run['dir']/'run', '--split', 'test', '--n-boot', 30)
     assert rc == 0, err[-2000:]
     assert 'c_index' in out and 'auc_1y' in out and 'written to' in out
+    assert 'subgroups (auc_' in out and 'subgroup cell(s) too small to say anything' in out   # density, vendor, finding, prior
     ev = run['dir']/'run'/'evaluation'/'test'
     assert {'metrics.csv', 'subgroups.csv', 'calibration.csv', 'predictions.csv', 'metrics.json', 'calibration.png'} <= {p.name for p in ev.iterdir()}
     cal = json.loads((run['dir']/'run'/'calibration.json').read_text())

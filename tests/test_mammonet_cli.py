@@ -59,11 +59,37 @@ def test_evaluate_prints_summary_and_writes_tables(run):
     assert rc == 0, err[-2000:]
     assert 'auc' in out and 'accuracy' in out and 'pg_lesion' in out and 'corr_gaze' in out and 'written to' in out
     ev = run['dir']/'run'/'evaluation'/'test'
-    assert {'metrics.csv', 'agreement.csv', 'predictions.csv', 'metrics.json', 'roc.png'} <= {p.name for p in ev.iterdir()}
+    assert {'metrics.csv', 'agreement.csv', 'predictions.csv', 'metrics.json', 'roc.png', 'subgroups.csv'} <= {p.name for p in ev.iterdir()}
     s = json.loads((ev/'metrics.json').read_text())
     assert s['variant'] == 'full' and s['n_breasts'] > 0 and 0 <= s['auc'] <= 1 and len(s['auc_ci']) == 2
     pred = pd.read_csv(ev/'predictions.csv')
     assert len(pred) == s['n_breasts'] + s['n_unscored'] and pred['prob'].between(0, 1).all()
+    assert 'subgroups (auc with its 95% CI over patients' in out and 'warning: ' in out
+
+
+def test_evaluate_prints_subgroups_and_names_the_small_cells(run):
+    """The printout shows the subgroup table (density, vendor, finding type) and a warning naming the cells too small to say
+    anything; a manifest without a vendor column gives one 'not recorded' vendor row instead of failing."""
+    pd.read_csv(run['man']).drop(columns=['vendor']).to_csv(run['dir']/'novendor.csv', index=False)
+    out_dir = run['dir']/'ev-novendor'
+    rc, out, err = cli('evaluate', 'mammonet', '--run', run['dir']/'run', '--manifest', run['dir']/'novendor.csv', *run['data'],
+                       '--split', 'test', '--n-boot', 20, '--out', out_dir)
+    assert rc == 0, err[-2000:]
+    lines = out.splitlines()
+    head = lines.index(next(l for l in lines if l.startswith('subgroups (auc with its 95% CI over patients')))
+    assert lines[head + 1].split() == ['subgroup', 'level', 'auc', 'patients', 'items'], lines[head + 1]
+    table = [l.split() for l in lines[head + 2:] if l.startswith('  ')]
+    names = [r[0] for r in table]
+    assert names[0] == 'overall' and {'density', 'vendor', 'finding'} <= set(names), out
+    assert [r[:3] for r in table if r[0] == 'vendor'] == [['vendor', 'not', 'recorded']], out
+    t = pd.read_csv(out_dir/'subgroups.csv')
+    s = json.loads((out_dir/'metrics.json').read_text())
+    assert set(t[t.subgroup == 'vendor'].level) == {'not recorded'} and int(t[t.subgroup == 'vendor'].n_patients.iloc[0]) == s['n_patients']
+    small = t[(t.subgroup == 'density') & t.too_small]                  # a test split of a few women: every density cell is too small
+    assert len(small) and small.estimate.isna().all() and small.note.str.startswith('too small: ').all()
+    warning = next(l for l in lines if l.startswith('warning: ') and 'subgroup cell(s) too small to say anything' in l)
+    assert f"density={small.level.iloc[0]}: {int(small.n_patients.iloc[0])} patient" in warning, warning
+    assert s['subgroup_warning'] == warning[len('warning: '):] and len(s['small_subgroups']) >= 3
 
 
 def test_predict_on_exam_folder_through_console_script(run):

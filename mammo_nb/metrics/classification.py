@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 from ..core import MammoInputError
 from .stats import _as_np, _auc, _scores, CI, bootstrap_ci, paired_diff_ci, seed_averaged_diff, format_ci
+from .subgroups import subgroup_report, MIN_PATIENTS, MIN_CLASS
 
 # %% auto #0
-__all__ = ['auc', 'auc_ci', 'paired_seeds', 'accuracy', 'sensitivity', 'specificity', 'classification_report']
+__all__ = ['auc', 'auc_ci', 'paired_seeds', 'accuracy', 'sensitivity', 'specificity', 'classification_report',
+           'classification_subgroups']
 
 # %% ../../nbs/metrics/43_metrics_classification.ipynb #a2a8d982
 def _labels(y, name:str='y') -> np.ndarray:
@@ -95,3 +97,22 @@ def classification_report(y, # [n] binary labels
     df = pd.DataFrame(rows)
     df['n'], df['n_pos'], df['n_groups'] = len(y), int(y.sum()), n_groups
     return df
+
+# %% ../../nbs/metrics/43_metrics_classification.ipynb #5cb56ccf
+def classification_subgroups(y, # [n] binary labels
+                             p, # [n] probabilities
+                             groups, # [n] patient ids (the CIs resample them; the small-cell rule counts them)
+                             subgroups, # {variable: [n] levels} or a DataFrame (`item_subgroups`)
+                             threshold:float=0.5, # decision threshold of the threshold metrics
+                             n_boot:int=1000, seed:int=0, alpha:float=0.05,
+                             min_patients:int=MIN_PATIENTS, min_class:int=MIN_CLASS,
+                             ) -> pd.DataFrame:
+    "AUC, accuracy, sensitivity and specificity overall and per subgroup cell, with patient-level CIs and the small-cell flag."
+    y, _ = _prob(y, p, threshold); p = _scores(p, len(y))
+    def stat(yy, pp):
+        call, pos = pp >= threshold, yy > 0.5
+        return [_auc(pp, yy), float((call == pos).mean()), float(call[pos].mean()) if pos.any() else np.nan,
+                float((~call[~pos]).mean()) if (~pos).any() else np.nan]
+    return subgroup_report(stat, y, p, metrics=['auc', 'accuracy', 'sensitivity', 'specificity'], subgroups=subgroups,
+                           patient_ids=groups, classes={'auc': y, 'sensitivity': (y, 'pos'), 'specificity': (y, 'neg')},
+                           min_patients=min_patients, min_class=min_class, n_boot=n_boot, seed=seed, alpha=alpha)

@@ -12,10 +12,11 @@ import torch
 from torchvision.ops import box_iou
 from ..core import MammoInputError
 from .stats import bootstrap_ci, format_ci
+from .subgroups import subgroup_report, MIN_PATIENTS, MIN_CLASS
 
 # %% auto #0
 __all__ = ['HIT_CRITERIA', 'box_mask_iou', 'match_image', 'FROCResult', 'Matches', 'match_detections', 'froc', 'froc_ci',
-           'plot_froc']
+           'froc_subgroups', 'plot_froc']
 
 # %% ../../nbs/metrics/44_metrics_detection.ipynb #db594fd8
 HIT_CRITERIA = ('auto', 'mask', 'box')
@@ -238,6 +239,28 @@ def froc_ci(preds:list, # one dict per image: 'boxes' [N, 4], 'scores' [N]
     return pd.DataFrame({'fppi': list(f), 'recall': est, 'lo': lo, 'hi': hi, 'ci': [format_ci(*v) for v in zip(est, lo, hi)],
                          'mimic_fppi': xm[_operating(x, f)], 'n_images': n, 'n_lesions': int(m.n_lesions.sum()),
                          'n_mimics': int(m.n_mimics.sum()), 'n_groups': n_groups, 'criterion': m.criterion})
+
+# %% ../../nbs/metrics/44_metrics_detection.ipynb #4d43f4fd
+def froc_subgroups(preds:list, # one dict per image: 'boxes' [N, 4], 'scores' [N]
+                   targets:list, # one dict per image: 'boxes' [M, 4]; optional 'masks', 'mimic_boxes', 'mimic_masks' (as `froc`)
+                   groups, # [n_images] patient ids
+                   subgroups, # {variable: [n_images] levels} or a DataFrame (`item_subgroups` of the images)
+                   iou_threshold:float=0.2, fppi:Sequence[float]=(0.5, 1.0, 2.0),
+                   criterion:str='auto', # hits judged on the lesions' 'mask's, their 'box'es, or 'auto'
+                   n_boot:int=1000, seed:int=0, alpha:float=0.05,
+                   min_patients:int=MIN_PATIENTS, min_class:int=MIN_CLASS,
+                   ) -> pd.DataFrame:
+    "Recall at each FPPI (`R@f`) overall and per subgroup cell, each cell its own FROC, with patient-level CIs and the small-cell flag."
+    f = _check_fppi(fppi)
+    m = match_detections(preds, targets, iou_threshold, criterion)
+    n = len(m.scores)
+    if len(groups) != n: raise MammoInputError(f"groups has {len(groups)} entries for {n} images")
+    names = [f"R@{v:g}" for v in f]
+    stat = lambda idx: m.recall_at(f, idx) if m.n_lesions[idx].sum() else np.full(len(f), np.nan)
+    has = (m.n_lesions > 0).astype(float)
+    return subgroup_report(stat, np.arange(n), metrics=names, subgroups=subgroups, patient_ids=np.asarray(groups),
+                           classes={k: (has, 'pos') for k in names}, min_patients=min_patients, min_class=min_class,
+                           n_boot=n_boot, seed=seed, alpha=alpha)
 
 # %% ../../nbs/metrics/44_metrics_detection.ipynb #c0a75314
 def plot_froc(results, # a FROCResult, or {name: FROCResult} for several curves

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from ..core import MammoInputError, write_json
 from .stats import _as_np, _auc, bootstrap_ci
+from .subgroups import subgroup_report, MIN_PATIENTS, MIN_CLASS
 
 # %% auto #0
 __all__ = ['survival_times', 'c_index', 'horizon_auc', 'brier_scores', 'calibration_curve', 'plot_calibration', 'risk_report',
@@ -139,25 +140,28 @@ def risk_report(probs, target, y_mask,
     return pd.DataFrame(rows)
 
 def subgroup_table(probs, target, y_mask,
-                   groups:dict, # {variable name: [n] level of every sample}, e.g. {'density': ..., 'has_prior': ...}
+                   groups, # {variable name: [n] level of every sample} (or a DataFrame), e.g. {'density': ..., 'has_prior': ...}
                    patient_ids=None, n_boot:int=1000, alpha:float=0.05, seed:int=0,
                    horizons:Sequence[int]|None=None, # 1-based horizons to report (default: all)
+                   min_patients:int=MIN_PATIENTS, # a cell with fewer women is too small (AUC left blank)
+                   min_class:int=MIN_CLASS, # fewer women with a case (or a control) known at h: that horizon's AUC left blank
+                   overall:bool=True, # start with the row of all samples
                    ) -> pd.DataFrame:
-    "Per-horizon AUC with patient-level CIs in every level of every grouping variable."
+    "Per-horizon AUC with patient-level CIs overall and in every level of every grouping variable, with counts and the small-cell flag."
     p, y, m = _check_risk(probs, target, y_mask)
     pid = np.arange(len(p)) if patient_ids is None else np.asarray(patient_ids)
-    rows = []
-    for var, levels in groups.items():
-        levels = np.asarray(levels)
-        if len(levels) != len(p): raise MammoInputError(f"subgroup variable '{var}' has {len(levels)} entries for {len(p)} samples")
-        for lev in pd.unique(levels):
-            s = levels == lev
-            ci = bootstrap_ci(horizon_auc, p[s], y[s], m[s], groups=pid[s], n_boot=n_boot, alpha=alpha, seed=seed)
-            for h in (horizons or range(1, p.shape[1] + 1)):
-                k = m[s, h - 1] > 0
-                rows.append(dict(subgroup=var, level=lev, horizon=h, n=int(k.sum()), n_cases=int(y[s][k, h - 1].sum()),
-                                 auc=ci.estimate[h - 1], lo=ci.lo[h - 1], hi=ci.hi[h - 1]))
-    return pd.DataFrame(rows)
+    hs = [int(h) for h in (horizons or range(1, p.shape[1] + 1))]
+    if any(not 1 <= h <= p.shape[1] for h in hs): raise MammoInputError(f"horizons must be in 1..{p.shape[1]}, got {hs}")
+    cols = [h - 1 for h in hs]
+    names = [f'auc_{h}y' for h in hs]
+    classes = {k: np.where(m[:, h - 1] > 0, y[:, h - 1], np.nan) for k, h in zip(names, hs)}
+    t = subgroup_report(lambda pp, yy, mm: horizon_auc(pp, yy, mm)[cols], p, y, m, metrics=names, subgroups=groups, patient_ids=pid,
+                        classes=classes, min_patients=min_patients, min_class=min_class, n_boot=n_boot, seed=seed, alpha=alpha,
+                        overall=overall)
+    t.insert(3, 'horizon', [hs[names.index(k)] for k in t['metric']])
+    t['n'], t['n_cases'], t['auc'] = (t['n_pos'] + t['n_neg']).astype(int), t['n_pos'].astype(int), t['estimate']
+    return t
+
 
 # %% ../../nbs/metrics/40_metrics_risk.ipynb #c79daf78
 def _logit(p:np.ndarray, eps:float=1e-6) -> np.ndarray:

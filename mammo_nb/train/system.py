@@ -20,6 +20,7 @@ from ..core import (MammoInputError, SYSTEMS, MODELS, BENCHMARKS, bench_devices,
                            runs_dir, write_json, environment_info, seed_everything, get_device, autocast_dtype)
 from ..data.dicom import MammoWarning, read_overrides, _check_choice
 from ..data.cache import file_sha256
+from ..metrics.subgroups import small_subgroups, subgroup_warning, format_subgroups
 from ..models.backbones import ENCODER_WEIGHTS, Encoder, load_encoder_weights, phantom_weights_path
 from .learner import (dict_learner, fit_resumable, load_checkpoint, save_checkpoint, synthetic_dls, TinyTwoHead,
                                     DictMetric, predict_dicts, is_main_process)
@@ -831,6 +832,9 @@ class System:
         try:
             summary = dict(system=self.name, run=run.path.name, run_key=run.key, split=split, n_boot=n_boot,
                            trained_on_phantom=run.trained_on_phantom, **res.get('summary', {}))
+            sub = (res.get('tables') or {}).get('subgroups')
+            if isinstance(sub, pd.DataFrame) and 'too_small' in sub:   # the cells too small to say anything, named
+                summary.update(small_subgroups=small_subgroups(sub), subgroup_warning=subgroup_warning(sub))
             write_json(out/'metrics.json', summary)
             for k, t in (res.get('tables') or {}).items(): t.to_csv(out/f'{k}.csv', index=False)
             import matplotlib.pyplot as plt
@@ -942,7 +946,11 @@ def _evaluate_run(system:System):
         s = res['summary']
         print(f"{system.name} run {s['run']}, split {s['split']}" + (" (trained on the phantom)" if s.get('trained_on_phantom') else ''))
         for k, v in s.items():
-            if k not in ('system', 'run', 'run_key', 'split', 'trained_on_phantom') and not isinstance(v, (dict, list)): print(f"  {k}: {_fmt(v)}")
+            if k not in ('system', 'run', 'run_key', 'split', 'trained_on_phantom', 'subgroup_warning') and not isinstance(v, (dict, list)):
+                print(f"  {k}: {_fmt(v)}")
+        sub = (res.get('tables') or {}).get('subgroups')
+        if isinstance(sub, pd.DataFrame) and 'too_small' in sub and len(sub): print(format_subgroups(sub))
+        if s.get('subgroup_warning'): print(f"warning: {s['subgroup_warning']}")
         print(f"metrics, tables and figures written to {res['out']}")
         return 0
     return run

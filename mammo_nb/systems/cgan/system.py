@@ -31,6 +31,7 @@ from ...losses.generative import CGANLoss, PerceptualLoss, HookedFeatures
 from ...losses.radiomic import RadiomicLoss
 from ...metrics.image import image_quality, nearest_neighbour_check
 from ...metrics.stats import bootstrap_ci
+from ...metrics.subgroups import item_subgroups, mean_subgroups
 from ...models.cgan import RadiomicsCGAN
 from ...train.learner import predict_dicts
 from ...train.system import System, Run, is_phantom_image
@@ -497,7 +498,11 @@ class CGANSystem(System):
                  **{m: float(t.loc['cGAN', m]) for m in _SUMMARY},
                  ci95={m: [float(t.loc['cGAN', f'{m}_lo']), float(t.loc['cGAN', f'{m}_hi'])] for m in _SUMMARY},
                  baselines={b: {m: float(t.loc[b, m]) for m in _SUMMARY} for b in t.index if b != 'cGAN'})
-        return dict(summary=s, tables={'per_image': ev.per_image, 'table': ev.table}, figures={'grid': plot_cgan_grid(ev)}, evaluation=ev)
+        per = ev.per_image[ev.per_image.method == 'cGAN'].reset_index(drop=True)   # the model's images by density, vendor, finding type
+        sub = mean_subgroups(per[['SSIM', 'PSNR', 'lesion_SSIM', 'L1']], item_subgroups(manifest, per, root=root), per['patient_id'].to_numpy(),
+                             n_boot=n_boot)
+        return dict(summary=s, tables={'per_image': ev.per_image, 'table': ev.table, 'subgroups': sub}, figures={'grid': plot_cgan_grid(ev)},
+                    evaluation=ev)
     def evaluate(self, run, manifest=None, split='test', root=None, cache=None, device='auto', out=None, n_boot=1000, **opts):
         res = super().evaluate(run, manifest, split, root=root, cache=cache, device=device, out=out, n_boot=n_boot, **opts)
         with atomic_path(res['out']/'table.md') as t: t.write_text(markdown_table(format_table(res['evaluation'].table)) + '\n')

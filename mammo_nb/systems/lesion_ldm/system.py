@@ -26,6 +26,7 @@ from ...models.lesion_autoencoder import LesionAutoencoder
 from ...models.lesion_ldm import LesionLDM, encode_attributes, decode_attributes
 from ...models.malignancy import MalignancyMTL
 from ...metrics.classification import auc, bootstrap_ci, paired_diff_ci
+from ...metrics.subgroups import item_subgroups, mean_subgroups
 from ...train.system import System, Run, is_phantom_image
 from .train import (LesionLDMConfig, lesion_dls, lesion_loader, lesion_crops, roi_mask, build_autoencoder,
                                                build_classifier, build_lesion_ldm, check_stage1, check_finetune, fit_stage1, load_stage1,
@@ -254,6 +255,9 @@ class LesionLDMSystem(System):
         load = lambda m, s, r=root, c=cache: lesion_crops(lesion_loader(m, s, cfg.size, root=r, cache=c, **cfg.data_options()))
         crops = load(manifest, split)
         g = crops['patient_id']
+        items = pd.DataFrame({k: crops[k] for k in ('patient_id', 'image_path', 'category')})   # a crop: its image, its own finding type
+        subgroups = lambda per: mean_subgroups(per[['SSIM', 'PSNR']], item_subgroups(manifest, items, on='image_path', root=root,
+                                                                                    finding='category'), np.asarray(g), n_boot=n_boot)
         if cfg.stage == 'autoencoder':
             parts = load_stage1(run, 'cpu')        # the measurements work on CPU tensors (the crops, FID features)
             ev = evaluate_stage1(parts, crops, n_boot=n_boot, seed=cfg.seed)
@@ -266,7 +270,8 @@ class LesionLDMSystem(System):
             fig.tight_layout()
             s = dict(stage='autoencoder', n_crops=len(g), n_patients=len(set(g)), scaling_factor=run.info.get('scaling_factor'),
                      **_summary_from(ev['table']))
-            return dict(summary=s, tables={'metrics': ev['table'], 'per_crop': ev['per_crop']}, figures={'reconstructions': fig}, result=ev)
+            return dict(summary=s, tables={'metrics': ev['table'], 'per_crop': ev['per_crop'], 'subgroups': subgroups(ev['per_crop'])},
+                        figures={'reconstructions': fig}, result=ev)
         model = run.load_model(device)
         judge = self.judge(run, 'cpu')                # sampling runs on `device`; the judge measures on the CPU
         train_manifest = run.info.get('manifest')   # the run's own training crops, from its own data root and cache
@@ -282,7 +287,7 @@ class LesionLDMSystem(System):
         if train_crops is None:
             s['memorisation'] = ("not measured: " + ("the run was trained on an in-memory table (no training manifest)" if train_manifest is None
                                                      else f"its training manifest is not on this machine ({train_manifest})"))
-        return dict(summary=s, tables={'metrics': ev['table'], 'per_crop': ev['per_crop']},
+        return dict(summary=s, tables={'metrics': ev['table'], 'per_crop': ev['per_crop'], 'subgroups': subgroups(ev['per_crop'])},
                     figures={'synthesis': plot_synthesis(crops, ev, n=6)}, result=ev)
 
     def predict_inputs(self, run, inputs, out, device=None, mask=(), seed=0, steps=None, guidance=None, classifier_scale=None,

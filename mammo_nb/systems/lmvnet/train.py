@@ -24,6 +24,7 @@ from ...registration.mammoregnet import MammoRegNet
 from ...models.lmvnet import LMVNet
 from ...metrics.risk import (c_index, horizon_auc, brier_scores, calibration_curve, plot_calibration, risk_report,
                                    subgroup_table, Recalibrator)
+from ...metrics.subgroups import item_subgroups
 from ...train.learner import DictMetric, predict_dicts
 from ...train.system import SystemConfig
 
@@ -239,10 +240,12 @@ def summarize_metrics(metrics:pd.DataFrame, # `risk_tables` output
     return pd.DataFrame(rows).set_index('head')
 
 def subgroup_tables(pred:pd.DataFrame, head:str='multi', n_boot:int=1000, seed:int=0,
-                    horizons:Sequence[int]|None=None) -> pd.DataFrame:
-    "Per-horizon AUC with patient-level CIs by breast density and by whether the exam has a prior."
-    groups = {'density': pred['density'].replace('', 'unknown').to_numpy(),
-              'prior': np.where(pred['has_prior'], 'with prior', 'without prior')}
+                    horizons:Sequence[int]|None=None,
+                    levels:pd.DataFrame|None=None, # `item_subgroups` of the exams (density, vendor, finding type); default: the density column
+                    ) -> pd.DataFrame:
+    "Per-horizon AUC with patient-level CIs overall, by density, vendor and finding type, and by whether the exam has a prior."
+    groups = ({c: levels[c].tolist() for c in levels.columns} if levels is not None else {'density': pred['density'].to_numpy()})
+    groups['prior'] = np.where(pred['has_prior'], 'with prior', 'without prior')
     return subgroup_table(*risk_arrays(pred, head), groups, patient_ids=pred['patient_id'].to_numpy(), n_boot=n_boot,
                           seed=seed, horizons=horizons)
 
@@ -295,7 +298,8 @@ def evaluate_lmvnet(model:LMVNet, # a trained model (eval mode)
         pc = recal.transform(risk_arrays(pred, 'multi')[0])
         pred = pd.concat([pred, pd.DataFrame({f'risk_calibrated_{h}y': pc[:, h - 1] for h in range(1, model.num_years + 1)})], axis=1)
     metrics = risk_tables(pred, n_boot=n_boot, seed=seed)
-    res = dict(metrics=metrics, summary=summarize_metrics(metrics), subgroups=subgroup_tables(pred, n_boot=n_boot, seed=seed),
+    levels = item_subgroups(manifest, pred, root=root)   # density, vendor, finding type of every breast exam
+    res = dict(metrics=metrics, summary=summarize_metrics(metrics), subgroups=subgroup_tables(pred, n_boot=n_boot, seed=seed, levels=levels),
                calibration=calibration_tables(pred), predictions=pred, recalibration=cal_file if recal is not None else None,
                split=split, mask_prior=mask_prior, n_exams=len(pred), n_patients=int(pred.patient_id.nunique()))
     return res

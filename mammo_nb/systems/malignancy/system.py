@@ -23,7 +23,8 @@ from ...data.datasets import warp_image
 from ...data.cache import build_cache
 from ...data.phantom_dicom import generate_phantom
 from ...models.malignancy import MalignancyMTL
-from ...metrics.classification import format_ci
+from ...metrics.classification import format_ci, classification_subgroups
+from ...metrics.subgroups import item_subgroups
 from ...train.system import System, Run, is_phantom_image, phantom_record
 from ...train.learnability import probe_config
 from ...train.mechanisms import MECHANISM_PROBES, POPULATION, paired_gain
@@ -432,6 +433,11 @@ class MalignancySystem(System):
             ax.plot([0, 1], [0, 1], ls=':', c='grey'); ax.set_xlabel('normalised BI-RADS (Table 1)'); ax.set_ylabel('regression output')
             ax.set_title('BI-RADS regression (red: malignant)', fontsize=9); fig.tight_layout(); figs['birads'] = fig
         tables = {'report': ev['report'], 'by_source': ev['by_source'], 'predictions': pred}
+        k = pred[pred.malignant_mask > 0]   # the labelled patches by density, vendor (of their image) and their own finding type
+        if len(k):
+            tables['subgroups'] = classification_subgroups(k.malignant.to_numpy(float), k.p_malignant.to_numpy(float), k.patient_id.to_numpy(),
+                                                           item_subgroups(manifest, k, on='image_path', root=root, finding='category'),
+                                                           n_boot=n_boot)
         if len(ev['birads']): tables['birads_confusion'] = ev['birads'].reset_index()
         return dict(summary=s, tables=tables, figures=figs, result=ev)
 

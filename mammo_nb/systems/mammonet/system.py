@@ -25,6 +25,8 @@ from ...data.gaze import gaze_to_original
 from ...models.backbones import create_encoder, load_encoder_weights
 from ...models.mammonet import MammoNet, mammonet_variant, split_encoder
 from ...models.mammonet_cam import cam_stride, cam_to_image
+from ...metrics.classification import classification_subgroups
+from ...metrics.subgroups import item_subgroups
 from ...train.learner import dict_learner, fit_resumable
 from ...train.system import System, Run, is_phantom_image, phantom_record, input_files
 from .train import (MammoNetConfig, build_mammonet, mammonet_dls, malignancy_metrics, twoview_loader,
@@ -375,8 +377,11 @@ class MammoNetSystem(System):
         res = evaluate_mammonet(model, manifest, split, cfg.size, root=root, cache=cache, bs=cfg.bs, label_rule=cfg.label_rule,
                                 n_boot=n_boot, threshold=threshold, tolerance=tolerance)
         s = dict(variant=cfg.variant, **res['summary'])
-        return dict(summary=s, tables={'metrics': res['metrics'], 'agreement': res['agreement'], 'predictions': res['predictions']},
-                    figures=res['figures'], result=res)
+        ev = res['predictions'][res['predictions']['evaluable']]   # the scored breasts, by density, vendor and finding type
+        sub = classification_subgroups(ev['label'].to_numpy(), ev['prob'].to_numpy(), ev['patient_id'].to_numpy(),
+                                       item_subgroups(manifest, ev, root=root), threshold=threshold, n_boot=n_boot)
+        return dict(summary=s, tables={'metrics': res['metrics'], 'agreement': res['agreement'], 'predictions': res['predictions'],
+                                       'subgroups': sub}, figures=res['figures'], result=res)
 
     def predict_inputs(self, run, inputs, out, device=None, split=None, root=None, cache=None, no_figures=False, **opts):
         model, size = run.load_model(device), run.config.size

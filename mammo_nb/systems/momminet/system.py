@@ -22,10 +22,12 @@ from ...models.backbones import HRNetTrunk, available_encoders, build_encoder
 from ...models.bidualnet import BiDualNet, HRNetSegHead
 from ...models.ipsidualnet import ipsi_backbone
 from ...models.momminet import MommiNet, assemble_triview
+from ...metrics.detection import froc_subgroups
+from ...metrics.subgroups import item_subgroups
 from ...train.system import System, Run, is_phantom_image, phantom_record, input_files
 from .train import (MommiNetConfig, build_momminet, momminet_dls, stage_learner, fit_momminet,
                                              load_nipple_detector, momminet_loader, branch_detections, evaluate_momminet,
-                                             nipple_report, nipple_summary, plot_froc_figure, part_run, HEADS, FPPI)
+                                             nipple_report, nipple_summary, plot_froc_figure, part_run, HEADS, FPPI, _froc_targets)
 
 # %% auto #0
 __all__ = ['ROUTES', 'PRIMARY', 'PAPER_FRAME', 'MAMMONET_DEMO', 'DEMO_SETTINGS', 'DEMO_WOMEN', 'DEMO_EPOCHS', 'read_exams',
@@ -273,6 +275,11 @@ class MommiNetSystem(System):
             k = f"{r.head}_R@{r.fppi:g}"
             s[k], s[f'{k}_ci'], s[f"{r.head}_mimic_fppi@{r.fppi:g}"] = float(r.recall), [float(r.lo), float(r.hi)], float(r.mimic_fppi)
         tables = {'froc': res['froc'], 'summary': res['summary'].reset_index(), 'images': res['images']}
+        recs, head = res['records'], next(h for h in HEADS if h in res['records'][0])   # the run's primary head, per subgroup of images
+        tables['subgroups'] = froc_subgroups([r[head] for r in recs], _froc_targets(recs), res['images']['patient_id'].to_numpy(),
+                                             item_subgroups(manifest, res['images'], on='image_path', root=root),
+                                             criterion=res['criterion'], n_boot=n_boot)
+        tables['subgroups'].insert(0, 'head', head)
         title = f"{run.path.name}, split {split}" + (f", {drop} view removed" if drop else '')
         figures = {'froc': plot_froc_figure(res['curves'], title)}
         nd = load_nipple_detector(run.path, device or 'cpu')

@@ -18,6 +18,7 @@ from ...registration.mammoregnet import MammoRegNet, show_registration
 from ...losses.registration import local_ncc
 from ...metrics.registration import global_ncc, neg_jacobian_fraction
 from ...metrics.classification import bootstrap_ci
+from ...metrics.subgroups import item_subgroups, mean_subgroups
 from ...train.learner import dict_learner, fit_resumable
 from ...train.system import System, Run, is_phantom_image
 from .train import (RegistrationConfig, registration_dls, build_registration_net, _AUGMENT,
@@ -82,8 +83,14 @@ class RegistrationSystem(System):
             if k in s.index: summary[f'tre_{kind}_before_mm'], summary[f'tre_{kind}_after_mm'] = s.loc[k].before_mean, s.loc[k].after_mean
         figs = {'tre': plot_tre(ev)}
         if ev.examples: figs['example'] = plot_registration_example(ev.examples[0])
-        return dict(summary=summary, tables={'pairs': ev.pairs, 'landmarks': ev.landmarks, 'summary': s.reset_index()},
-                    figures=figs, evaluation=ev)
+        tables = {'pairs': ev.pairs, 'landmarks': ev.landmarks, 'summary': s.reset_index()}
+        if len(ev.pairs):   # each pair's mean TRE after, its change and NCC, by density, vendor and finding type of the current image
+            p = ev.pairs
+            tables['subgroups'] = mean_subgroups(pd.DataFrame({'tre_after_mm': p.tre_after_mm, 'tre_change_mm': p.tre_after_mm - p.tre_before_mm,
+                                                               'ncc_after': p.ncc_after}),
+                                                 item_subgroups(manifest, p, on=('patient_id', 'exam_id', 'laterality', 'view'), root=root),
+                                                 p.patient_id.to_numpy(), n_boot=n_boot)
+        return dict(summary=summary, tables=tables, figures=figs, evaluation=ev)
 
     @torch.no_grad()
     def predict_inputs(self, run, inputs, out, device=None, prior=None, **opts):
