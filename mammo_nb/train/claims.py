@@ -13,7 +13,8 @@ from ..metrics.stats import TwoLevel, two_level_diff, interaction, verdict, VERD
 from .experiments import load_predictions, arm_scores, predictions_dir
 
 # %% auto #0
-__all__ = ['CLAIMS', 'Kept', 'Claim', 'claim_row', 'ledger', 'verdict_counts', 'ledger_markdown', 'claims_command']
+__all__ = ['CLAIMS', 'PAPERS', 'INTERVALS', 'Kept', 'Claim', 'claim_row', 'ledger', 'verdict_counts', 'ledger_markdown',
+           'citation', 'start_sentence', 'what_it_means', 'claims_command']
 
 # %% ../../nbs/train/60g_claims.ipynb #a388938c
 @dataclass(frozen=True)
@@ -252,7 +253,8 @@ CLAIMS = [
           page='84',
           arm_a='cross_view',
           arm_b='mlo_only',
-          page_quote='+0.027 [+0.004, +0.055] (per seed +0.026 +0.025 +0.031)'),
+          page_quote='+0.027 [+0.004, +0.055] (per seed +0.026 +0.025 +0.031)',
+          kept=Kept(strength=1.0, where=(('train_breasts', 160),))),
     Claim('mammonet.two_views_vs_cc',
           'Mammo-Net',
           'Two views with cross-view attention beat the CC view alone on AUC.',
@@ -262,7 +264,8 @@ CLAIMS = [
           page='84',
           arm_a='cross_view',
           arm_b='cc_only',
-          page_quote='+0.004 [-0.013, +0.023]'),
+          page_quote='+0.004 [-0.013, +0.023]',
+          kept=Kept(strength=1.0, where=(('train_breasts', 160),))),
     Claim('mammonet.cross_view_attention',
           'Mammo-Net',
           'Transformer-based cross-view attention (mutualising CC and MLO feature maps) beats fusing two branches without it.',
@@ -272,7 +275,8 @@ CLAIMS = [
           page='84',
           arm_a='cross_view',
           arm_b='two_branch',
-          page_quote='+0.000 [-0.015, +0.019]'),
+          page_quote='+0.000 [-0.015, +0.019]',
+          kept=Kept(strength=1.0, where=(('train_breasts', 160),))),
     Claim('mammonet.bfl',
           'Mammo-Net',
           'Bidirectional fusion learning (BFL) on top of cross-view attention improves AUC.',
@@ -282,7 +286,8 @@ CLAIMS = [
           page='84',
           arm_a='cross_view_bfl',
           arm_b='cross_view',
-          page_quote='+0.004 [-0.009, +0.016]'),
+          page_quote='+0.004 [-0.009, +0.016]',
+          kept=Kept(strength=1.0, where=(('train_breasts', 160),))),
     Claim('mammonet.ra',
           'Mammo-Net',
           'Radiologist-attention (gaze) supervision via the pyramid loss on top of cross-view attention improves AUC.',
@@ -293,7 +298,8 @@ CLAIMS = [
           arm_a='cross_view_ra',
           arm_b='cross_view',
           cue='reader_gaze',
-          page_quote='-0.001 [-0.018, +0.015]'),
+          page_quote='-0.001 [-0.018, +0.015]',
+          kept=Kept(strength=1.0, control=0.0, where=(('train_breasts', 160),))),
     Claim('mammonet.ra_on_bfl',
           'Mammo-Net',
           'Adding gaze supervision (RA) to cross-view + BFL (= full Mammo-Net) improves AUC.',
@@ -314,7 +320,8 @@ CLAIMS = [
           paper_effect=0.025,
           page='84',
           arm_a='full',
-          arm_b='cross_view_ra'),
+          arm_b='cross_view_ra',
+          kept=Kept(strength=1.0, where=(('train_breasts', 160),))),
     Claim('mammonet.full_vs_crossview',
           'Mammo-Net',
           'The full Mammo-Net (cross-view + BFL + RA) beats cross-view attention alone on AUC.',
@@ -324,7 +331,8 @@ CLAIMS = [
           page='84',
           arm_a='full',
           arm_b='cross_view',
-          page_quote='-0.003 [-0.017, +0.012]'),
+          page_quote='-0.003 [-0.017, +0.012]',
+          kept=Kept(strength=1.0, where=(('train_breasts', 160),))),
     Claim('mammonet.gaze_localisation',
           'Mammo-Net',
           "Gaze supervision makes the model's class activation maps localise lesions more precisely than training without it.",
@@ -646,6 +654,74 @@ def ledger_markdown(table:pd.DataFrame, # `ledger` rows
     return head + '\n'.join(f"| `{r.id}` | {r.paper} | {cell(r.page)} | {arms(r)} | {eff(r)} | {cell(r.default)} | {cell(r.control)} | "
                             f"{cell(r.interaction)} | {cell(r.seeds if pd.isna(r.seeds) else int(r.seeds))} | **{r.verdict}** | "
                             f"{cell(r.page_quote)} |" for r in table.itertuples())
+
+# %% ../../nbs/train/60g_claims.ipynb #2eb70cc4
+PAPERS = {
+    'LMV-Net': dict(cite='LMV-Net: longitudinal multi-view network for breast cancer risk prediction from mammography (the project\'s seed '
+                         'description; it names no authors, venue or link)', link=None, seed='lmv_net.md'),
+    'radiomics cGAN': dict(cite='F. Andreotti, "Multi-View Generative Models for Breast Cancer Screening", Neural Networks course project, '
+                                'Sapienza University of Rome (DIAG), September 2025', link=None, seed='radiomics_cgan_mlo_synthesis.md'),
+    'Mammo-Net': dict(cite='C. Ji, C. Du, Q. Zhang, S. Wang, C. Ma, J. Xie, Y. Zhou, H. He, D. Shen, "Mammo-Net: Integrating Gaze Supervision and '
+                           'Interactive Information in Multi-view Mammogram Classification", MICCAI 2023, LNCS, Springer',
+                      link='https://doi.org/10.1007/978-3-031-43990-2_7', seed='mammo_net_gaze_miccai2023.md'),
+    'lesion LDM': dict(cite='Generative breast cancer imaging: lesion synthesis and risk prediction with latent diffusion models (the project\'s '
+                            'seed description; it names no authors, venue or link)', link=None, seed='lesion_ldm_synthesis.md'),
+    'MommiNet-v2': dict(cite='Z. Yang, Z. Cao, Y. Zhang, Y. Tang, X. Lin, R. Ouyang, M. Wu, M. Han, J. Xiao, L. Huang, S. Wu, P. Chang, J. Ma, '
+                             '"MommiNet-v2: Mammographic Multi-View Mass Identification Networks", Medical Image Analysis 73, 102204 (2021)',
+                        link='https://doi.org/10.1016/j.media.2021.102204', seed='momminet_v2_media2021.md'),
+}
+
+def citation(paper:str) -> str:
+    "A paper's full citation in Markdown, with its link where the seed gives one."
+    if paper not in PAPERS: raise MammoInputError(f"unknown paper {paper!r}; the papers are {', '.join(PAPERS)}")
+    p = PAPERS[paper]
+    return p['cite'] + (f". <{p['link']}>" if p['link'] else '.')
+
+def start_sentence(weights:str, # an `encoder_weights` value: 'phantom', 'phantom-density', 'imagenet', 'none' (random)
+                   encoder:str, # the encoder's name, e.g. 'mid_cnn'
+                   ) -> str:
+    "Where an encoder starts, in one sentence: its pretraining task, labels and data from the shipped card."
+    if weights in ('none', 'random'): return f"`{encoder}` from random initialisation: it knows nothing of the phantom before this page's training."
+    if weights == 'imagenet': return f"`{encoder}` from ImageNet weights: natural images, no mammograms."
+    from mammo_nb.models.backbones import phantom_weights_path
+    card_file = phantom_weights_path(encoder, weights).with_suffix('.json')
+    if not card_file.exists(): raise MammoInputError(f"the {weights} weights of {encoder} have no card", path=card_file)
+    card = json.loads(card_file.read_text())
+    ph = card['phantom']
+    knows = ('it already localises lesions' if 'lesion map' in card['task'] else 'it was never told where lesions are')
+    return (f"`{encoder}` from the `{weights}` weights: {card['task']}: {ph['patients']} other women (seed {ph['seed']}, "
+            f"{ph['size'][0]}×{ph['size'][1]}, preset `{ph['config'].get('preset', '?')}`), built by `{card['command']}` "
+            f"([60e](../train/60e_pretrain.ipynb)); {knows}.")
+
+INTERVALS = {'two-level': 'two-level 95 % intervals: they resample the training seeds and, within each, the women of the test set, so a '
+                          'verdict has to survive both another training run and another test set',
+             'women': 'patient-level 95 % intervals over fixed trained models: they resample the women of the test set only, so the '
+                      'seed-to-seed spread of training is not in them and a verdict may not survive another seed'}
+
+def what_it_means(page:str, # the tutorial, e.g. '84'
+                  starts:dict, # {which part: (encoder_weights, encoder)}, e.g. {'both branches': ('phantom', 'mid_cnn')}
+                  preset:str='teaching', # the phantom preset the page's data come from
+                  intervals:str='two-level', # 'two-level' or 'women' (`INTERVALS`)
+                  table:pd.DataFrame|None=None, # the page's ledger rows, where the page has them already (else computed)
+                  n_boot:int=1000) -> str:
+    "The page's 'What this result means' block (a Quarto callout in Markdown)."
+    if intervals not in INTERVALS: raise MammoInputError(f"intervals must be one of {', '.join(INTERVALS)}, got {intervals!r}")
+    rows = ledger(pages=[page], n_boot=n_boot) if table is None else table
+    if rows.empty or set(rows.page) != {page}: raise MammoInputError(f"the ledger rows given are not page {page}'s")
+    lines = [':::: {.callout-note}', '## What this result means',
+             f"- **The data**: the phantom (preset `{preset}`, [18_phantom_cues](../data/18_phantom_cues.ipynb)): every cue a claim "
+             "rests on is drawn by the generator behind a dial, so a claim can be tested against the same data with the cue turned "
+             "off. A verdict here says what the method does with a cue known to be there, at this budget; it does not say how the "
+             "method does on real mammograms, where a cue's size is unknown.",
+             '- **Where the models start**: ' + ' '.join(f"{part[:1].upper() + part[1:]}: {start_sentence(*w)}" for part, w in starts.items()),
+             f"- **The intervals**: {INTERVALS[intervals]}.",
+             '- **The verdicts** (the [claims ledger](../train/60g_claims.ipynb), one rule fixed before looking): ' +
+             '; '.join(f"`{r.id}` **{r.verdict}**" + (f" ({r.default})" if isinstance(r.default, str) and r.default else
+                                                      f" (the page's women-only estimate {r.page_quote})" if isinstance(getattr(r, 'page_quote', None), str) else '')
+                       for r in rows.itertuples()) + '.',
+             '- **The paper' + ('s' if rows.paper.nunique() > 1 else '') + '**: ' + ' '.join(citation(p) for p in dict.fromkeys(rows.paper)),
+             '::::']
+    return '\n'.join(lines)
 
 # %% ../../nbs/train/60g_claims.ipynb #796dced0
 @command('claims', help="the claims ledger: every paper claim, its phantom estimate, interaction and verdict (from the pages' kept predictions)",
