@@ -11,7 +11,7 @@ import mammo_nb
 
 # %% auto #0
 __all__ = ['INDEX', 'load_components', 'bench_cli', 'run_demo', 'sources_hash', 'command_spec', 'write_index', 'read_index',
-           'build_parser', 'main']
+           'build_parser', 'os_error_message', 'main']
 
 # %% ../nbs/cli/70_cli.ipynb #efd69f6e
 def _quiet_imports():
@@ -230,6 +230,17 @@ def _cmd_registered(args):
     return COMMANDS[args._name].run(args)
 
 # %% ../nbs/cli/70_cli.ipynb #05553329
+def os_error_message(e:OSError) -> str:
+    "One line naming the file and what the operating system said, with what to do for the faults a user can fix."
+    import errno
+    where = f" ({e.filename})" if getattr(e, 'filename', None) else ''
+    hint = {errno.ENOSPC: 'the disk is full: free some space and run the command again',
+            errno.EDQUOT: 'the disk quota is used up: free some space and run the command again',
+            errno.EROFS: 'the folder is on a read-only file system: choose another --out or MAMMO_RUNS_DIR',
+            errno.EACCES: 'permission denied: choose a folder you can write to (--out, MAMMO_RUNS_DIR, MAMMO_CACHE_DIR)',
+            errno.EPERM: 'operation not permitted: choose a folder you can write to (--out, MAMMO_RUNS_DIR, MAMMO_CACHE_DIR)'}.get(e.errno)
+    return f"{hint or (e.strerror or type(e).__name__)}{where}"
+
 def main(argv:list[str]|None=None, # the arguments (None: the console script's own, `sys.argv[1:]`)
          spec:dict|None=None, # the command spec to parse with (None: the index, else the registries)
          ) -> int:
@@ -249,5 +260,12 @@ def main(argv:list[str]|None=None, # the arguments (None: the console script's o
     try: rc = args._run(args)
     except MammoInputError as e:
         print(f"mammo-nb: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mammo-nb: interrupted (Ctrl-C): finished work is kept and nothing half-written (a training run continues with "
+              "--resume, a cache build skips the images it has)", file=sys.stderr)
+        return 130
+    except OSError as e:                   # the system refused a read or a write: a full disk, a read-only folder, no permission
+        print(f"mammo-nb: error: {os_error_message(e)}", file=sys.stderr)
         return 2
     return int(rc or 0)

@@ -40,10 +40,10 @@ from .train import (CGANConfig, CGAN_PRESETS, PERCEPTUAL_ENCODER, cgan_manifest,
                                          build_criterion, cgan_learner, fit_cgan, steps_per_epoch, training_epochs)
 
 # %% auto #0
-__all__ = ['BASELINES', 'MEAN_BASELINE', 'METRIC_COLUMNS', 'CGAN_MIN_PAIRS', 'run_normalizer', 'cgan_test_loader',
-           'per_image_metrics', 'quality_table', 'format_table', 'paired_differences', 'CGANEvaluation', 'compare_runs',
-           'plot_cgan_grid', 'synthesize_mlo', 'write_png16', 'predict_mlos', 'bench_cgan', 'bench_cgan_device',
-           'bench_cgan_device_table', 'pair_counts', 'check_pair_data', 'CGANSystem']
+__all__ = ['BASELINES', 'MEAN_BASELINE', 'METRIC_COLUMNS', 'SHUFFLED', 'CGAN_MIN_PAIRS', 'run_normalizer', 'cgan_test_loader',
+           'per_image_metrics', 'quality_table', 'format_table', 'paired_differences', 'CGANEvaluation', 'derangement',
+           'compare_runs', 'plot_cgan_grid', 'synthesize_mlo', 'write_png16', 'predict_mlos', 'bench_cgan',
+           'bench_cgan_device', 'bench_cgan_device_table', 'pair_counts', 'check_pair_data', 'CGANSystem']
 
 # %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #095d3347
 def run_normalizer(run:Run) -> RadiomicsNormalizer:
@@ -155,6 +155,26 @@ class CGANEvaluation:
     synthetic: dict # method -> `[N,1,H,W]`
     ids: dict
 
+SHUFFLED = ' | shuffled CC' # the suffix of a run's method evaluated on shuffled CCs
+
+def derangement(women:Sequence, # one woman's id per item
+                seed:int=0, # the permutation's seed
+                ) -> np.ndarray:
+    "A seeded permutation `p` of the items such that item `i` is given item `p[i]`, always another woman's."
+    w = np.asarray(list(women), dtype=object)
+    if len(set(w.tolist())) < 2: raise MammoInputError(f"a derangement between women needs items of at least two women, got {len(set(w.tolist()))}")
+    counts = pd.Series(w).value_counts()
+    if counts.iloc[0] > len(w) - counts.iloc[0]:
+        raise MammoInputError(f"no derangement between women exists: woman {counts.index[0]!r} has {counts.iloc[0]} of the {len(w)} items (more than half)")
+    rng = np.random.default_rng(seed)
+    for _ in range(1000):
+        p = rng.permutation(len(w))
+        if (w[p] != w).all(): return p
+    # (a crowded case: sort by woman and shift by the largest woman's count, which always works when she has at most half)
+    o = np.argsort(w, kind='stable'); p = np.empty(len(w), int); p[o] = o[(np.arange(len(w)) + int(counts.iloc[0])) % len(w)]
+    assert (w[p] != w).all()
+    return p
+
 def _train_mlos(run:Run, c:Cache) -> torch.Tensor|None:
     keys = [k for k in (run.info.get('cgan') or {}).get('train_mlo_keys', []) if k in c]
     if not keys: return None
@@ -165,7 +185,9 @@ def compare_runs(runs:Mapping[str, Run|str|os.PathLike], # method name -> a cGAN
                  split:str='test', root=None, cache=None, # default: the first run's data root and cache
                  baselines:bool=True, # add the "mirror the CC" and mean-MLO baselines
                  n_boot:int=1000, seed:int=0, bs:int=4,
-                 device:str|torch.device|None='cpu') -> CGANEvaluation:
+                 device:str|torch.device|None='cpu',
+                 shuffled:bool=False, # also each run given *another woman's* CC (image, lesion mask, radiomics): method 'NAME | shuffled CC'
+                 ) -> CGANEvaluation:
     "Evaluate trained cGAN runs (and the baselines) on the same test items."
     if not runs: raise MammoInputError("compare_runs needs at least one run")
     loaded = {n: (r if isinstance(r, Run) else Run.open(r, 'cgan')) for n, r in runs.items()}
@@ -188,6 +210,14 @@ def compare_runs(runs:Mapping[str, Run|str|os.PathLike], # method name -> a cGAN
         elif b['exam_id'] != batch['exam_id'] or b['laterality'] != batch['laterality']:
             raise MammoInputError(f"run {name!r} selects other test items than the first run")
         synth[name] = out['synthetic_image_mlo']
+    if shuffled:                                                                    # the same models, each item given another woman's CC
+        p = torch.from_numpy(derangement(batch['patient_id'], seed))
+        for name, run in loaded.items():
+            model = run.load_model(device); k = model.keys
+            sh = {**{key: batch[key] for key in ('patient_id', 'exam_id', 'laterality')},
+                  **{k[r]: batch[k[r]][p] for r in ('cc', 'lesion', 'radiomics') if k[r] in batch}}
+            chunks = [{key: v[i:i + bs] for key, v in sh.items()} for i in range(0, len(p), bs)]
+            synth[name + SHUFFLED] = predict_dicts(model, chunks, device=device, with_batch=False)[0]['synthetic_image_mlo']
     ids = {k: batch[k] for k in ('patient_id', 'exam_id', 'laterality')}
     train = _train_mlos(first, c)
     if baselines:
