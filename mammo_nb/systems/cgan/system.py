@@ -187,6 +187,7 @@ def compare_runs(runs:Mapping[str, Run|str|os.PathLike], # method name -> a cGAN
                  n_boot:int=1000, seed:int=0, bs:int=4,
                  device:str|torch.device|None='cpu',
                  shuffled:bool=False, # also each run given *another woman's* CC (image, lesion mask, radiomics): method 'NAME | shuffled CC'
+                 memorisation:bool=True, # the nearest-training-MLO check of every image (`memorised`; False: NaN, and much faster)
                  ) -> CGANEvaluation:
     "Evaluate trained cGAN runs (and the baselines) on the same test items."
     if not runs: raise MammoInputError("compare_runs needs at least one run")
@@ -220,11 +221,12 @@ def compare_runs(runs:Mapping[str, Run|str|os.PathLike], # method name -> a cGAN
             synth[name + SHUFFLED] = predict_dicts(model, chunks, device=device, with_batch=False)[0]['synthetic_image_mlo']
     ids = {k: batch[k] for k in ('patient_id', 'exam_id', 'laterality')}
     train = _train_mlos(first, c)
+    check = train if memorisation else None
     if baselines:
         for name, f in BASELINES.items(): synth[name] = f(batch['current_image_cc'])
         if train is not None: synth[MEAN_BASELINE] = train.mean(0, keepdim=True).expand_as(batch['current_image_mlo']).contiguous()
     for name, y in synth.items():
-        rows.append(per_image_metrics(y, batch['current_image_mlo'], batch['current_lesion_mask_mlo'], ids, train, name))
+        rows.append(per_image_metrics(y, batch['current_image_mlo'], batch['current_lesion_mask_mlo'], ids, check, name))
     per = pd.concat(rows, ignore_index=True)
     return CGANEvaluation(per, quality_table(per, n_boot=n_boot, seed=seed), batch['current_image_cc'], batch['current_lesion_mask_cc'],
                           batch['current_image_mlo'], batch['current_lesion_mask_mlo'], synth, ids)
