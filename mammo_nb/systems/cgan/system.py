@@ -203,20 +203,19 @@ def compare_runs(runs:Mapping[str, Run|str|os.PathLike], # method name -> a cGAN
     root = root if root is not None else first.data.get('root')
     cache = cache if cache is not None else first.info.get('cache')
     df = cgan_manifest(manifest, root); c = resolve_cache(cache, df.attrs['root'])
-    rows, synth, batch = [], {}, None
+    rows, synth, batch, p = [], {}, None, None
     for name, run in loaded.items():
         dl = cgan_test_loader(run, df, split, cache=c, bs=bs)
-        out, b = predict_dicts(run.load_model(device), dl, device=device)
+        model = run.load_model(device)
+        out, b = predict_dicts(model, dl, device=device)
         if batch is None: batch = b
         elif b['exam_id'] != batch['exam_id'] or b['laterality'] != batch['laterality']:
             raise MammoInputError(f"run {name!r} selects other test items than the first run")
         synth[name] = out['synthetic_image_mlo']
-    if shuffled:                                                                    # the same models, each item given another woman's CC
-        p = torch.from_numpy(derangement(batch['patient_id'], seed))
-        for name, run in loaded.items():
-            model = run.load_model(device); k = model.keys
-            sh = {**{key: batch[key] for key in ('patient_id', 'exam_id', 'laterality')},
-                  **{k[r]: batch[k[r]][p] for r in ('cc', 'lesion', 'radiomics') if k[r] in batch}}
+        if shuffled:                                                                # the same model, each item given another woman's CC
+            if p is None: p = torch.from_numpy(derangement(b['patient_id'], seed))  #   (its own inputs: its radiomics normaliser)
+            k = model.keys
+            sh = {**{key: b[key] for key in ('patient_id', 'exam_id', 'laterality')}, **{k[r]: b[k[r]][p] for r in ('cc', 'lesion', 'radiomics') if k[r] in b}}
             chunks = [{key: v[i:i + bs] for key, v in sh.items()} for i in range(0, len(p), bs)]
             synth[name + SHUFFLED] = predict_dicts(model, chunks, device=device, with_batch=False)[0]['synthetic_image_mlo']
     ids = {k: batch[k] for k in ('patient_id', 'exam_id', 'laterality')}
