@@ -235,17 +235,18 @@ def position_encoding_2d(h:int, w:int, dim:int, device=None) -> Tensor:
     return torch.cat([ax.sin(), ax.cos(), ay.sin(), ay.cos()], 1)
 
 class DualStreamAttentionBlock(nn.Module):
-    "Self-attention within CC and within MLO, cross-attention between them, then an MLP per stream."
-    def __init__(self, dim:int, heads:int=8, mlp_ratio:float=2.0, dropout:float=0.0):
+    "Self-attention within CC and within MLO, cross-attention between them (unless `cross_view=False`), then an MLP per stream."
+    def __init__(self, dim:int, heads:int=8, mlp_ratio:float=2.0, dropout:float=0.0, cross_view:bool=True):
         super().__init__()
         if dim % heads: raise MammoInputError(f"dim ({dim}) must be divisible by heads ({heads})")
         mha = lambda: nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         mlp = lambda: nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, int(dim * mlp_ratio)), nn.GELU(), nn.Dropout(dropout),
                                     nn.Linear(int(dim * mlp_ratio), dim))
         self.self_attn = nn.ModuleDict({'cc': mha(), 'mlo': mha()})
-        self.cross_attn = nn.ModuleDict({'cc': mha(), 'mlo': mha()})
+        self.cross_view = cross_view                                   # ablation: False = each stream on its own (no exchange between views)
+        if cross_view: self.cross_attn = nn.ModuleDict({'cc': mha(), 'mlo': mha()})
         self.norm_self = nn.ModuleDict({'cc': nn.LayerNorm(dim), 'mlo': nn.LayerNorm(dim)})
-        self.norm_cross = nn.ModuleDict({'cc': nn.LayerNorm(dim), 'mlo': nn.LayerNorm(dim)})
+        if cross_view: self.norm_cross = nn.ModuleDict({'cc': nn.LayerNorm(dim), 'mlo': nn.LayerNorm(dim)})
         self.mlp = nn.ModuleDict({'cc': mlp(), 'mlo': mlp()})
 
     def forward(self, x:dict, avail:dict, need_weights:bool=False) -> tuple[dict, dict]:
@@ -257,21 +258,23 @@ class DualStreamAttentionBlock(nn.Module):
             a, w = self.self_attn[v](h, h, h, need_weights=need_weights)
             x[v] = x[v] + a
             if need_weights: attn[f'self_{v}'] = w
-        q = {v: self.norm_cross[v](x[v]) for v in ('cc', 'mlo')}
-        upd = {}
-        for v, o in (('cc', 'mlo'), ('mlo', 'cc')):
-            a, w = self.cross_attn[v](q[v], q[o], q[o], need_weights=need_weights)
-            upd[v] = avail[o].view(-1, 1, 1).to(a) * a
-            if need_weights: attn[f'cross_{v}'] = w                  # [B, N_v, N_o]: view v's tokens attending to view o
-        for v in ('cc', 'mlo'): x[v] = x[v] + upd[v]; x[v] = x[v] + self.mlp[v](x[v])
+        if self.cross_view:
+            q = {v: self.norm_cross[v](x[v]) for v in ('cc', 'mlo')}
+            upd = {}
+            for v, o in (('cc', 'mlo'), ('mlo', 'cc')):
+                a, w = self.cross_attn[v](q[v], q[o], q[o], need_weights=need_weights)
+                upd[v] = avail[o].view(-1, 1, 1).to(a) * a
+                if need_weights: attn[f'cross_{v}'] = w              # [B, N_v, N_o]: view v's tokens attending to view o
+            for v in ('cc', 'mlo'): x[v] = x[v] + upd[v]
+        for v in ('cc', 'mlo'): x[v] = x[v] + self.mlp[v](x[v])
         return x, attn
 
 class MultiViewDualStreamAttention(nn.Module):
     "N dual-stream blocks over CC and MLO feature maps (tokens + 2-D position code), final LayerNorm per view."
-    def __init__(self, dim:int, depth:int=2, heads:int=8, mlp_ratio:float=2.0, dropout:float=0.0):
+    def __init__(self, dim:int, depth:int=2, heads:int=8, mlp_ratio:float=2.0, dropout:float=0.0, cross_view:bool=True):
         super().__init__()
         self.dim = dim
-        self.blocks = nn.ModuleList([DualStreamAttentionBlock(dim, heads, mlp_ratio, dropout) for _ in range(depth)])
+        self.blocks = nn.ModuleList([DualStreamAttentionBlock(dim, heads, mlp_ratio, dropout, cross_view) for _ in range(depth)])
         self.norm = nn.ModuleDict({'cc': nn.LayerNorm(dim), 'mlo': nn.LayerNorm(dim)})
 
     def forward(self, maps:dict, avail:dict, need_weights:bool=False) -> tuple[dict, dict]:
@@ -295,6 +298,7 @@ class LMVNet(BaseRiskModel):
                  attention_depth:int=2, # N dual-stream blocks
                  heads:int=8, # attention heads
                  mlp_ratio:float=2.0, # MLP width / D in the attention blocks
+                 cross_view:bool=True, # ablation: False = self-attention and MLP per view only, no cross-attention between the views
                  dropout:float=0.1, # dropout in attention and before the heads
                  use_prior:bool=True, # ablation: False = current-only
                  use_registration:bool=True, # ablation: False = prior features not aligned
@@ -329,13 +333,13 @@ class LMVNet(BaseRiskModel):
         # everything needed to rebuild the architecture (weights then come from a state dict)
         self.config = dict(model='lmvnet', num_years=num_years, encoder=encoder,
                            encoder_kwargs={k: v for k, v in (encoder_kwargs or {}).items() if k not in ('weights_path', 'allow_download')},
-                           dim=dim, attention_depth=attention_depth, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout,
+                           dim=dim, attention_depth=attention_depth, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout, cross_view=cross_view,
                            use_prior=use_prior, use_registration=use_registration, use_time_encoding=use_time_encoding,
                            registration='untrained' if reg is not None else None,
                            registration_kwargs={k: v for k, v in (getattr(reg, 'config', None) or registration_kwargs or {}).items() if k != 'model'} or None,
                            train_registration=train_registration, registration_loss_weight=registration_loss_weight,
                            head_weights=dict(head_weights or {}) or None)
-        self.attention = MultiViewDualStreamAttention(dim, attention_depth, heads, mlp_ratio, dropout)
+        self.attention = MultiViewDualStreamAttention(dim, attention_depth, heads, mlp_ratio, dropout, cross_view)
         self.missing_view_token = nn.ParameterDict({'cc': nn.Parameter(torch.zeros(dim)), 'mlo': nn.Parameter(torch.zeros(dim))})
         self.fusion = nn.Linear(2 * dim, dim)
         self.dropout = nn.Dropout(dropout)

@@ -21,6 +21,7 @@ __all__ = ['CLAIMS', 'PAPERS', 'INTERVALS', 'Kept', 'Claim', 'claim_row', 'ledge
 class Kept:
     "How the ledger computes a claim from its page's kept predictions."
     table:str = 'predictions' # the kept table's name (`load_predictions(page, table)`)
+    table_b:str|None = None # the kept table arm B is read from where it is not `table` (an arm added after the page's table was kept)
     strength:float|None = None # the value of the table's `strength` column at the cue's default (None: no such column)
     control:float|None = None # its value with the cue off (None: no control for this claim)
     stat:str = 'auc' # 'auc' (of `score` against `y`) or 'mean' (of a per-item `score`, e.g. SSIM)
@@ -35,6 +36,8 @@ class Kept:
         if not all(isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in self.where):
             raise MammoInputError(f"Kept.where must be (column, value) pairs, got {self.where!r}")
         if any(w[0] == 'strength' for w in self.where): raise MammoInputError("Kept.where: give the strength as strength= and control=")
+        if self.table_b is not None and (not isinstance(self.table_b, str) or not self.table_b):
+            raise MammoInputError(f"Kept.table_b must name a kept table of the page (or be None), got {self.table_b!r}")
         if self.control is not None and self.strength is None: raise MammoInputError("Kept: a control strength needs a default strength")
 
 @dataclass(frozen=True)
@@ -112,8 +115,12 @@ CLAIMS = [
           'LMV-Net',
           'Iterated self- and cross-attention between CC and MLO (dual-stream attention) beats fusing the views without cross-view exchange.',
           source="lmv_net.md, Architecture 2 'Multi-View Dual Stream-Attention'",
-          metric='AUC',
-          direction=1),
+          metric='AUC (1-year risk, every test breast exam known at 1 year)',
+          direction=1,
+          page='82',
+          arm_a='full',
+          arm_b='full_no_cross_view',
+          kept=Kept(strength=0.2, score='risk_1y', table_b='attention-predictions', where=(('known_1y', 1.0),))),
     Claim('lmvnet.multihead_supervision',
           'LMV-Net',
           'Supervising the CC-only and MLO-only heads alongside the fused head improves the fused prediction and training stability.',
@@ -606,10 +613,10 @@ CLAIMS = [
 def _fmt(r:TwoLevel|None, digits:int=3) -> str:
     return '' if r is None else f"{r.diff:+.{digits}f} [{r.lo:+.{digits}f}, {r.hi:+.{digits}f}]"
 
-def _two_level(c:Claim, table:pd.DataFrame, strength, n_boot:int, seed:int) -> TwoLevel:
+def _two_level(c:Claim, table:pd.DataFrame, strength, n_boot:int, seed:int, table_b:pd.DataFrame|None=None) -> TwoLevel:
     where = {**dict(c.kept.where), **({} if strength is None else {'strength': float(strength)})}
     y, g, A, items = arm_scores(table, c.arm_a, score=c.kept.score, **where)
-    yb, _, B, items_b = arm_scores(table, c.arm_b, score=c.kept.score_b or c.kept.score, **where)
+    yb, _, B, items_b = arm_scores(table if table_b is None else table_b, c.arm_b, score=c.kept.score_b or c.kept.score, **where)
     if items != items_b or not np.array_equal(y, yb): raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} were scored on different items")
     if A.shape[1] != B.shape[1]: raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} have {A.shape[1]} and {B.shape[1]} seeds")
     stat = None if c.kept.stat == 'auc' else (lambda yy, p: float(np.mean(p)))
@@ -631,10 +638,11 @@ def claim_row(c:Claim, # the claim
         v = v._replace(reason=f"page {c.page} tests it{quote}; its two-level verdict waits for the page's kept predictions")
     else:
         tables = {} if tables is None else tables
-        key = (c.page, c.kept.table)
-        if key not in tables: tables[key] = load_predictions(c.page, c.kept.table, root)
-        d = _two_level(c, tables[key], c.kept.strength, n_boot, seed)
-        off = _two_level(c, tables[key], c.kept.control, n_boot, seed) if c.kept.control is not None else None
+        for t in {c.kept.table, c.kept.table_b or c.kept.table}:
+            if (c.page, t) not in tables: tables[(c.page, t)] = load_predictions(c.page, t, root)
+        ta, tb = tables[(c.page, c.kept.table)], tables[(c.page, c.kept.table_b or c.kept.table)]
+        d = _two_level(c, ta, c.kept.strength, n_boot, seed, tb)
+        off = _two_level(c, ta, c.kept.control, n_boot, seed, tb) if c.kept.control is not None else None
         ix = interaction(d, off) if off is not None else None
         v = verdict(d, c.paper_effect, ix, direction=c.sign)
         row.update(default=_fmt(d), control=_fmt(off), interaction=_fmt(ix), seeds=d.seeds, women=d.women, mde=round(d.mde, 3),
