@@ -298,8 +298,8 @@ class LMVNet(BaseRiskModel):
                  attention_depth:int=2, # N dual-stream blocks
                  heads:int=8, # attention heads
                  mlp_ratio:float=2.0, # MLP width / D in the attention blocks
-                 cross_view:bool=True, # ablation: False = self-attention and MLP per view only, no cross-attention between the views
                  dropout:float=0.1, # dropout in attention and before the heads
+                 cross_view:bool=True, # ablation: False = self-attention and MLP per view only, no cross-attention between the views
                  use_prior:bool=True, # ablation: False = current-only
                  use_registration:bool=True, # ablation: False = prior features not aligned
                  use_time_encoding:bool=True, # ablation: False = no time-gap encoding
