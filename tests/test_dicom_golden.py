@@ -2,20 +2,23 @@
 
 Every DICOM is written on the fly with pydicom (compressed frames that pydicom cannot encode are made with
 `imagecodecs`, a test dependency). Expected intensities come from a separate, literal implementation of the
-DICOM formulas (PS3.3 C.11.2.1.2) below — piecewise, as the standard states them — not from the library.
+DICOM formulas (PS3.3 C.11.2.1.2) below — piecewise, as the standard states them — not from the library. Each compressed
+frame is also decoded by every decoder installed (pydicom's plugins, imagecodecs' codecs), and they must agree.
 """
-import math
+import math, zlib, itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from pydicom import uid
+from pydicom import uid, dcmread
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+from pydicom.pixels import get_decoder, pixel_array
 
 from mammo_nb.core import MammoInputError
-from mammo_nb.data.dicom import read_mammogram, _make_dicom, _synthetic_breast
+from mammo_nb.data.dicom import read_mammogram, dicom_decoder, _make_dicom, _synthetic_breast, _load_dicom
 
 IMG, _ = _synthetic_breast(128, 96, view='CC', seed=5)       # canonical left breast, values in [0, 1]
 S12 = np.round(IMG * 4095).astype(np.uint16)
@@ -153,6 +156,8 @@ S8 = np.round(IMG * 255).astype(np.uint8)
 SYNTAXES = {  # name: (transfer syntax, stored array, bits, encoder or None for pydicom, lossless)
     'explicit VR LE': (uid.ExplicitVRLittleEndian, S12, 12, None, True),
     'implicit VR LE': (uid.ImplicitVRLittleEndian, S12, 12, None, True),
+    'deflated explicit VR LE': (uid.DeflatedExplicitVRLittleEndian, S12, 12, None, True),
+    'explicit VR BE': (uid.ExplicitVRBigEndian, S12, 12, None, True),
     'RLE': (uid.RLELossless, S12, 12, None, True),
     'JPEG baseline (8 bit)': (uid.JPEGBaseline8Bit, S8, 8, lambda a: ic.jpeg8_encode(a, level=95), False),
     'JPEG extended (12 bit)': (uid.JPEGExtended12Bit, S12, 12, lambda a: ic.jpeg8_encode(a, level=95, bitspersample=12), False),
@@ -163,19 +168,131 @@ SYNTAXES = {  # name: (transfer syntax, stored array, bits, encoder or None for 
     'JPEG 2000 lossless': (uid.JPEG2000Lossless, S12, 12, None, True),
     'JPEG 2000': (uid.JPEG2000, S12, 12, None, False),
 }
+COMPRESSED = [n for n, v in SYNTAXES.items() if v[0].is_compressed]
+
+def write(name, path):
+    "The file of `SYNTAXES[name]` at `path` (skips when its encoder, imagecodecs, is missing)."
+    ts, arr, bits, enc, _ = SYNTAXES[name]
+    if enc is not None and ic is None: pytest.skip('imagecodecs is not installed (pip install imagecodecs)')
+    kw = dict(bits_stored=bits, transfer_syntax=ts, encoded_frame=enc(arr) if enc else None, **HDR)
+    if ts != uid.ExplicitVRBigEndian: _make_dicom(arr, path, **kw)
+    else:   # pydicom writes an OW value as given: the pixel bytes must already be big endian
+        ds = _make_dicom(arr, None, **kw); ds.PixelData = arr.astype(arr.dtype.newbyteorder('>')).tobytes()
+        ds.save_as(path, enforce_file_format=True)
 
 
 @pytest.mark.parametrize('name', list(SYNTAXES))
 def test_transfer_syntax(d, name):
     ts, arr, bits, enc, lossless = SYNTAXES[name]
-    if enc is not None and ic is None: pytest.skip('imagecodecs is not installed (pip install imagecodecs)')
-    frame = enc(arr) if enc else None
-    _make_dicom(arr, d/'a.dcm', bits_stored=bits, transfer_syntax=ts, encoded_frame=frame, **HDR)
+    write(name, d/'a.dcm')
     m, y = read(d/'a.dcm')
     assert m.meta['transfer_syntax'] == ts.name
     ref = arr / ((1 << bits) - 1)
     if lossless: np.testing.assert_allclose(y, ref, atol=1e-6)
     else: assert np.abs(y - ref).mean() < 0.005 and np.abs(y - ref).max() < 0.05
+
+
+def test_deflated_and_big_endian_files_are_encoded_as_declared(d):
+    "The two uncompressed encodings are really on disk: a raw deflate stream after the file meta; big-endian values."
+    write('deflated explicit VR LE', d/'z.dcm'); write('explicit VR BE', d/'b.dcm')
+    raw = (d/'z.dcm').read_bytes()
+    body = raw[144 + int.from_bytes(raw[140:144], 'little'):]           # after preamble, 'DICM' and the file meta group
+    assert S12.astype('<u2').tobytes() not in raw and S12.astype('<u2').tobytes() in zlib.decompress(body, -15)
+    raw = (d/'b.dcm').read_bytes()
+    assert b'\x00\x28\x00\x10US\x00\x02\x00\x80' in raw and S12.astype('>u2').tobytes() in raw   # (0028,0010) Rows = 128
+
+
+# --- one codestream, every decoder ------------------------------------------------------------------------
+
+IC_CODECS = {  # transfer syntax: the imagecodecs codecs that decode its frames (the reader tries some of them before pydicom)
+    uid.RLELossless: ('dicomrle',), uid.JPEGBaseline8Bit: ('jpeg8',), uid.JPEGExtended12Bit: ('jpeg8',),
+    uid.JPEGLossless: ('jpeg8', 'ljpeg', 'jpegsof3'), uid.JPEGLosslessSV1: ('jpeg8', 'ljpeg', 'jpegsof3'),
+    uid.JPEGLSLossless: ('jpegls',), uid.JPEGLSNearLossless: ('jpegls',), uid.JPEG2000Lossless: ('jpeg2k',), uid.JPEG2000: ('jpeg2k',)}
+
+_LJ = 'libjpeg (T. Richter)'      # pylibjpeg-libjpeg's library (not IJG libjpeg)
+_LOSSLESS = {'pydicom (pylibjpeg)': _LJ, 'imagecodecs jpeg8': 'libjpeg-turbo', 'imagecodecs ljpeg': 'liblj92', 'imagecodecs jpegsof3': 'jpegsof3'}
+_OPJ = {'pydicom (pylibjpeg)': 'openjpeg', 'pydicom (pillow)': 'openjpeg', 'imagecodecs jpeg2k': 'openjpeg'}
+DECODERS = {  # name: {decoder: the codec library it runs} -- every decoder found here; each must decode, and agree.
+              # Two libraries or more: an independent second decoder (every compressed syntax here but JPEG 2000)
+    'RLE': {'pydicom (pydicom)': 'pydicom (Python)', 'pydicom (pylibjpeg)': 'pylibjpeg-rle (Rust)', 'imagecodecs dicomrle': 'imagecodecs (C)'},
+    'JPEG baseline (8 bit)': {'pydicom (pylibjpeg)': _LJ, 'pydicom (pillow)': 'libjpeg-turbo', 'imagecodecs jpeg8': 'libjpeg-turbo'},
+    'JPEG extended (12 bit)': {'pydicom (pylibjpeg)': _LJ, 'imagecodecs jpeg8': 'libjpeg-turbo'},        # pillow: 8-bit only
+    'JPEG lossless (process 14)': _LOSSLESS, 'JPEG lossless SV1': _LOSSLESS,
+    'JPEG-LS lossless': {'pydicom (pylibjpeg)': _LJ, 'imagecodecs jpegls': 'CharLS'},
+    'JPEG-LS near-lossless': {'pydicom (pylibjpeg)': _LJ, 'imagecodecs jpegls': 'CharLS'},
+    'JPEG 2000 lossless': _OPJ, 'JPEG 2000': _OPJ,   # three decoders, one library: no independent JPEG 2000 decoder (gdcm runs openjpeg too)
+}
+REFUSES = {('JPEG extended (12 bit)', 'pydicom (pillow)'): '12-bit'}   # offered by pydicom, refuses the file (the reader knows)
+# T.81 A.3.3 defines the IDCT of the DCT processes in real numbers; each library rounds its integer IDCT its own way, so
+# two libraries may differ by 1 where the exact value lies within a hair of a rounding tie (both stay within 1 of the exact
+# IDCT: checked against a float reference decoder when this was written). Decoders running one library agree bit for bit,
+# and every other syntax is decoded bit-exactly alike (JPEG-LS near-lossless and JPEG 2000 9/7 included).
+IDCT_TOLERANCE = {'JPEG baseline (8 bit)': 1, 'JPEG extended (12 bit)': 1}
+
+def decode_all(path, ts, like):
+    "Each decoder's container values for the one frame of `path` (or the exception it raised): pydicom's plugins, imagecodecs' codecs."
+    out = {}
+    for p in get_decoder(ts).available_plugins:
+        try: out[f'pydicom ({p})'] = pixel_array(path, decoding_plugin=p, correct_unused_bits=False)
+        except Exception as e: out[f'pydicom ({p})'] = e
+    frame = next(generate_frames(dcmread(path).PixelData, number_of_frames=1))
+    dt = like.dtype.newbyteorder('<')
+    for c in (IC_CODECS.get(ts, ()) if ic is not None else ()):
+        try: out[f'imagecodecs {c}'] = (np.frombuffer(ic.dicomrle_decode(frame, dt), dt).reshape(like.shape) if c == 'dicomrle'
+                                        else getattr(ic, f'{c}_decode')(frame))
+        except Exception as e: out[f'imagecodecs {c}'] = e
+    return out
+
+
+@pytest.mark.parametrize('name', COMPRESSED)
+def test_every_decoder_agrees(d, name):
+    ts, arr, _, _, lossless = SYNTAXES[name]
+    write(name, d/'a.dcm')
+    got = decode_all(d/'a.dcm', ts, arr)
+    bad = {k: v for k, v in got.items() if isinstance(v, Exception) and REFUSES.get((name, k), '?') not in str(v)}
+    assert not bad, f"{name}: decoders failed: {bad}"
+    ok = {k: v for k, v in got.items() if not isinstance(v, Exception)}
+    want = {k for k in DECODERS[name] if ic is not None or not k.startswith('imagecodecs')}
+    assert want <= set(ok) and len(ok) >= 2, f"{name}: decoded by {sorted(ok)} only; expected also {sorted(want - set(ok))}"
+    libs, tol = DECODERS[name], IDCT_TOLERANCE.get(name, 0)
+    for k, v in ok.items():
+        assert v.shape == arr.shape, f"{name}: {k} gave shape {v.shape}"
+        if lossless: assert np.array_equal(v, arr), f"{name}: {k} is not lossless"
+    for (a, x), (b, y) in itertools.combinations(ok.items(), 2):
+        diff = int(np.abs(x.astype(np.int64) - y.astype(np.int64)).max())
+        assert diff <= (0 if libs.get(a, a) == libs.get(b, b) else tol), f"{name}: {a} and {b} differ by up to {diff}"
+    _, raw, _ = _load_dicom(d/'a.dcm')                                      # the reader's values before its intensity mapping
+    assert np.array_equal(raw, ok[dicom_decoder(ts)]), f"{name}: the reader does not give what {dicom_decoder(ts)} decodes"
+
+
+# --- no decoder installed: a typed error naming one --------------------------------------------------------
+
+WOULD_DECODE = {  # name: the package the reader's error must name when no pydicom plugin for the syntax is installed
+    'RLE': 'pylibjpeg-rle', 'JPEG baseline (8 bit)': 'pylibjpeg-libjpeg', 'JPEG extended (12 bit)': 'pylibjpeg-libjpeg',
+    'JPEG lossless (process 14)': 'pylibjpeg-libjpeg', 'JPEG lossless SV1': 'pylibjpeg-libjpeg', 'JPEG-LS lossless': 'pylibjpeg-libjpeg',
+    'JPEG-LS near-lossless': 'pylibjpeg-libjpeg', 'JPEG 2000 lossless': 'pylibjpeg-openjpeg', 'JPEG 2000': 'pylibjpeg-openjpeg'}
+
+def refused(path):
+    with pytest.raises(MammoInputError) as e: read_mammogram(path)
+    assert e.value.path == str(path) and str(e.value).startswith(f"{path}: cannot decode transfer syntax "), str(e.value)
+    return str(e.value)
+
+
+@pytest.mark.parametrize('name', COMPRESSED)
+def test_no_plugin_names_the_package_that_decodes(d, name, monkeypatch):
+    write(name, d/'a.dcm')
+    monkeypatch.setattr(get_decoder(SYNTAXES[name][0]), '_available', {})     # as if no plugin for it were installed
+    msg = refused(d/'a.dcm')
+    assert SYNTAXES[name][0].name in msg and 'no decoding plugin is installed' in msg
+    assert f"install {WOULD_DECODE[name]} (pip install pylibjpeg {WOULD_DECODE[name]})" in msg, msg
+
+
+def test_12_bit_jpeg_with_only_pillow_names_the_package_that_decodes(d, monkeypatch):
+    write('JPEG extended (12 bit)', d/'a.dcm')
+    dec = get_decoder(uid.JPEGExtended12Bit)
+    monkeypatch.setattr(dec, '_available', {k: v for k, v in dec._available.items() if k == 'pillow'})
+    msg = refused(d/'a.dcm')
+    assert 'samples have 12 bits' in msg and 'pillow, decodes 8-bit samples only' in msg and 'install pylibjpeg-libjpeg' in msg
 
 
 def test_right_breast_is_mirrored_with_every_syntax(d):

@@ -227,9 +227,9 @@ class PerceptualLoss(nn.Module):
         return sum(wi * d(a, b) for wi, a, b in zip(w, ff, fr))
 
 # %% ../../nbs/losses/32_losses_generative.ipynb #448c4c54
-G_PARTS = ('loss_GAN', 'loss_view', 'loss_L1', 'loss_percep', 'loss_SSIM', 'loss_rad') # unweighted parts of L_G
+G_PARTS = ('loss_GAN', 'loss_view', 'loss_L1', 'loss_percep', 'loss_SSIM', 'loss_rad', 'loss_MSE') # unweighted parts of L_G (the last is no paper's: off by default)
 D_PARTS = ('loss_D_GAN', 'loss_D_view') # parts of L_D
-DEFAULT_LAMBDAS = dict(lambda_gan=1.0, lambda_view=1.0, lambda_l1=100.0, lambda_percep=10.0, lambda_ssim=10.0, lambda_rad=0.03)
+DEFAULT_LAMBDAS = dict(lambda_gan=1.0, lambda_view=1.0, lambda_l1=100.0, lambda_percep=10.0, lambda_ssim=10.0, lambda_rad=0.03, lambda_mse=0.0)
 
 def generator_loss(fake:torch.Tensor, # G(x): synthetic MLO `[B,1,H,W]` in [0,1]
                    real:torch.Tensor, # y: real MLO `[B,1,H,W]`
@@ -237,14 +237,15 @@ def generator_loss(fake:torch.Tensor, # G(x): synthetic MLO `[B,1,H,W]` in [0,1]
                    lesion_mask:torch.Tensor|None=None, # lesion mask of the real MLO `[B,1,H,W]`; needed when lambda_rad > 0
                    lambda_gan:float=1.0, lambda_view:float=1.0, lambda_l1:float=100.0,
                    lambda_percep:float=10.0, lambda_ssim:float=10.0, lambda_rad:float=0.03,
+                   lambda_mse:float=0.0, # a mean squared error term: no paper's, for a regression arm (the PSNR ceiling)
                    perceptual:Callable|None=None, # (fake, real) -> L_percep, e.g. `PerceptualLoss(vgg16_features())`
                    radiomic:Callable|None=None, # (fake, real, lesion_mask) -> L_rad, e.g. `losses.radiomic.RadiomicLoss()`
                    gan_mode:str='bce', # criterion of L_GAN
                    data_range:float=1.0, # SSIM's L
                    ) -> dict[str, torch.Tensor]:
-    "L_G = l_GAN*L_GAN + L_view + l_L1*L_L1 + l_percep*L_percep + l_SSIM*L_SSIM + l_rad*L_rad; returns 'loss_G' and every part."
+    "L_G = l_GAN*L_GAN + L_view + l_L1*L_L1 + l_percep*L_percep + l_SSIM*L_SSIM + l_rad*L_rad (+ l_MSE*L_MSE); returns 'loss_G' and every part."
     lam = dict(loss_GAN=lambda_gan, loss_view=lambda_view, loss_L1=lambda_l1, loss_percep=lambda_percep,
-               loss_SSIM=lambda_ssim, loss_rad=lambda_rad)
+               loss_SSIM=lambda_ssim, loss_rad=lambda_rad, loss_MSE=lambda_mse)
     for k, v in lam.items():
         if not v >= 0: raise MammoInputError(f"loss weight for {k} must be >= 0, got {v}")
     if fake.shape != real.shape: raise MammoInputError(f"fake {tuple(fake.shape)} and real {tuple(real.shape)} differ in shape")
@@ -258,7 +259,8 @@ def generator_loss(fake:torch.Tensor, # G(x): synthetic MLO `[B,1,H,W]` in [0,1]
         'loss_L1': lambda: l1_loss(fake, real),
         'loss_percep': lambda: perceptual(fake, real),
         'loss_SSIM': lambda: ssim_loss(fake, real, data_range),
-        'loss_rad': lambda: radiomic(fake, real, lesion_mask)}
+        'loss_rad': lambda: radiomic(fake, real, lesion_mask),
+        'loss_MSE': lambda: F.mse_loss(fake, real)}
     total, parts = fake.new_zeros(()), {}
     for k, fn in terms.items():
         if lam[k] == 0: parts[k] = fake.new_tensor(float('nan')); continue
@@ -287,7 +289,7 @@ class CGANLoss(nn.Module):
     "The radiomics cGAN's two objectives with their weights and term modules bundled (an `nn.Module`, so `.to(device)` moves the extractor)."
     def __init__(self, perceptual:Callable|None=None, # L_percep callable (fake, real)
                  radiomic:Callable|None=None, # L_rad callable (fake, real, lesion_mask)
-                 gan_mode:str='bce', data_range:float=1.0, **lambdas): # lambda_gan, lambda_view, lambda_l1, lambda_percep, lambda_ssim, lambda_rad
+                 gan_mode:str='bce', data_range:float=1.0, **lambdas): # lambda_gan, lambda_view, lambda_l1, lambda_percep, lambda_ssim, lambda_rad, lambda_mse
         super().__init__()
         unknown = set(lambdas) - set(DEFAULT_LAMBDAS)
         if unknown: raise MammoInputError(f"unknown loss weight(s): {', '.join(sorted(unknown))}")
@@ -313,7 +315,7 @@ class CGANLoss(nn.Module):
     def extra_repr(self): return f"{', '.join(f'{k}={v:g}' for k, v in self.lambdas.items())}, gan_mode={self.gan_mode!r}"
 
 # %% ../../nbs/losses/32_losses_generative.ipynb #8da5e7d7
-LAMBDA_OF = dict(zip(G_PARTS, ('lambda_gan', 'lambda_view', 'lambda_l1', 'lambda_percep', 'lambda_ssim', 'lambda_rad'))) # part -> its weight
+LAMBDA_OF = dict(zip(G_PARTS, ('lambda_gan', 'lambda_view', 'lambda_l1', 'lambda_percep', 'lambda_ssim', 'lambda_rad', 'lambda_mse'))) # part -> its weight
 
 def term_gradient_norms(criterion:CGANLoss, # the weights and term modules
                         fake:torch.Tensor, # G(x) `[B,1,H,W]` (detached here)

@@ -36,7 +36,7 @@ from ...models.cgan import RadiomicsCGAN
 from ...train.learner import predict_dicts
 from ...train.system import System, Run, is_phantom_image
 from .perceptual import PerceptualClassifier, _EncoderPrefix, RESNET_PERCEPTUAL_LAYERS, perceptual_source
-from .train import (CGANConfig, CGAN_PRESETS, PERCEPTUAL_ENCODER, cgan_manifest, lesion_pairs, prepare_cgan_data,
+from .train import (CGANConfig, CGAN_PRESETS, PERCEPTUAL_ENCODER, cgan_manifest, lesion_pairs, prepare_cgan_data, conditioning_hook,
                                          build_criterion, cgan_learner, fit_cgan, steps_per_epoch, training_epochs)
 
 # %% auto #0
@@ -63,12 +63,12 @@ def cgan_test_loader(run:Run, manifest, # manifest CSV or table
     c = resolve_cache(cache, df.attrs['root'])
     keys = [k if isinstance(k, str) else None for k in res['key']]
     raw = radiomics_provider(c, cfg.radiomics_settings, on_error='nan')
-    drop = {int(r.row_cc) for r in lesion_pairs(df, keys, c).itertuples()
-            if not np.isfinite(raw.features(r.key_cc, *_img_mask(c, r.key_cc))).any()}
+    pairs = lesion_pairs(df, keys, c)
+    drop = {int(r.row_cc) for r in pairs.itertuples() if not np.isfinite(raw.features(r.key_cc, *_img_mask(c, r.key_cc))).any()}
     keep = [i for i in range(len(df)) if i not in drop]
     kept = df.iloc[keep].reset_index(drop=True)
     ds = PairedViewDataset(kept, [keys[i] for i in keep], c, split=split,
-                           radiomics=radiomics_provider(c, cfg.radiomics_settings, run_normalizer(run)))
+                           radiomics=conditioning_hook(cfg, radiomics_provider(c, cfg.radiomics_settings, run_normalizer(run)), c, pairs))
     if len(ds) == 0: raise MammoInputError(f"no breast exams with a usable CC lesion in split {split!r}")
     return MammoDL(ds, bs=bs, shuffle=False, drop_last=False)
 
@@ -259,6 +259,13 @@ def plot_cgan_grid(ev:CGANEvaluation, n:int=4, # rows (test exams)
     return fig
 
 # %% ../../../nbs/systems/cgan/63c_cgan_system.ipynb #cd6b21c8
+def _refuse_oracle(run:Run):
+    "A run conditioned on the MLO lesion's radiomics (a control) cannot synthesise an MLO from a CC alone."
+    if run.config.conditioning and run.config.radiomics_source != 'cc':
+        raise MammoInputError(f"this run is conditioned on the radiomics of the MLO's lesion (variant {run.config.variant!r}, a control "
+                              "that needs the real MLO): it can be evaluated on a manifest, not used to predict from a CC; "
+                              "use a run conditioned on the CC (radiomics_view='cc')", path=run.path)
+
 def synthesize_mlo(cc:str|os.PathLike, # the CC view: DICOM, PNG or TIFF
                    mask:str|os.PathLike, # its lesion mask in the file's pixel grid
                    run:Run, # a trained cGAN run
@@ -267,6 +274,7 @@ def synthesize_mlo(cc:str|os.PathLike, # the CC view: DICOM, PNG or TIFF
                    ) -> tuple[np.ndarray, dict]:
     "The synthetic MLO (float32 `[H,W]` in [0,1], canonical frame) of a CC file and its lesion mask, and what was done."
     cfg = run.config
+    _refuse_oracle(run)
     model = (model if model is not None else run.load_model('cpu')).eval()
     mg = read_mammogram(cc, laterality=laterality, view='CC')
     bad = [c for c in mg.meta.get('conflicts', []) if c.startswith('view:') and 'gives MLO' in c]
@@ -312,6 +320,7 @@ def predict_mlos(run:Run, inputs:Sequence, # CC files
     "Synthetic MLOs of CC files as 16-bit PNGs (`STEM_mlo.png`) plus a figure each (`STEM.png`); one JSON-ready record per input."
     import matplotlib.pyplot as plt
     if len(masks) != len(inputs): raise MammoInputError(f"pass one lesion mask (--mask) per CC input: {len(inputs)} input(s), {len(masks)} mask(s)")
+    _refuse_oracle(run)
     out, model, recs, used = Path(out), run.load_model(device), [], set()
     for cc, mk in zip(inputs, masks):
         y, info = synthesize_mlo(cc, mk, run, model, laterality)

@@ -36,11 +36,11 @@ from ...train.system import SystemConfig
 from .perceptual import perceptual_network
 
 # %% auto #0
-__all__ = ['CGAN_PRESETS', 'PERCEPTUAL_ENCODER', 'CGAN_VARIANTS', 'CGAN_PRIORS', 'CGAN_MONITORS', 'CGAN_AUGMENT',
-           'RAD_MIN_PIXELS', 'QUALITY_KEYS', 'CGANConfig', 'CGANData', 'cgan_manifest', 'lesion_pairs',
-           'prepare_cgan_data', 'CGANTrainModel', 'DiscriminatorStep', 'QualityMetric', 'quality_metrics',
-           'build_criterion', 'steps_per_epoch', 'training_epochs', 'WarmSaveBest', 'WarmEarlyStopping', 'cgan_learner',
-           'fit_cgan']
+__all__ = ['CGAN_PRESETS', 'PERCEPTUAL_ENCODER', 'CGAN_VARIANTS', 'RADIOMICS_VIEWS', 'CGAN_PRIORS', 'CGAN_MONITORS',
+           'CGAN_AUGMENT', 'RAD_MIN_PIXELS', 'QUALITY_KEYS', 'CGANConfig', 'CGANData', 'cgan_manifest', 'lesion_pairs',
+           'OtherViewRadiomics', 'conditioning_hook', 'prepare_cgan_data', 'CGANTrainModel', 'DiscriminatorStep',
+           'QualityMetric', 'quality_metrics', 'build_criterion', 'steps_per_epoch', 'training_epochs', 'WarmSaveBest',
+           'WarmEarlyStopping', 'cgan_learner', 'fit_cgan']
 
 # %% ../../../nbs/systems/cgan/63b_cgan_train.ipynb #dbd3ff33
 CGAN_PRESETS = {
@@ -50,7 +50,12 @@ CGAN_PRESETS = {
 PERCEPTUAL_ENCODER = {'paper': ('resnet18', 3), 'cpu': ('resnet18', 3), 'tiny': ('tiny_cnn', 3)} # perceptual classifier per preset
 CGAN_VARIANTS = {'full': {}, 'no_radiomics': {'radiomic_conditioning': False},
                  'no_ssim_percep': {'lambdas': {'lambda_ssim': 0.0, 'lambda_percep': 0.0}},
-                 **{f'no_{t}': {'lambdas': {f'lambda_{t}': 0.0}} for t in ('gan', 'view', 'l1', 'percep', 'ssim', 'rad')}}
+                 **{f'no_{t}': {'lambdas': {f'lambda_{t}': 0.0}} for t in ('gan', 'view', 'l1', 'percep', 'ssim', 'rad')},
+                 # two controls that are no paper's ablation: a plain regression (the PSNR ceiling), and radiomics of the MLO's lesion
+                 'mse_only': {'lambdas': {'lambda_gan': 0.0, 'lambda_view': 0.0, 'lambda_l1': 0.0, 'lambda_percep': 0.0, 'lambda_ssim': 0.0,
+                                          'lambda_rad': 0.0, 'lambda_mse': 100.0}},
+                 'mlo_radiomics': {'radiomics_view': 'mlo'}}
+RADIOMICS_VIEWS = ('cc', 'mlo') # whose lesion the radiomic vector describes: the input CC's (the paper's) or the target MLO's (an oracle)
 CGAN_PRIORS = ('mean_mlo', 'none') # the generator's output prior: the mean training MLO, or none (a plain sigmoid head)
 CGAN_MONITORS = ('val_SSIM', 'val_PSNR', 'val_L1') # what early stopping and the best checkpoint follow
 CGAN_AUGMENT = dict(rotate=5.0, scale=(0.95, 1.05), translate=(0.02, 0.02), vflip=0.0, gamma=(1.0, 1.0), contrast=(1.0, 1.0), noise=0.0)
@@ -76,6 +81,7 @@ class CGANConfig(SystemConfig):
     spectral_norm:bool = False # spectral normalisation of every discriminator convolution
     lambdas:dict = field(default_factory=dict) # overrides of the loss weights lambda_gan, lambda_view, lambda_l1, lambda_percep, lambda_ssim, lambda_rad (JSON)
     radiomic_conditioning:bool = True # FiLM conditioning of the generator on the radiomic vector
+    radiomics_view:str = 'cc' # whose lesion the radiomic vector describes: 'cc' (the input's, the paper's) or 'mlo' (the target's: an oracle control, needs the MLO)
     gan_mode:str = 'bce' # L_GAN criterion: 'bce', 'lsgan' or 'hinge'
     radiomics_settings:dict = field(default_factory=dict) # overrides of the pyradiomics settings `radiomics_settings()` (JSON)
     perceptual:str = 'auto' # perceptual network: 'auto', 'vgg16', 'classifier' (trained into RUN/perceptual) or a classifier checkpoint path
@@ -87,6 +93,8 @@ class CGANConfig(SystemConfig):
         if min(self.size) < 32: raise MammoInputError(f"size must be at least 32x32 (the PatchGAN discriminator), got {self.size}")
         if self.preset not in CGAN_PRESETS: raise MammoInputError(f"unknown preset {self.preset!r}; known: {', '.join(CGAN_PRESETS)}")
         if self.variant not in CGAN_VARIANTS: raise MammoInputError(f"unknown variant {self.variant!r}; known: {', '.join(CGAN_VARIANTS)}")
+        if self.radiomics_view not in RADIOMICS_VIEWS:
+            raise MammoInputError(f"radiomics_view must be one of {', '.join(RADIOMICS_VIEWS)}, got {self.radiomics_view!r}")
         unknown = set(self.lambdas) - set(DEFAULT_LAMBDAS)
         if unknown: raise MammoInputError(f"unknown loss weight(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULT_LAMBDAS)}")
         bad = [k for k, v in self.lambdas.items() if not (isinstance(v, (int, float)) and v >= 0)]
@@ -117,6 +125,10 @@ class CGANConfig(SystemConfig):
     def conditioning(self) -> bool:
         "Whether the generator gets the radiomic vector (FiLM)."
         return self.radiomic_conditioning and CGAN_VARIANTS[self.variant].get('radiomic_conditioning', True)
+    @property
+    def radiomics_source(self) -> str:
+        "Whose lesion the conditioning vector describes: 'cc' (the input's) or 'mlo' (the target's, an oracle)."
+        return CGAN_VARIANTS[self.variant].get('radiomics_view', self.radiomics_view)
     @property
     def model_kwargs(self) -> dict:
         "The `RadiomicsCGAN` options of the preset and variant (without `radiomic_dim`)."
@@ -159,6 +171,21 @@ def lesion_pairs(df:pd.DataFrame, # validated manifest
 
 RAD_MIN_PIXELS = 16 # L_rad skips MLO lesion masks smaller than this (`RadiomicLoss.min_pixels`)
 
+class OtherViewRadiomics:
+    "The loaders' radiomics hook of an oracle run: called with a CC entry, it describes the lesion of the same breast's MLO."
+    def __init__(self, provider:RadiomicsProvider, # features (z-scored with the run's normaliser)
+                 cache:Cache, mlo_of:Mapping): # {CC cache key: the MLO's cache key}
+        self.provider, self.cache, self.mlo_of = provider, cache, dict(mlo_of)
+    def __call__(self, key, image, lesion_mask) -> np.ndarray:
+        if key not in self.mlo_of: raise MammoInputError(f"no MLO is paired with the CC entry {key!r}: an MLO-radiomics run needs both views")
+        e = self.cache.load(self.mlo_of[key])
+        return self.provider(self.mlo_of[key], e.image, e.lesion_mask)   # no MLO lesion (refused): NaN, i.e. the training mean once z-scored
+
+def conditioning_hook(config:CGANConfig, provider:RadiomicsProvider, # the z-scoring provider
+                      cache:Cache, pairs:pd.DataFrame): # `lesion_pairs` (key_cc, key_mlo)
+    "The loaders' radiomics hook of a run: the provider itself (the CC's lesion), or `OtherViewRadiomics` (the MLO's)."
+    return provider if config.radiomics_source == 'cc' else OtherViewRadiomics(provider, cache, dict(zip(pairs.key_cc, pairs.key_mlo)))
+
 def prepare_cgan_data(manifest, # manifest CSV or validated table
                       config:CGANConfig|None=None, # size, batch size, radiomics settings, augmentation, loss weights, seed
                       root=None, # data root of the manifest's paths (default `data_root()`)
@@ -184,11 +211,12 @@ def prepare_cgan_data(manifest, # manifest CSV or validated table
         mlo_mask = torch.from_numpy(np.array(m.lesion_mask[0]))
         if int((mlo_mask > 0.5).sum()) < RAD_MIN_PIXELS: cnt['rad_skipped'] += 1
         if r.split == 'train':
-            train_items.append((r.key_cc, e.image, e.lesion_mask)); train_mlo.append(r.key_mlo)
+            train_items.append((r.key_cc, e.image, e.lesion_mask) if cfg.radiomics_source == 'cc' else (r.key_mlo, m.image, m.lesion_mask))
+            train_mlo.append(r.key_mlo)
             mlo_imgs.append(torch.from_numpy(np.array(m.image[0]))); mlo_masks.append(mlo_mask)
     n_train = counts['train']['pairs']
     if n_train < 2: raise MammoInputError(f"need at least 2 training breast exams with a usable CC lesion, found {n_train}")
-    norm = prov.fit_normalizer(train_items)
+    norm = prov.fit_normalizer(train_items)                 # on the training lesions of the view the vector describes
     warn, scales = [], None
     if cfg.all_lambdas['lambda_rad'] > 0:
         skipped, H, W = counts['train']['rad_skipped'], *cfg.size
@@ -203,7 +231,8 @@ def prepare_cgan_data(manifest, # manifest CSV or validated table
         else: warn.append("L_rad compares relative feature differences: only 1 training MLO lesion is large enough to fit the feature scales")
     kept = df.drop(index=drop)
     dls = dls_from_manifest(kept, kind='paired', size=cfg.size, bs=cfg.bs, cache=c, root=df.attrs['root'], on_error='skip',
-                            augment=Augment(**cfg.augment), seed=cfg.seed, radiomics=prov.with_normalizer(norm), num_workers=cfg.num_workers)
+                            augment=Augment(**cfg.augment), seed=cfg.seed, radiomics=conditioning_hook(cfg, prov.with_normalizer(norm), c, pairs),
+                            num_workers=cfg.num_workers)
     return CGANData(dls, norm, scales, df, keys, dls.manifest, c, prov, counts, train_mlo, warn, torch.stack(mlo_imgs).mean(0))
 
 # %% ../../../nbs/systems/cgan/63b_cgan_train.ipynb #735b7af5
@@ -246,6 +275,8 @@ class DiscriminatorStep(Callback):
     def after_pred(self):
         m, batch = self.learn.model, self.learn.yb[0]
         fake = self.learn.pred[m.keys['output']]
+        if not m.criterion.needs_discriminator:                 # L_G has no D term (a regression arm): D is neither used nor trained
+            m.d_parts = {k: fake.new_tensor(float('nan')) for k in ('loss_D', *D_PARTS)}; return
         if not self.training:
             with torch.no_grad(): m.d_parts = {k: v.detach() for k, v in m.discriminator_loss(batch, fake).items()}
             return
