@@ -68,7 +68,7 @@ class CGANConfig(SystemConfig):
     steps:int = 0 # training budget in generator optimiser steps (> 0: as many epochs as it takes; 0: `epochs` decides)
     lr:float = 2e-4 # Adam learning rate of both networks (the paper's)
     bs:int = 4 # micro-batch size (the paper's batch)
-    variant:str = 'full' # 'full', or an ablation: 'no_radiomics' (no FiLM conditioning), 'no_ssim_percep' (lambda_SSIM = lambda_percep = 0)
+    variant:str = 'full' # 'full'; an ablation: 'no_radiomics' (no FiLM conditioning), 'no_<term>' (one of gan, view, l1, percep, ssim, rad), 'no_ssim_percep'; a control: 'mse_only', 'mlo_radiomics'
     preset:str = 'cpu' # network widths: 'paper' (the paper's size), 'cpu', 'tiny'
     n_acc:int = 8 # samples per optimiser step of each network (gradient accumulation; >= bs)
     betas:tuple = (0.5, 0.999) # Adam betas (pix2pix)
@@ -79,7 +79,7 @@ class CGANConfig(SystemConfig):
     output_prior:str = 'mean_mlo' # 'mean_mlo': an untrained generator draws the mean training MLO (learned per-pixel output prior); 'none'
     d_lr_factor:float = 1.0 # the discriminator's learning rate as a multiple of `lr` (balances D against G)
     spectral_norm:bool = False # spectral normalisation of every discriminator convolution
-    lambdas:dict = field(default_factory=dict) # overrides of the loss weights lambda_gan, lambda_view, lambda_l1, lambda_percep, lambda_ssim, lambda_rad (JSON)
+    lambdas:dict = field(default_factory=dict) # overrides of the loss weights lambda_gan, lambda_view, lambda_l1, lambda_percep, lambda_ssim, lambda_rad, lambda_mse (JSON)
     radiomic_conditioning:bool = True # FiLM conditioning of the generator on the radiomic vector
     radiomics_view:str = 'cc' # whose lesion the radiomic vector describes: 'cc' (the input's, the paper's) or 'mlo' (the target's: an oracle control, needs the MLO)
     gan_mode:str = 'bce' # L_GAN criterion: 'bce', 'lsgan' or 'hinge'
