@@ -293,6 +293,7 @@ def test_12_bit_jpeg_with_only_pillow_names_the_package_that_decodes(d, monkeypa
     monkeypatch.setattr(dec, '_available', {k: v for k, v in dec._available.items() if k == 'pillow'})
     msg = refused(d/'a.dcm')
     assert 'samples have 12 bits' in msg and 'pillow, decodes 8-bit samples only' in msg and 'install pylibjpeg-libjpeg' in msg
+    assert 'or pillow' not in msg                                             # not the plugin that just refused it
 
 
 def test_right_breast_is_mirrored_with_every_syntax(d):

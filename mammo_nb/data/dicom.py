@@ -752,10 +752,11 @@ def _ts_name(ts) -> str:
 
 _EIGHT_BIT_ONLY = {'1.2.840.10008.1.2.4.51': 'pillow'} # syntaxes with >8-bit samples that this plugin cannot decode
 
-def _missing_decoder(ts, path, why:str) -> MammoInputError:
-    "The error for a file whose encoding no installed plugin decodes: the transfer syntax and the package that does."
-    return MammoInputError(f"cannot decode transfer syntax {_ts_name(ts)} ({ts}): {why}; "
-                           f"install {_PLUGINS.get(str(ts), 'a pydicom pixel-data plugin for it')}", path)
+def _missing_decoder(ts, path, why:str, cannot:str|None=None) -> MammoInputError:
+    "The error for a file whose encoding no installed plugin decodes: the transfer syntax and the package that does (not `cannot`)."
+    hint = _PLUGINS.get(str(ts), 'a pydicom pixel-data plugin for it')
+    if cannot: hint = hint.replace(f' or {cannot}', '')                 # (the plugin already installed that cannot decode this file)
+    return MammoInputError(f"cannot decode transfer syntax {_ts_name(ts)} ({ts}): {why}; install {hint}", path)
 
 def _check_decodable(ts, path, bits_stored:int=8):
     "Raise `MammoInputError` naming the missing plugin if pydicom cannot decode transfer syntax `ts` (at `bits_stored`) here."
@@ -771,7 +772,7 @@ def _check_decodable(ts, path, bits_stored:int=8):
     weak = _EIGHT_BIT_ONLY.get(str(ts))
     if weak and bits_stored > 8 and set(dec.available_plugins) <= {weak}:
         raise _missing_decoder(ts, path, f"its samples have {bits_stored} bits and the only plugin installed for it, "
-                                         f"{weak}, decodes 8-bit samples only")
+                                         f"{weak}, decodes 8-bit samples only", cannot=weak)
 
 
 # transfer syntax -> the imagecodecs codecs tried, in turn, before pydicom's plugins: those that decode one full-size frame
