@@ -250,16 +250,24 @@ def froc_subgroups(preds:list, # one dict per image: 'boxes' [N, 4], 'scores' [N
                    n_boot:int=1000, seed:int=0, alpha:float=0.05,
                    min_patients:int=MIN_PATIENTS, min_class:int=MIN_CLASS,
                    ) -> pd.DataFrame:
-    "Recall at each FPPI (`R@f`) overall and per subgroup cell, each cell its own FROC, with patient-level CIs and the small-cell flag."
+    "Per subgroup cell: the recall at each FPPI of its own FROC (`R@f`), and its false positives per image and recall at the overall FROC's threshold for that FPPI."
     f = _check_fppi(fppi)
     m = match_detections(preds, targets, iou_threshold, criterion)
     n = len(m.scores)
     if len(groups) != n: raise MammoInputError(f"groups has {len(groups)} entries for {n} images")
-    names = [f"R@{v:g}" for v in f]
-    stat = lambda idx: m.recall_at(f, idx) if m.n_lesions[idx].sum() else np.full(len(f), np.nan)
+    x, _, thr, _ = m.curve()
+    t = thr[_operating(x, f)]                                  # the deployed thresholds: all images carry f false positives each
+    own, fpi, rec = [f"R@{v:g}" for v in f], [f"FP/image at t@{v:g}" for v in f], [f"recall at t@{v:g}" for v in f]
+    def stat(idx):
+        s = np.concatenate([m.scores[i] for i in idx]) if len(idx) else np.zeros(0)
+        h = np.concatenate([m.hits[i] for i in idx]).astype(bool) if len(idx) else np.zeros(0, bool)
+        nl = m.n_lesions[idx].sum()
+        fp = np.array([((s >= v) & ~h).sum() / len(idx) for v in t])
+        r = np.array([((s >= v) & h).sum() / nl for v in t]) if nl else np.full(len(f), np.nan)
+        return np.r_[m.recall_at(f, idx) if nl else np.full(len(f), np.nan), fp, r]
     has = (m.n_lesions > 0).astype(float)
-    return subgroup_report(stat, np.arange(n), metrics=names, subgroups=subgroups, patient_ids=np.asarray(groups),
-                           classes={k: (has, 'pos') for k in names}, min_patients=min_patients, min_class=min_class,
+    return subgroup_report(stat, np.arange(n), metrics=own + fpi + rec, subgroups=subgroups, patient_ids=np.asarray(groups),
+                           classes={k: (has, 'pos') for k in own + rec}, min_patients=min_patients, min_class=min_class,
                            n_boot=n_boot, seed=seed, alpha=alpha)
 
 # %% ../../nbs/metrics/44_metrics_detection.ipynb #c0a75314
