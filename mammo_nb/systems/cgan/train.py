@@ -175,7 +175,9 @@ class OtherViewRadiomics:
     "The loaders' radiomics hook of an oracle run: called with a CC entry, it describes the lesion of the same breast's MLO."
     def __init__(self, provider:RadiomicsProvider, # features (z-scored with the run's normaliser)
                  cache:Cache, mlo_of:Mapping): # {CC cache key: the MLO's cache key}
-        self.provider, self.cache, self.mlo_of = provider, cache, dict(mlo_of)
+        # an MLO lesion pyradiomics cannot describe (too small, or not visible) is NaN, never an error: the item stays (the CC decides the items)
+        self.provider = RadiomicsProvider(provider.cache, provider.settings, provider.normalizer, on_error='nan')
+        self.cache, self.mlo_of = cache, dict(mlo_of)
     def __call__(self, key, image, lesion_mask) -> np.ndarray:
         if key not in self.mlo_of: raise MammoInputError(f"no MLO is paired with the CC entry {key!r}: an MLO-radiomics run needs both views")
         e = self.cache.load(self.mlo_of[key])
