@@ -19,6 +19,7 @@ from pydicom.pixels import get_decoder, pixel_array
 
 from mammo_nb.core import MammoInputError
 from mammo_nb.data.dicom import read_mammogram, dicom_decoder, _make_dicom, _synthetic_breast, _load_dicom
+import mammo_nb.data.dicom as dicom_module
 
 IMG, _ = _synthetic_breast(128, 96, view='CC', seed=5)       # canonical left breast, values in [0, 1]
 S12 = np.round(IMG * 4095).astype(np.uint16)
@@ -282,18 +283,62 @@ def refused(path):
 def test_no_plugin_names_the_package_that_decodes(d, name, monkeypatch):
     write(name, d/'a.dcm')
     monkeypatch.setattr(get_decoder(SYNTAXES[name][0]), '_available', {})     # as if no plugin for it were installed
+    monkeypatch.setattr(dicom_module, '_imagecodecs', None)                   # and imagecodecs neither
     msg = refused(d/'a.dcm')
     assert SYNTAXES[name][0].name in msg and 'no decoding plugin is installed' in msg
     assert f"install {WOULD_DECODE[name]} (pip install pylibjpeg {WOULD_DECODE[name]})" in msg, msg
+    assert 'imagecodecs decodes it too (pip install imagecodecs)' in msg, msg
+
+
+@pytest.mark.parametrize('name', COMPRESSED)
+def test_no_plugin_imagecodecs_decodes(d, name, monkeypatch):
+    "Without any pydicom plugin for the syntax, an installed imagecodecs codec decodes the file, to the same values."
+    if ic is None: pytest.skip('imagecodecs is not installed')
+    write(name, d/'a.dcm')
+    _, want, _ = _load_dicom(d/'a.dcm')
+    monkeypatch.setattr(get_decoder(SYNTAXES[name][0]), '_available', {})
+    assert dicom_decoder(SYNTAXES[name][0]).startswith('imagecodecs ')
+    _, got, _ = _load_dicom(d/'a.dcm')
+    tol = IDCT_TOLERANCE.get(name, 0)          # (another library than the one that decodes it with plugins, for JPEG baseline)
+    assert got.dtype == want.dtype and int(np.abs(got.astype(np.int64) - want.astype(np.int64)).max()) <= tol
+
+
+def test_no_plugin_corrupt_frame_is_called_corrupt(d, monkeypatch):
+    "With imagecodecs the only decoder, a frame it cannot decode is the file's fault, said so, naming the codec."
+    if ic is None: pytest.skip('imagecodecs is not installed')
+    _make_dicom(S12, d/'a.dcm', transfer_syntax=uid.JPEG2000Lossless, encoded_frame=b'\xff\x4f\xff\x51' + b'\x00' * 60, **HDR)
+    monkeypatch.setattr(get_decoder(uid.JPEG2000Lossless), '_available', {})
+    with pytest.raises(MammoInputError) as e: read_mammogram(d/'a.dcm')
+    assert 'could not be decoded (JPEG 2000 Image Compression (Lossless Only))' in str(e.value) and 'imagecodecs (jpeg2k)' in str(e.value), str(e.value)
 
 
 def test_12_bit_jpeg_with_only_pillow_names_the_package_that_decodes(d, monkeypatch):
     write('JPEG extended (12 bit)', d/'a.dcm')
     dec = get_decoder(uid.JPEGExtended12Bit)
     monkeypatch.setattr(dec, '_available', {k: v for k, v in dec._available.items() if k == 'pillow'})
+    if ic is not None:                                                        # imagecodecs' libjpeg-turbo reads 12 bits
+        _, got, _ = _load_dicom(d/'a.dcm')
+        assert np.abs(got.astype(int) - S12.astype(int)).mean() < 0.005 * 4095
+    monkeypatch.setattr(dicom_module, '_imagecodecs', None)
     msg = refused(d/'a.dcm')
     assert 'samples have 12 bits' in msg and 'pillow, decodes 8-bit samples only' in msg and 'install pylibjpeg-libjpeg' in msg
     assert 'or pillow' not in msg                                             # not the plugin that just refused it
+
+
+# --- JPEG XL: no pydicom plugin exists; imagecodecs decodes it ---------------------------------------------
+
+JPEG_XL = {'1.2.840.10008.1.2.4.110': 'JPEG XL Lossless', '1.2.840.10008.1.2.4.112': 'JPEG XL'}
+
+@pytest.mark.parametrize('ts', list(JPEG_XL))
+def test_jpeg_xl(d, ts, monkeypatch):
+    if ic is None or not ic.JPEGXL.available: pytest.skip('imagecodecs has no JPEG XL codec here')
+    _make_dicom(S12, d/'a.dcm', transfer_syntax=ts, encoded_frame=ic.jpegxl_encode(S12, lossless=True), **HDR)
+    m, y = read(d/'a.dcm')
+    np.testing.assert_allclose(y, S12 / 4095, atol=1e-6)
+    assert m.meta['transfer_syntax'] == JPEG_XL[ts] and dicom_decoder(ts) == 'imagecodecs jpegxl'
+    monkeypatch.setattr(dicom_module, '_imagecodecs', None)
+    msg = refused(d/'a.dcm')
+    assert JPEG_XL[ts] in msg and 'pip install imagecodecs' in msg and 'transcode' in msg, msg
 
 
 def test_right_breast_is_mirrored_with_every_syntax(d):

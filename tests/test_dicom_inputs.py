@@ -17,6 +17,7 @@ from pydicom.pixels import get_decoder
 from mammo_nb.core import MammoInputError
 from mammo_nb.data.dicom import read_mammogram, _make_dicom, _synthetic_breast, Mammogram
 from mammo_nb.data.preprocess import preprocess
+import mammo_nb.data.dicom
 
 IMG, _ = _synthetic_breast(96, 72, view='CC', seed=2)
 S12 = np.round(IMG * 4095).astype(np.uint16)
@@ -181,9 +182,11 @@ def test_multi_page_tiff(d):
 
 # --- transfer syntaxes nobody here decodes ---------------------------------------------------------------
 
-def test_jpeg_xl_names_what_to_do(d):
+def test_jpeg_xl_names_what_to_do(d, monkeypatch):
     good(d, 'jxl.dcm', transfer_syntax='1.2.840.10008.1.2.4.110', encoded_frame=b'\xff\x0a' + b'\x00' * 64)
-    fails(d/'jxl.dcm', 'cannot decode transfer syntax JPEG XL Lossless', 'transcode')
+    fails(d/'jxl.dcm', 'could not be decoded (JPEG XL Lossless)', 'corrupt')         # imagecodecs' JPEG XL codec tried it
+    monkeypatch.setattr(mammo_nb.data.dicom, '_imagecodecs', None)
+    fails(d/'jxl.dcm', 'cannot decode transfer syntax JPEG XL Lossless', 'pip install imagecodecs', 'transcode')
 
 
 def test_unknown_transfer_syntax(d):
@@ -195,7 +198,9 @@ def test_missing_plugin_is_named(d, monkeypatch):
     good(d, 'j2k.dcm', transfer_syntax=uid.JPEG2000Lossless)
     dec = get_decoder(uid.JPEG2000Lossless)
     monkeypatch.setattr(dec, '_available', {})           # as if pylibjpeg-openjpeg (and pillow) were not installed
-    fails(d/'j2k.dcm', 'no decoding plugin is installed', 'pylibjpeg-openjpeg')
+    assert read_mammogram(d/'j2k.dcm').meta['transfer_syntax']      # imagecodecs' openjpeg still decodes it
+    monkeypatch.setattr(mammo_nb.data.dicom, '_imagecodecs', None)  # and imagecodecs neither
+    fails(d/'j2k.dcm', 'no decoding plugin is installed', 'pylibjpeg-openjpeg', 'pip install imagecodecs')
 
 
 def test_corrupt_compressed_frame(d):
@@ -318,6 +323,8 @@ def test_jpeg_extended_12bit_without_its_decoder(d, monkeypatch):
     assert read_mammogram(d/'j12.dcm').view == 'CC'                 # pylibjpeg-libjpeg is in the stack and decodes it
     dec = get_decoder(uid.JPEGExtended12Bit)
     monkeypatch.setattr(dec, '_available', {k: v for k, v in dec._available.items() if k == 'pillow'})
+    assert read_mammogram(d/'j12.dcm').view == 'CC'                 # imagecodecs' libjpeg-turbo still decodes 12 bits
+    monkeypatch.setattr(mammo_nb.data.dicom, '_imagecodecs', None)
     msg = fails(d/'j12.dcm', 'cannot decode transfer syntax JPEG Extended (Process 2 and 4) (1.2.840.10008.1.2.4.51)',
                 'samples have 12 bits', 'pillow, decodes 8-bit samples only', 'install pylibjpeg-libjpeg')
     assert 'corrupt' not in msg

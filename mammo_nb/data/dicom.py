@@ -746,6 +746,10 @@ _PLUGINS = {'1.2.840.10008.1.2.5': 'pylibjpeg-rle (pip install pylibjpeg pylibjp
 _NO_PLUGIN = {'1.2.840.10008.1.2.4.110': 'JPEG XL Lossless', '1.2.840.10008.1.2.4.111': 'JPEG XL JPEG Recompression',
               '1.2.840.10008.1.2.4.112': 'JPEG XL'}
 
+def _is_compressed(ts) -> bool:
+    "Whether transfer syntax `ts` is compressed (JPEG XL too, which pydicom does not list as a transfer syntax)."
+    return str(ts) in _NO_PLUGIN or _uid.UID(str(ts)).is_compressed
+
 def _ts_name(ts) -> str:
     s = str(ts)
     return _NO_PLUGIN.get(s) or (_uid.UID(s).name if _uid.UID(s).name != s else 'unknown transfer syntax')
@@ -756,23 +760,31 @@ def _missing_decoder(ts, path, why:str, cannot:str|None=None) -> MammoInputError
     "The error for a file whose encoding no installed plugin decodes: the transfer syntax and the package that does (not `cannot`)."
     hint = _PLUGINS.get(str(ts), 'a pydicom pixel-data plugin for it')
     if cannot: hint = hint.replace(f' or {cannot}', '')                 # (the plugin already installed that cannot decode this file)
+    if (_SPARE_CODECS.get(str(ts)) or _FAST_CODECS.get(str(ts))) and not _imagecodecs_only(ts):    # (not installed, or without the codec)
+        hint += '; imagecodecs decodes it too (pip install imagecodecs)'
     return MammoInputError(f"cannot decode transfer syntax {_ts_name(ts)} ({ts}): {why}; install {hint}", path)
 
-def _check_decodable(ts, path, bits_stored:int=8):
-    "Raise `MammoInputError` naming the missing plugin if pydicom cannot decode transfer syntax `ts` (at `bits_stored`) here."
+def _check_decodable(ts, path, bits_stored:int=8, signed:bool=False) -> bool:
+    "Whether pydicom decodes `ts` (at `bits_stored`) here; False: only imagecodecs does; neither: `MammoInputError` naming a package."
     name = _ts_name(ts)
     try: dec = get_decoder(ts)
     except NotImplementedError:
+        if _imagecodecs_only(ts, signed): return False
         if str(ts) in _NO_PLUGIN:
-            hint = 'no pydicom plugin decodes JPEG XL yet: transcode the file (e.g. with dcmtk or gdcm) to JPEG 2000 or uncompressed'
+            hint = ('no pydicom plugin decodes JPEG XL yet: install imagecodecs with its JPEG XL codec (pip install imagecodecs), '
+                    'or transcode the file (e.g. with dcmtk or gdcm) to JPEG 2000 or uncompressed')
         elif str(ts) in _PLUGINS: hint = f'install {_PLUGINS[str(ts)]}'
         else: hint = 'not a transfer syntax pydicom can decode'
         raise MammoInputError(f"cannot decode transfer syntax {name} ({ts}): {hint}", path) from None
-    if not dec.is_available: raise _missing_decoder(ts, path, "no decoding plugin is installed")
+    if not dec.is_available:
+        if _imagecodecs_only(ts, signed): return False
+        raise _missing_decoder(ts, path, "no decoding plugin is installed")
     weak = _EIGHT_BIT_ONLY.get(str(ts))
     if weak and bits_stored > 8 and set(dec.available_plugins) <= {weak}:
+        if _imagecodecs_only(ts, signed): return False
         raise _missing_decoder(ts, path, f"its samples have {bits_stored} bits and the only plugin installed for it, "
                                          f"{weak}, decodes 8-bit samples only", cannot=weak)
+    return True
 
 
 # transfer syntax -> the imagecodecs codecs tried, in turn, before pydicom's plugins: those that decode one full-size frame
@@ -782,14 +794,26 @@ def _check_decodable(ts, path, bits_stored:int=8):
 _FAST_CODECS = {'1.2.840.10008.1.2.5': ('dicomrle',), '1.2.840.10008.1.2.4.57': ('jpeg8', 'ljpeg'),
                 '1.2.840.10008.1.2.4.70': ('jpeg8', 'ljpeg'), '1.2.840.10008.1.2.4.80': ('jpegls',)}
 
-def _fast_codecs(ts) -> tuple:
+# transfer syntax -> the imagecodecs codecs the reader falls back on when pydicom has no plugin for it installed (for JPEG XL:
+# none exists): not faster, but they decode the same codestreams (tests/test_dicom_golden.py checks them against pydicom's)
+_SPARE_CODECS = {'1.2.840.10008.1.2.4.50': ('jpeg8',), '1.2.840.10008.1.2.4.51': ('jpeg8',), '1.2.840.10008.1.2.4.81': ('jpegls',),
+                 **{f'1.2.840.10008.1.2.4.{k}': ('jpeg2k',) for k in (90, 91, 201, 202, 203)},   # openjpeg reads HTJ2K too
+                 **{k: ('jpegxl',) for k in _NO_PLUGIN}}
+
+def _fast_codecs(ts, table:dict|None=None) -> tuple:
     "The imagecodecs codecs, installed here, that the reader tries first for transfer syntax `ts` (none: pydicom decodes)."
     if _imagecodecs is None: return ()
-    return tuple(c for c in _FAST_CODECS.get(str(ts), ()) if getattr(getattr(_imagecodecs, c.upper(), None), 'available', False))
+    table = _FAST_CODECS if table is None else table
+    return tuple(c for c in table.get(str(ts), ()) if getattr(getattr(_imagecodecs, c.upper(), None), 'available', False))
+
+def _imagecodecs_only(ts, signed:bool=False) -> tuple:
+    "The imagecodecs codecs that decode `ts` here without pydicom (the fast ones first); none for signed JPEG (pydicom's sign handling)."
+    if signed and str(ts) != '1.2.840.10008.1.2.5': return ()
+    return _fast_codecs(ts) + tuple(c for c in _fast_codecs(ts, _SPARE_CODECS) if c not in _fast_codecs(ts))
 
 def _pydicom_plugins(ts) -> list:
     "The pydicom plugins installed here for `ts`, in the order pydicom tries them (['native'] for uncompressed data)."
-    if not _uid.UID(str(ts)).is_compressed: return ['native']
+    if not _is_compressed(ts): return ['native']
     try: dec = get_decoder(ts)
     except NotImplementedError: return []
     return list(getattr(dec, '_available', None) or dec.available_plugins)   # (pydicom keeps its order in `_available`)
@@ -801,7 +825,10 @@ def _pydicom_plugin(ts) -> str:
 def dicom_decoder(ts) -> str:
     "The decoder `read_mammogram` uses for transfer syntax `ts` on this machine, e.g. 'imagecodecs dicomrle' or 'pydicom (pylibjpeg)'."
     codecs = _fast_codecs(ts)
-    return f"imagecodecs {codecs[0]}" if codecs else f"pydicom ({_pydicom_plugin(ts)})"
+    if codecs: return f"imagecodecs {codecs[0]}"
+    plugin = _pydicom_plugin(ts)
+    spare = _imagecodecs_only(ts) if plugin == 'none' else ()
+    return f"imagecodecs {spare[0]}" if spare else f"pydicom ({plugin})"
 
 _ITEM, _SEQ_END = b'\xfe\xff\x00\xe0', b'\xfe\xff\xdd\xe0'
 
@@ -814,9 +841,9 @@ def _single_fragment(data) -> memoryview|None:
     start = pos + 8; end = start + int.from_bytes(mv[pos + 4:pos + 8], 'little')
     return mv[start:end] if end == len(mv) or (end < len(mv) and mv[end:end + 4] == _SEQ_END) else None
 
-def _fast_decode(ds:Dataset, ts, rows:int, cols:int, ba:int, signed:bool) -> np.ndarray|None:
-    "The one frame decoded by imagecodecs, in the container dtype pydicom gives; None when no codec applies or every one fails."
-    codecs = _fast_codecs(ts)
+def _fast_decode(ds:Dataset, ts, rows:int, cols:int, ba:int, signed:bool, codecs:tuple|None=None) -> np.ndarray|None:
+    "The one frame decoded by imagecodecs (`codecs`, default the fast ones), in pydicom's container dtype; None when none applies or all fail."
+    codecs = _fast_codecs(ts) if codecs is None else codecs
     if not codecs or ba not in (8, 16) or (signed and codecs[0] != 'dicomrle'): return None   # signed JPEG: pydicom's sign handling
     dtype = np.dtype(f"<{'i' if signed else 'u'}{ba // 8}")
     try:
@@ -837,11 +864,17 @@ def _fast_decode(ds:Dataset, ts, rows:int, cols:int, ba:int, signed:bool) -> np.
         except Exception: continue
     return None
 
-def _decode(ds:Dataset, ts=None) -> np.ndarray:
-    "The one frame's container values (bits above BitsStored not masked): imagecodecs where it is faster, else pydicom's plugins."
+def _decode(ds:Dataset, ts=None, pydicom_decodes:bool=True) -> np.ndarray:
+    "The one frame's container values (bits above BitsStored not masked): imagecodecs where faster (or where pydicom cannot), else pydicom."
     ts = ts if ts is not None else ds.file_meta.TransferSyntaxUID
-    arr = _fast_decode(ds, ts, int(ds.Rows), int(ds.Columns), int(ds.BitsAllocated), int(ds.get('PixelRepresentation') or 0) == 1)
+    shape = int(ds.Rows), int(ds.Columns), int(ds.BitsAllocated), int(ds.get('PixelRepresentation') or 0) == 1
+    arr = _fast_decode(ds, ts, *shape)
     if arr is not None: return arr
+    if not pydicom_decodes:          # imagecodecs is the only decoder installed for it: its failure is the file's
+        codecs = _imagecodecs_only(ts, shape[3])
+        arr = _fast_decode(ds, ts, *shape, codecs=codecs)
+        if arr is not None: return arr
+        raise ValueError(f"imagecodecs ({', '.join(codecs)}), the only decoder installed here for it, could not decode the frame")
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return _decode_pixels(ds, correct_unused_bits=False, view_only=True)
@@ -925,13 +958,14 @@ def _load_dicom(path:Path, any_modality:bool=False) -> tuple[Dataset, np.ndarray
         ts = _uid.ImplicitVRLittleEndian if implicit else (_uid.ExplicitVRLittleEndian if little else _uid.ExplicitVRBigEndian)
         if fm is None: ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ts
-    _check_decodable(ts, path, bs)
-    if not _uid.UID(str(ts)).is_compressed:
+    signed = _header_int(ds, 'PixelRepresentation', path, 0) == 1
+    pydicom_decodes = _check_decodable(ts, path, bs, signed)
+    if not _is_compressed(ts):
         need, have = rows * cols * spp * (ba // 8), len(ds.PixelData)
         if have < need:
             raise MammoInputError(f"pixel data is truncated: {have} of the {need} bytes of a {rows}x{cols} {ba}-bit image "
                                   f"are present ({_ts_name(ts)}); {_CUT_SHORT}", path)
-    try: arr = _decode(ds, ts)
+    try: arr = _decode(ds, ts, pydicom_decodes)
     except Exception as e:
         if re.search(r'does not support|not supported by', str(e)):   # a plugin that cannot do this encoding, not a bad file
             raise _missing_decoder(ts, path, "no installed plugin decodes this encoding (" + ' '.join(str(e).split())[-160:] + ")") from None

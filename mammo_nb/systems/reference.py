@@ -26,8 +26,8 @@ from .momminet.system import DEMO_SETTINGS
 
 # %% auto #0
 __all__ = ['REFERENCE_TRAIN', 'REFERENCE_TEST', 'REFERENCES', 'INTENDED_USE', 'NOT_INTENDED', 'INPUTS', 'LIMITATIONS',
-           'reference_phantom', 'reference_figure', 'build_reference', 'expected_results', 'check_references',
-           'format_check', 'reference_cards', 'reference_list_command', 'reference_build_command',
+           'reference_phantom', 'reference_figure', 'portable_records', 'build_reference', 'expected_results',
+           'check_references', 'format_check', 'reference_cards', 'reference_list_command', 'reference_build_command',
            'reference_check_command', 'reference_figures_command', 'model_card', 'reference_card_command',
            'reference_demo']
 
@@ -142,6 +142,31 @@ def reference_figure(name:str, # a recipe of `REFERENCES` with a `figure`
     shutil.copyfile(src, dest)
     return dest
 
+_PACKAGE = Path(str(mammo_nb.__file__)).parent
+
+def _portable(v, refs:Path):
+    "A record's value with no absolute path: runs under `refs` -> 'reference:NAME', package files -> package-relative, others -> None."
+    if isinstance(v, dict): return {k: _portable(x, refs) for k, x in v.items()}
+    if isinstance(v, list): return [_portable(x, refs) for x in v]
+    if not (isinstance(v, str) and os.path.isabs(v)): return v
+    p = Path(v).resolve()
+    if p.parent == refs.resolve() and (p/RUN_FILE).exists(): return f"reference:{p.name}"
+    if p.is_relative_to(_PACKAGE.resolve()): return str(p.relative_to(_PACKAGE.resolve().parent).as_posix())
+    return None
+
+def portable_records(folder:str|os.PathLike, # a reference run in the package's reference folder
+                     refs:str|os.PathLike|None=None, # the reference folder (default: the package's `mammo_nb/reference`)
+                     ) -> list[str]:
+    "Rewrite a shipped run's records (run.json, config.json, reference.json) without any absolute path; returns the files changed."
+    folder, refs = Path(folder), Path(refs or REFERENCE_RUNS)
+    changed = []
+    for f in ('run.json', 'config.json', 'reference.json'):
+        if not (folder/f).exists(): continue
+        old = json.loads((folder/f).read_text())
+        new = _portable(old, refs)
+        if new != old: write_json(folder/f, new); changed.append(f)
+    return changed
+
 def build_reference(name:str, # a recipe of `REFERENCES`
                     out:str|os.PathLike|None=None, # where reference runs go (default: the package's `mammo_nb/reference`)
                     workdir:str|os.PathLike|None=None, # phantoms, cache and the training run (default: $MAMMO_CACHE_DIR/reference)
@@ -180,6 +205,7 @@ def build_reference(name:str, # a recipe of `REFERENCES`
         reference_figure(name, run, test, work/'evaluation'/name, work/'cache', work/'figure'/name, tmp/'reference.png')
     write_json(tmp/'reference.json', card)
     shutil.rmtree(dst, ignore_errors=True); tmp.rename(dst)
+    if out.resolve() == REFERENCE_RUNS.resolve(): portable_records(dst)   # (a build elsewhere, e.g. a test's, keeps its paths)
     exp_path = out/'expected.json'
     exp = json.loads(exp_path.read_text()) if exp_path.exists() else {}
     exp[name] = {k: dict(value=summary.get(k), tolerance=tol) for k, tol in recipe['metrics'].items()}

@@ -818,6 +818,9 @@ class System:
         if not run.complete: raise MammoInputError("the run is not complete; finish it with --resume first", path=run.path)
         if manifest is None:   # the run's own data: its manifest, root and cache, where they still are
             manifest = run.info.get('manifest')
+            if manifest is None and run.path.parent.name == 'reference':
+                raise MammoInputError("a shipped reference run keeps no path of the machine that built it: pass the data to evaluate on "
+                                      "(--manifest M --root R); `mammo-nb reference check` checks it on a fresh test phantom", path=run.path)
             if manifest is None: raise MammoInputError("the run was trained on an in-memory table; pass the manifest to evaluate on", path=run.path)
             if not Path(manifest).is_file():
                 ref = "; a shipped reference run is checked on a fresh test phantom by `mammo-nb reference check`" if run.path.parent.name == 'reference' else ''
