@@ -342,6 +342,11 @@ def evaluate_where_the_training_data_is_not(w, t):
     run = _run(w, t, 'mammonet', lambda d: _set(d/'run.json', 'manifest', str(t/'elsewhere'/'manifest.csv')))
     return ['evaluate', 'mammonet', '--run', run], ['manifest.csv, which is not on this machine: pass the data to evaluate on (--manifest M --root R)']
 @case
+def evaluate_a_shipped_run_without_data(w, t):
+    run = _run(w, t, 'mammonet', lambda d: None)       # a shipped run's records hold no path of the machine that built it
+    return ['evaluate', 'mammonet', '--run', run], ['a shipped reference run keeps no path of the machine that built it',
+                                                    'pass the data to evaluate on (--manifest M --root R)']
+@case
 def phantom_fractions_not_summing_to_one_keep_the_previous_phantom(w, t):
     ph = t/'ph'; (ph/'images').mkdir(parents=True); (ph/'images'/'a.dcm').write_bytes(b'previous')
     (ph/'manifest.csv').write_text(HEAD + '\n'); (ph/'annotations.json').write_text(json.dumps({'info': {'generator': 'mammo_nb.data.phantom'}}))

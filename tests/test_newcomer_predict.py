@@ -7,7 +7,9 @@ The sample's TCIA layout comes from `test_data_cbis_sample.layout` (symlinks to 
 """
 import json, os
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 import pytest
 
 from test_data_cbis_sample import layout, run   # the same fixture layout and in-process CLI runner
@@ -49,6 +51,12 @@ def test_files_to_prediction(tmp_path, capsys, phantom_run):
         assert PHANTOM_WARNING in p['warning'] and p['input_is_phantom'] is False
         assert p['prior'] is None and p['time_gap_years'] is None and sorted(p['views']) == ['CC', 'MLO']
         assert list(p['risk']) == ['1y', '2y', '3y', '4y', '5y'] and (tmp_path/'pred'/p['figure']).exists()
+        # the figure, shared without its JSON, carries the numbers and the warning (in a band under it; issue 45 class 9)
+        cap, bad = p['figure_caption'], {f"{h:g}y" for h in p['unvalidated_horizons']}
+        assert bad and all(f"{h} {r:.3f}" in cap for h, r in p['risk'].items() if h not in bad), cap   # (one epoch: maybe none validated)
+        assert 'trained on the phantom only' in cap and all(h in cap.split('validated')[1] for h in bad), cap
+        im = np.asarray(Image.open(tmp_path/'pred'/p['figure']).convert('L'))
+        assert (im[-40:] == 255).mean() > 0.5 and (im[-40:] < 100).any()
 
 
 def test_exam_folder_to_prediction(tmp_path, capsys, phantom_run):

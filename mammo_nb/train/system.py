@@ -29,7 +29,7 @@ from .learner import (dict_learner, fit_resumable, load_checkpoint, save_checkpo
 __all__ = ['INPUT_COLUMNS', 'RUN_FILE', 'REFERENCE_RUNS', 'SystemConfig', 'resolve_encoder_weights', 'encoder_depends',
            'fill_encoders', 'manifest_sha256', 'phantom_record', 'data_fingerprint', 'is_phantom_image', 'input_files',
            'read_inputs_csv', 'image_inputs', 'run_key', 'reference_names', 'reference_run_path', 'RunWarning', 'Run',
-           'read_json', 'check_run_files', 'check_training_splits', 'System', 'system_commands']
+           'read_json', 'check_run_files', 'check_training_splits', 'figure_caption', 'System', 'system_commands']
 
 # %% ../../nbs/train/60b_system.ipynb #747de1fd
 def _field_default(f:dataclasses.Field) -> Any:
@@ -624,6 +624,52 @@ def _restore(out:Path, aside:Path|None):
         aside.rmdir()
 
 # %% ../../nbs/train/60b_system.ipynb #07d9cf02
+def figure_caption(rec:dict, # one prediction record
+                   keys:Sequence[str], # its headline keys (`System.headline`)
+                   ) -> str:
+    "The headline numbers of a record as one line, e.g. 'probability 0.237' or 'risk 1y 0.010, 2y 0.052, 3y 0.059 (never validated: 4y, 5y)'."
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)
+    parts = []
+    for k in keys:
+        v = rec.get(k)
+        if v is None or isinstance(v, bool): continue
+        if isinstance(v, dict):
+            bad = [f"{h:g}y" for h in sorted(rec.get('unvalidated_horizons') or [])]
+            items = [f"{h} {fmt(x)}" for h, x in v.items() if h not in bad and x is not None]
+            if not items: parts.append(f"{k}: validated at no horizon ({', '.join(bad)})"); continue
+            parts.append(f"{k} {', '.join(items)}" + (f" (never validated: {', '.join(bad)})" if bad else ''))
+        else: parts.append(f"{k.replace('_', ' ')} {fmt(v)}")
+    return ', '.join(parts)
+
+def _stamp_figure(path:Path, lines:list[str]):
+    "Add `lines` of text in a band under a PNG figure (rewritten in place)."
+    from PIL import Image, ImageDraw, ImageFont
+    im = Image.open(path).convert('RGB')
+    font = ImageFont.load_default(size=11)
+    step = 14
+    out = Image.new('RGB', (im.width, im.height + step * len(lines) + 6), 'white')
+    out.paste(im, (0, 0))
+    d = ImageDraw.Draw(out)
+    for i, l in enumerate(lines):
+        while len(l) > 8 and d.textlength(l, font=font) > im.width - 8: l = l[:-5] + '…'   # (cut to the figure's width)
+        d.text((4, im.height + 3 + step * i), l, fill='black' if i == 0 else (170, 0, 0), font=font)
+    tmp = path.with_name(f'.{path.name}.tmp'); out.save(tmp, format='PNG'); tmp.replace(path)
+
+def _caption_figures(system, recs:list[dict], out:Path):
+    "Every figure a predict wrote gets its records' headline numbers and, for a phantom-trained model on other images, the warning."
+    figs = {}
+    for r in recs:
+        names = [r['figure']] if isinstance(r.get('figure'), str) else list((r.get('figures') or {}).values())
+        for n in names: figs.setdefault(n, []).append(r)
+    for n, rs in figs.items():
+        if not (out/n).is_file(): continue
+        caps = [c for c in dict.fromkeys(figure_caption(r, system.headline) for r in rs) if c]
+        lines = ['; '.join(caps)] if caps else []
+        if any('warning' in r for r in rs): lines.append('trained on the phantom only, never on a real mammogram: not for clinical use')
+        if not lines: continue
+        _stamp_figure(out/n, lines)
+        for r in rs: r['figure_caption'] = ' | '.join(lines)
+
 class System:
     "A published system: a name, a configuration class and the verbs train, evaluate, predict, bench, demo (see above)."
     name: ClassVar[str] = ''          # registry name and command-line word
@@ -633,6 +679,7 @@ class System:
     predict_help: ClassVar[str] = 'input files'  # what `predict` takes, for its help
     evaluate_args: ClassVar[list] = []  # extra `arg(...)` specs of `mammo-nb evaluate NAME`
     predict_args: ClassVar[list] = []   # extra `arg(...)` specs of `mammo-nb predict NAME`
+    headline: ClassVar[tuple] = ()      # the record keys a predict figure states under its image, e.g. ('probability',)
 
     # ---- parts a system provides -------------------------------------------------------------------------
     def build_model(self, config:SystemConfig, run:Run|None=None) -> nn.Module:
@@ -818,7 +865,7 @@ class System:
         if not run.complete: raise MammoInputError("the run is not complete; finish it with --resume first", path=run.path)
         if manifest is None:   # the run's own data: its manifest, root and cache, where they still are
             manifest = run.info.get('manifest')
-            if manifest is None and run.path.parent.name == 'reference':
+            if manifest is None and (run.path/'reference.json').exists():   # (a shipped run: its card says how it was built)
                 raise MammoInputError("a shipped reference run keeps no path of the machine that built it: pass the data to evaluate on "
                                       "(--manifest M --root R); `mammo-nb reference check` checks it on a fresh test phantom", path=run.path)
             if manifest is None: raise MammoInputError("the run was trained on an in-memory table; pass the manifest to evaluate on", path=run.path)
@@ -893,6 +940,7 @@ class System:
                 if run.trained_on_phantom and not r.get('input_is_phantom', False):
                     r['warning'] = ("this model was trained only on the built-in phantom and has never seen a real mammogram: "
                                     "its output on real images means nothing clinically")
+            _caption_figures(self, recs, out)   # (a figure shared out of the folder carries its number and the warning)
             write_json(out/'predictions.json', dict(system=self.name, run=run.path.name, run_key=run.key,
                                                      trained_on_phantom=run.trained_on_phantom, input_warnings=notes, predictions=recs))
         except BaseException:
@@ -962,7 +1010,7 @@ def _key_numbers(r:dict) -> str:
     "One line of a prediction record: its plain values, and the numbers of its first dict of numbers (`risk_1y=0.12`)."
     parts, shown = [], False
     for k, v in r.items():
-        if k == 'warning' or isinstance(v, list): continue
+        if k in ('warning', 'figure_caption') or isinstance(v, list): continue
         if isinstance(v, dict):
             nums = [f"{k}_{a}={_fmt(b)}" for a, b in v.items() if isinstance(b, (int, float)) and not isinstance(b, bool)]
             if nums and not shown: parts, shown = parts + nums[:10], True

@@ -510,6 +510,7 @@ def _flag_unvalidated(run:Run, recs:list[dict]) -> list[dict]:
 class LMVNetSystem(System):
     "LMV-Net: longitudinal multi-view risk (see `62a_lmvnet_train` for the configuration and the evaluation)."
     name, title = 'lmvnet', 'LMV-Net: longitudinal multi-view breast-cancer risk'
+    headline = ('risk',)   # under every predict figure (with the phantom-only warning on other images)
     config_class = LMVNetConfig
     predict_help = 'exam folders of DICOM files (one exam each), image files (one exam per folder), or one manifest CSV'
     evaluate_args = [arg('--mask-prior', action='store_true', help='evaluate with every prior masked out (folder SPLIT-noprior)'),

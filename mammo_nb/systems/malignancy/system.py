@@ -359,6 +359,7 @@ def images_manifest(paths:list, # image files
 class MalignancySystem(System):
     "MommiNet-v2's mass-malignancy classifier (see `66a_malignancy_train` for the configuration, the patches and the evaluation)."
     name, title = 'malignancy', 'MommiNet-v2 mass malignancy: multi-task biopsy + BI-RADS classifier'
+    headline = ('p_malignant', 'birads')   # under every predict figure (with the phantom-only warning on other images)
     config_class = MalignancyConfig
     monitor = 'auc'
     predict_help = "image files (DICOM, PNG, TIFF) with --boxes (else the run's detector), or one manifest CSV"

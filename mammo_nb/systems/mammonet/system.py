@@ -332,6 +332,7 @@ def bench_mammonet_device_table(res:dict) -> str:
 class MammoNetSystem(System):
     "Mammo-Net: gaze-supervised two-view classification (see `64a_mammonet_train` for the configuration and the evaluation)."
     name, title = 'mammonet', 'Mammo-Net: gaze-supervised two-view mammogram classification'
+    headline = ('probability',)   # under every predict figure (with the phantom-only warning on other images)
     config_class, monitor = MammoNetConfig, 'auc'
     predict_help = 'DICOM files or exam folders (the CC and MLO of each breast), or one manifest CSV'
     evaluate_args = [arg('--tolerance', type=float, default=None, help='pointing-game tolerance in pixels (default: half a CAM cell)'),

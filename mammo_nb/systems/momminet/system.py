@@ -216,6 +216,7 @@ def boxes_table(recs:list[dict]) -> pd.DataFrame:
 class MommiNetSystem(System):
     "MommiNet-v2: tri-view mass detection (see `65a_momminet_train` for the configuration, the stages and the evaluation)."
     name, title = 'momminet', 'MommiNet-v2: tri-view mass detection'
+    headline = ('n_boxes', 'top_score')   # under every predict figure (with the phantom-only warning on other images)
     config_class, monitor = MommiNetConfig, 'froc'
     predict_help = 'DICOM files or exam folders (the views of one exam per folder), or one manifest CSV'
     evaluate_args = [arg('--drop', default=None, choices=['ipsi', 'contra'],

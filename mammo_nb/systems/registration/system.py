@@ -40,6 +40,7 @@ _TRE = 'TRE, all landmarks (mm)'
 class RegistrationSystem(System):
     "MammoRegNet, trained self-supervised on prior/current pairs (see `61a_registration_train`)."
     name, title = 'registration', 'MammoRegNet: self-supervised registration of prior to current exams'
+    headline = ('ncc_before', 'ncc_after')   # under every predict figure (with the phantom-only warning on other images)
     config_class, monitor = RegistrationConfig, 'valid_loss'
     predict_help = 'current images (DICOM, PNG or TIFF); give each one its prior with --prior'
     evaluate_args = [arg('--size', type=int, nargs=2, default=None, metavar=('H', 'W'), help="frame size (default: the run's training size)"),
