@@ -633,7 +633,7 @@ def frame_mimics(entry:CacheEntry, # the cache entry of an image
          args=[arg('manifest', help='manifest CSV'),
                arg('--root', default=None, help='data root the manifest paths are relative to (default: MAMMO_DATA_ROOT)'),
                arg('--cache', default=None, help='cache folder (default: MAMMO_CACHE_DIR, else ROOT/.cache)'),
-               arg('--size', type=int, nargs=2, default=[1024, 832], metavar=('H', 'W'), help='frame size (default 1024 832)'),
+               arg('--size', type=int, nargs=2, default=[1024, 832], metavar=('H', 'W'), help="frame size (default 1024 832); a model reads only a cache of its own frame size (`mammo-nb reference list` gives each reference model's)"),
                arg('--margin', type=float, default=0.02, help='crop margin around the breast (default 0.02)'),
                arg('--workers', type=int, default=1, help='local worker processes (default 1)'),
                arg('--scheduler', default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (builds on that cluster)"),

@@ -255,13 +255,14 @@ def format_check(table:pd.DataFrame) -> str:
 # %% ../../nbs/systems/69_reference.ipynb #afafba1e
 def reference_cards(folder:str|os.PathLike|None=None, # default: the package's `mammo_nb/reference`
                     ) -> pd.DataFrame:
-    "One row per shipped reference run: its system, where its encoders started, training time on the build machine, size."
+    "One row per shipped reference run: its system, where its encoders started, training time on the build machine, size, the frame it reads."
     rows = []
     for cp in sorted(Path(folder or REFERENCE_RUNS).glob('*/reference.json')):
         c = json.loads(cp.read_text())
         enc = ', '.join(f"{p}: {r['arch']} ({r['weights']})" for p, r in (c.get('encoders') or {}).items()) or '-'
+        size = ((json.loads((cp.parent/RUN_FILE).read_text()).get('data') or {}).get('preprocess') or {}).get('size')
         rows.append(dict(reference=c['reference'], system=c['system'], encoders=enc, train_seconds=c['seconds']['train'],
-                         threads=c['torch_threads'], megabytes=c['megabytes']))
+                         threads=c['torch_threads'], megabytes=c['megabytes'], frame=f"{size[0]}x{size[1]}" if size else None))
     return pd.DataFrame(rows)
 
 # %% ../../nbs/systems/69_reference.ipynb #e49dd917
@@ -271,9 +272,10 @@ def reference_list_command(args) -> int:
     t = expected_results()
     for c in reference_cards().itertuples():
         use = REFERENCES.get(c.reference, {}).get('use') or f"mammo-nb predict {c.system} --run reference:{c.reference} ..."
-        print(f"{c.reference}: {c.system}, trained {c.train_seconds:.0f} s, {c.megabytes:.2f} MB  ({use})")
+        print(f"{c.reference}: {c.system}, reads {c.frame} frames, trained {c.train_seconds:.0f} s, {c.megabytes:.2f} MB  ({use})")
     encs = sorted(p.stem for p in SHIPPED_WEIGHTS.glob('*.json'))
     print(f"phantom-pretrained encoders: {', '.join(encs)}")
+    print("A model reads a cache built at its own frame size only: cache a manifest for one with `mammo-nb cache MANIFEST --size H W`.")
     print(f"\nEvery model here is for research and teaching on the phantom, not for diagnosis; its card says what it was trained on "
           f"and what is known to be wrong with it: mammo-nb reference card NAME")
     print(); print(format_check(t.assign(got=t.expected, ok=True)).replace('| pass |', '| |'))
