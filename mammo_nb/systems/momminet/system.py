@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from ...core import (MammoInputError, arg, DemoContext, DemoResult, markdown_table, peak_mb, seed_everything, time_call,
                            time_interleaved, bench_devices, quiet_fd2, time_device, cuda_peak_mb, BENCHMARKS)
-from ...data.dicom import read_mammogram
+from ...data.dicom import read_mammogram, MammoWarning
 from ...data.preprocess import preprocess
 from ...data.cache import Cache, build_cache
 from ...models.nipple import detect_nipples
@@ -30,10 +30,10 @@ from .train import (MommiNetConfig, build_momminet, momminet_dls, stage_learner,
                                              nipple_report, nipple_summary, plot_froc_figure, part_run, HEADS, FPPI, _froc_targets)
 
 # %% auto #0
-__all__ = ['ROUTES', 'PRIMARY', 'PAPER_FRAME', 'MAMMONET_DEMO', 'DEMO_SETTINGS', 'DEMO_WOMEN', 'DEMO_EPOCHS', 'read_exams',
-           'exam_nipples', 'detect_batch', 'box_records', 'plot_detection', 'predict_files', 'detect_manifest',
-           'boxes_table', 'MommiNetSystem', 'detected_boxes', 'exam_inference', 'op_count', 'profile_table',
-           'bench_momminet', 'bench_report', 'bench_training', 'training_report', 'demo_momminet']
+__all__ = ['ROUTES', 'PRIMARY', 'MAX_BOX_FRACTION', 'PAPER_FRAME', 'MAMMONET_DEMO', 'DEMO_SETTINGS', 'DEMO_WOMEN', 'DEMO_EPOCHS',
+           'read_exams', 'exam_nipples', 'detect_batch', 'box_records', 'plot_detection', 'predict_files',
+           'detect_manifest', 'boxes_table', 'MommiNetSystem', 'detected_boxes', 'exam_inference', 'op_count',
+           'profile_table', 'bench_momminet', 'bench_report', 'bench_training', 'training_report', 'demo_momminet']
 
 # %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #d1208021
 ROUTES = {3: 'tri-view', 2: 'bilateral only', 1: 'ipsilateral only', 0: 'single view'}
@@ -92,6 +92,8 @@ def detect_batch(model:MommiNet, # a trained model (eval mode)
     return [dict(boxes=d['boxes'].float(), scores=d['scores'].float(), route=routes[i],
                  **({'maps': {k: v[i, 0] for k, v in mp.items()}} if maps else {})) for i, d in enumerate(dets)]
 
+MAX_BOX_FRACTION = 0.5 # a box covering more of the frame than this is called implausible (no mass is that large)
+
 def box_records(boxes:torch.Tensor, # [N,4] frame boxes (x0, y0, x1, y1) pixel edges
                 scores:torch.Tensor, # [N]
                 geometry, # the frame's `Geometry` (preprocessing or cache)
@@ -104,9 +106,12 @@ def box_records(boxes:torch.Tensor, # [N,4] frame boxes (x0, y0, x1, y1) pixel e
     H, W = geometry.original_size                        # a box may reach past the image (the frame's padding): cut it at the edges
     cut = np.stack([orig[:, 0].clip(0, W), orig[:, 1].clip(0, H), orig[:, 2].clip(0, W), orig[:, 3].clip(0, H)], 1) if len(orig) else orig
     inside = (cut[:, 2] > cut[:, 0]) & (cut[:, 3] > cut[:, 1]) if len(cut) else np.zeros(0, bool)
+    fh, fw = geometry.size
+    share = ((b[:, 2] - b[:, 0]).clip(0, fw) * (b[:, 3] - b[:, 1]).clip(0, fh) / (fh * fw)) if len(b) else np.zeros(0)
     return [dict(x0=round(float(o[0]), 1), y0=round(float(o[1]), 1), x1=round(float(o[2]), 1), y1=round(float(o[3]), 1),
-                 score=round(float(sc), 5), frame=[round(float(v), 2) for v in f], **({'clipped': True} if not np.allclose(o, u) else {}))
-            for o, u, f, sc, ok in zip(cut, orig, b, s, inside) if ok]
+                 score=round(float(sc), 5), frame=[round(float(v), 2) for v in f], **({'clipped': True} if not np.allclose(o, u) else {}),
+                 **({'implausible': f"covers {a:.0%} of the frame: no mass is that large"} if a > MAX_BOX_FRACTION else {}))
+            for o, u, f, sc, ok, a in zip(cut, orig, b, s, inside, share) if ok]
 
 # %% ../../../nbs/systems/momminet/65b_momminet_system.ipynb #196fa43a
 def plot_detection(batch:dict, # the tri-view batch
@@ -303,10 +308,15 @@ class MommiNetSystem(System):
         csvs = [p for p in inputs if Path(p).is_file() and Path(p).suffix.lower() == '.csv']
         if csvs:
             if len(inputs) != 1: raise MammoInputError("give either one manifest CSV or DICOM files / exam folders, not both")
-            return detect_manifest(model, csvs[0], split, cfg.size, root=root, cache=cache, bs=cfg.bs, nipples=cfg.nipples,
+            recs = detect_manifest(model, csvs[0], split, cfg.size, root=root, cache=cache, bs=cfg.bs, nipples=cfg.nipples,
                                    detector=det, out=out, figures=not no_figures, min_score=min_score)
-        if split is not None: raise MammoInputError("--split goes with a manifest CSV, not with image files")
-        return predict_files(model, list(inputs), cfg.size, out, nipples=cfg.nipples, detector=det, figures=not no_figures, min_score=min_score)
+        else:
+            if split is not None: raise MammoInputError("--split goes with a manifest CSV, not with image files")
+            recs = predict_files(model, list(inputs), cfg.size, out, nipples=cfg.nipples, detector=det, figures=not no_figures, min_score=min_score)
+        odd = [r.get('file') or r.get('image_path') for r in recs if any('implausible' in b for b in r['boxes'])]
+        if odd: warnings.warn(f"{len(odd)} of {len(recs)} image(s) have a box covering more than {MAX_BOX_FRACTION:.0%} of the frame, "
+                              f"which no mass does (e.g. {min(map(str, odd))}): the detector is outside what it learned", MammoWarning)
+        return recs
 
     def detected_boxes(self, run:Run|str|os.PathLike, # a complete momminet run
                        manifest, # manifest CSV or validated table (every row is read)
