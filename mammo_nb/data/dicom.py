@@ -908,7 +908,9 @@ def _no_pixels(ds:Dataset, path:Path, caught) -> MammoInputError:
     name = _uid.UID(str(sop)).name if sop else ''
     if ('Rows' in ds and 'Columns' in ds) and (not name or 'Image' in name):
         return MammoInputError(f"pixel data is missing: the header describes a {ds.get('Rows')}x{ds.get('Columns')} image "
-                               f"but the file ({size} bytes) ends before its PixelData element (7FE0,0010); {_CUT_SHORT}", path)
+                               f"but the file ({size} bytes) holds no PixelData element (7FE0,0010): either it was cut short just "
+                               f"before its pixels (an incomplete download or copy: get it again) or it was written without them "
+                               f"(a header-only export: export the image with its pixels)", path)
     return MammoInputError(f"no PixelData element: not an image{f' (SOP class {name})' if name else ''}", path)
 
 def _load_dicom(path:Path, any_modality:bool=False) -> tuple[Dataset, np.ndarray, str]:
