@@ -11,7 +11,7 @@ from ..core import MammoInputError
 
 # %% auto #0
 __all__ = ['VERDICTS', 'bootstrap_replicates', 'CI', 'bootstrap_ci', 'format_ci', 'paired_diff_ci', 'seed_averaged_diff',
-           'TwoLevel', 'two_level', 'two_level_diff', 'interaction', 'seeds_needed', 'Verdict', 'verdict']
+           'Replicates', 'TwoLevel', 'two_level', 'two_level_diff', 'interaction', 'seeds_needed', 'Verdict', 'verdict']
 
 # %% ../../nbs/metrics/39_metrics_stats.ipynb #b109391d
 def _as_np(x, name:str, ndim:int|None=None, dtype=float) -> np.ndarray:
@@ -156,6 +156,14 @@ def _per_column(stat:Callable|None, y, P:np.ndarray) -> np.ndarray:
     if stat is None: return _auc_cols(P, np.asarray(y, dtype=float))
     return np.array([float(stat(y, P[:, k])) for k in range(P.shape[1])])
 
+class Replicates:
+    "The per-seed differences `reps` [n_boot, S] of every women resample (NaN where undefined) and `key`: what drew them."
+    def __init__(self, reps:np.ndarray, key:tuple): self.reps, self.key = reps, key
+    def __repr__(self): return f"Replicates({self.reps.shape[0]} women resamples x {self.reps.shape[1]} seeds)"
+    def __eq__(self, other): return (isinstance(other, Replicates) and self.key == other.key
+                                     and np.array_equal(self.reps, other.reps, equal_nan=True))
+    __hash__ = None
+
 class TwoLevel(NamedTuple):
     "A difference between arms with its two-level (seeds x women) interval and the parts it is made of."
     diff: float      # the seed-averaged difference A - B on the whole test set
@@ -173,12 +181,13 @@ class TwoLevel(NamedTuple):
     a: list          # arm A's statistic per seed
     b: list          # arm B's statistic per seed
     alpha: float = 0.05
+    replicates: Replicates|None = None # the women resamples (what lets `interaction` pair two results drawn alike)
 
     @property
     def a_mean(self) -> float: return float(np.mean(self.a))
     @property
     def b_mean(self) -> float: return float(np.mean(self.b))
-    def keys(self): return [*self._fields, 'a_mean', 'b_mean']
+    def keys(self): return [*(f for f in self._fields if f != 'replicates'), 'a_mean', 'b_mean']
     def __getitem__(self, k):
         "By position or by name (`r['diff']`, `r['a_mean']`), so a `TwoLevel` unpacks into a dict row with `**r`."
         return getattr(self, k) if isinstance(k, str) else tuple.__getitem__(self, k)
@@ -193,6 +202,17 @@ def _combine(d:float, var:float, parts:list, alpha:float, power:float=0.8) -> tu
     df = float(sum(v for v, _ in parts) ** 2 / den) if den > 0 else float('inf')
     se = float(np.sqrt(var)); q = float(student.ppf(1 - alpha / 2, df))
     return float(d - q * se), float(d + q * se), se, df, float((q + student.ppf(power, df)) * se)
+
+def _two_level_var(diffs:np.ndarray, ok:np.ndarray, S:int) -> tuple:
+    "(var, v_pure, v_seeds, v_women) of a seed-averaged difference from its per-seed `diffs` [S] and defined resamples `ok` [R, S]."
+    v_women = float(np.var(ok.mean(1), ddof=1))                        # sigma_W^2 + sigma_SW^2 / S
+    v_seeds = float(np.var(diffs, ddof=1) / S) if S > 1 else float('nan')   # (sigma_S^2 + sigma_SW^2) / S
+    if S > 1:   # seeds and women are crossed (every seed scores every woman): sigma_SW^2 / S is in both parts; count it once
+        v_cross = float(np.var(ok, axis=0, ddof=1).mean() - v_women) / (S - 1)       # sigma_SW^2 / S
+        var = max(v_seeds + v_women - v_cross, v_seeds, v_women)
+        v_pure = min(max(v_seeds - v_cross, 0.0), var)                                 # sigma_S^2 / S: what only more seeds shrink
+    else: var, v_pure = v_women, 0.0
+    return var, v_pure, v_seeds, v_women
 
 def two_level(models_stat:Callable, # models_stat(idx) -> [2S] statistics of arm A's S seeds then arm B's, on the items `idx`
               n:int, # items in the test set
@@ -226,20 +246,16 @@ def two_level(models_stat:Callable, # models_stat(idx) -> [2S] statistics of arm
             reps[r] = v[cols] - v[S + cols]
     ok = reps[np.isfinite(reps).all(1)]
     if len(ok) * 2 < n_boot: raise MammoInputError(f"the statistic is defined on only {len(ok)} of {n_boot} women resamples: too few women or cases")
-    v_women = float(np.var(ok.mean(1), ddof=1))                        # sigma_W^2 + sigma_SW^2 / S
-    v_seeds = float(np.var(diffs, ddof=1) / S) if S > 1 else float('nan')   # (sigma_S^2 + sigma_SW^2) / S
     if method == 'percentile':
+        v_women = float(np.var(ok.mean(1), ddof=1)); v_seeds = float(np.var(diffs, ddof=1) / S) if S > 1 else float('nan')
         lo, hi = (float(q) for q in np.quantile(ok.mean(1), [alpha / 2, 1 - alpha / 2]))
         return TwoLevel(d, lo, hi, float('nan'), float('nan'), float('nan'), float(np.sqrt(v_seeds)), float(np.sqrt(v_women)),
                         float('nan'), S, G, diffs.tolist(), a.tolist(), b.tolist(), alpha)
-    if S > 1:   # seeds and women are crossed (every seed scores every woman): sigma_SW^2 / S is in both parts; count it once
-        v_cross = float(np.var(ok, axis=0, ddof=1).mean() - v_women) / (S - 1)       # sigma_SW^2 / S
-        var = max(v_seeds + v_women - v_cross, v_seeds, v_women)
-        v_pure = min(max(v_seeds - v_cross, 0.0), var)                                 # sigma_S^2 / S: what only more seeds shrink
-    else: var, v_pure = v_women, 0.0
+    var, v_pure, v_seeds, v_women = _two_level_var(diffs, ok, S)
     lo, hi, se, df, mde = _combine(d, var, [(v_pure, S - 1), (var - v_pure, G - 1)], alpha)
+    key = (tuple(map(str, np.unique(np.arange(n) if groups is None else np.asarray(groups)))), int(seed), int(n_boot))   # the women and the draws
     return TwoLevel(d, lo, hi, se, df, mde, float(np.sqrt(v_seeds)), float(np.sqrt(v_women)), v_pure / var if var > 0 else 0.0,
-                    S, G, diffs.tolist(), a.tolist(), b.tolist(), alpha)
+                    S, G, diffs.tolist(), a.tolist(), b.tolist(), alpha, Replicates(reps, key))
 
 def two_level_diff(y, # [n] labels (or any per-item target the statistic takes)
                    p_a, # [n, S] arm A's scores, one column per training seed
@@ -261,14 +277,30 @@ def two_level_diff(y, # [n] labels (or any per-item target the statistic takes)
 
 
 # %% ../../nbs/metrics/39_metrics_stats.ipynb #e21287fb
+def _paired_interaction(on:TwoLevel, off:TwoLevel) -> TwoLevel|None:
+    "The interaction from matched women resamples and matched seeds; None when the two were not drawn alike."
+    ro, rf = on.replicates, off.replicates
+    if ro is None or rf is None or ro.key != rf.key or on.seeds != off.seeds or ro.reps.shape != rf.reps.shape: return None
+    R = ro.reps - rf.reps                                          # each resample's per-seed interaction: the same women in both
+    ok = R[np.isfinite(R).all(1)]
+    if len(ok) * 2 < len(R): return None
+    S, diffs = on.seeds, np.asarray(on.diffs) - np.asarray(off.diffs)
+    var, v_pure, v_seeds, v_women = _two_level_var(diffs, ok, S)
+    d = on.diff - off.diff
+    lo, hi, se, df, mde = _combine(d, var, [(v_pure, S - 1), (var - v_pure, on.women - 1)], on.alpha)
+    return TwoLevel(d, lo, hi, se, df, mde, float(np.sqrt(v_seeds)), float(np.sqrt(v_women)), v_pure / var if var > 0 else 0.0,
+                    S, on.women, diffs.tolist(), list(on.diffs), list(off.diffs), on.alpha, Replicates(R, ro.key))
+
 def interaction(on:TwoLevel, # the difference A - B with the cue at its default
-                off:TwoLevel, # the same difference with the cue off (the negative control), on its own phantom and runs
+                off:TwoLevel, # the same difference with the cue off (the negative control)
                 ) -> TwoLevel:
-    "The dose-response Δ(cue on) - Δ(cue off) with its two-level interval (two independent experiments)."
+    "The dose-response Δ(cue on) - Δ(cue off) with its two-level interval: paired where both were drawn on the same women alike, else independent."
     for r, n in ((on, 'on'), (off, 'off')):
         if not isinstance(r, TwoLevel): raise MammoInputError(f"{n} must be a TwoLevel (what two_level_diff returns), got {type(r).__name__}")
         if not np.isfinite(r.se): raise MammoInputError(f"{n} has no two-level standard error (method='percentile'?): use method='t'")
     if on.alpha != off.alpha: raise MammoInputError(f"on and off have different confidence levels ({1 - on.alpha:.0%} vs {1 - off.alpha:.0%})")
+    paired = _paired_interaction(on, off)
+    if paired is not None: return paired
     var = on.se ** 2 + off.se ** 2
     parts = [(r.se ** 2 * w, k) for r in (on, off) for w, k in ((r.seed_share, r.seeds - 1), (1 - r.seed_share, r.women - 1))]
     lo, hi, se, df, mde = _combine(on.diff - off.diff, var, parts, on.alpha)
