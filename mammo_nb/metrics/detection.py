@@ -11,12 +11,12 @@ import pandas as pd
 import torch
 from torchvision.ops import box_iou
 from ..core import MammoInputError
-from .stats import bootstrap_ci, format_ci
+from .stats import bootstrap_ci, format_ci, two_level, TwoLevel
 from .subgroups import subgroup_report, MIN_PATIENTS, MIN_CLASS
 
 # %% auto #0
-__all__ = ['HIT_CRITERIA', 'box_mask_iou', 'match_image', 'FROCResult', 'Matches', 'match_detections', 'froc', 'froc_ci',
-           'froc_subgroups', 'plot_froc']
+__all__ = ['HIT_CRITERIA', 'DETECTION_COLUMNS', 'box_mask_iou', 'match_image', 'FROCResult', 'Matches', 'match_detections',
+           'froc', 'froc_ci', 'matches_frame', 'frame_matches', 'froc_two_level', 'froc_subgroups', 'plot_froc']
 
 # %% ../../nbs/metrics/44_metrics_detection.ipynb #db594fd8
 HIT_CRITERIA = ('auto', 'mask', 'box')
@@ -239,6 +239,63 @@ def froc_ci(preds:list, # one dict per image: 'boxes' [N, 4], 'scores' [N]
     return pd.DataFrame({'fppi': list(f), 'recall': est, 'lo': lo, 'hi': hi, 'ci': [format_ci(*v) for v in zip(est, lo, hi)],
                          'mimic_fppi': xm[_operating(x, f)], 'n_images': n, 'n_lesions': int(m.n_lesions.sum()),
                          'n_mimics': int(m.n_mimics.sum()), 'n_groups': n_groups, 'criterion': m.criterion})
+
+# %% ../../nbs/metrics/44_metrics_detection.ipynb #7f23e80a
+DETECTION_COLUMNS = ('image', 'woman', 'box', 'score', 'hit', 'mimic', 'n_lesions', 'n_mimics')   # a kept detection table's columns
+
+def matches_frame(m:Matches, # what `match_detections` labelled
+                  images:Sequence, # [n_images] image ids, in the order of `m`
+                  women:Sequence, # [n_images] their women (patient ids)
+                  mimic:list|None=None, # per image, per box: the mimic categories the box lies on (None: 'mimic' when `m.on_mimic`)
+                  ) -> pd.DataFrame:
+    "One row per prediction (one per image without any: box -1, no score): the table `frame_matches` turns back into `m`."
+    n = len(m.scores)
+    if len(images) != n or len(women) != n: raise MammoInputError(f"images ({len(images)}) and women ({len(women)}) must match the {n} images of the matches")
+    if len(set(map(str, images))) != n: raise MammoInputError("images must be distinct ids")
+    rows = []
+    for i in range(n):
+        base = dict(image=str(images[i]), woman=str(women[i]), n_lesions=int(m.n_lesions[i]), n_mimics=int(m.n_mimics[i]))
+        if len(m.scores[i]) == 0: rows.append({**base, 'box': -1, 'score': np.nan, 'hit': 0, 'mimic': ''})
+        for k, (s, h, o) in enumerate(zip(m.scores[i], m.hits[i], m.on_mimic[i])):
+            cats = ('mimic' if o else '') if mimic is None else '|'.join(sorted(map(str, mimic[i][k])))
+            if bool(o) != bool(cats): raise MammoInputError(f"image {images[i]!r}, box {k}: `mimic` disagrees with the matches' on_mimic")
+            rows.append({**base, 'box': k, 'score': float(s), 'hit': int(h), 'mimic': cats})
+    return pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))
+
+def frame_matches(table:pd.DataFrame, # one model's rows of `matches_frame` (further columns are ignored)
+                  mimic:str|None=None, # count as on a mimic only the false positives on this category (None: on any)
+                  criterion:str='mask', iou_threshold:float=0.2, # recorded in the `Matches` (the table was labelled with them)
+                  ) -> tuple[Matches, list, np.ndarray]:
+    "(`Matches`, images, women) of one model's kept detections, images in sorted order."
+    miss = [c for c in DETECTION_COLUMNS if c not in table.columns]
+    if miss: raise MammoInputError(f"a kept detection table needs the columns {', '.join(DETECTION_COLUMNS)}; missing: {', '.join(miss)}")
+    if table.empty: raise MammoInputError("the kept detection table is empty")
+    t = table.assign(mimic=table['mimic'].fillna('').astype(str)).sort_values(['image', 'box'], kind='stable')
+    if t.duplicated(['image', 'box']).any(): raise MammoInputError("the kept detection table repeats an (image, box): select one model's rows")
+    S, H, M, nl, nm, images, women = [], [], [], [], [], [], []
+    for img, g in t.groupby('image', sort=True):
+        b = g[g['box'] >= 0]
+        S.append(b['score'].to_numpy(float)); H.append(b['hit'].to_numpy(bool))
+        on = b['mimic'].str.len() > 0 if mimic is None else b['mimic'].str.split('|').map(lambda c: mimic in c)
+        M.append(on.to_numpy(bool)); nl.append(int(g['n_lesions'].iloc[0])); nm.append(int(g['n_mimics'].iloc[0]))
+        images.append(img); women.append(g['woman'].iloc[0])
+    if any(not np.isfinite(s).all() for s in S): raise MammoInputError("the kept detection table has boxes without a finite score")
+    return Matches(S, H, M, np.array(nl), np.array(nm), criterion, iou_threshold), images, np.array(women)
+
+def froc_two_level(a:list, # arm A: one `Matches` per training seed
+                   b:list, # arm B: one `Matches` per seed, on the same images in the same order (paired with A's by position)
+                   groups:Sequence, # [n_images] the women: the test set is resampled by woman
+                   fppi:Sequence[float]=(0.5, 1.0, 2.0), # the FROC score is the mean recall at these
+                   n_boot:int=1000, seed:int=0, alpha:float=0.05) -> TwoLevel:
+    "The seed-averaged difference of FROC scores A - B with its two-level (seeds x women) interval."
+    if not a or len(a) != len(b): raise MammoInputError(f"the arms need the same number of seeds (paired by position), got {len(a)} and {len(b)}")
+    ms = list(a) + list(b)
+    n = len(ms[0].scores)
+    if any(len(m.scores) != n for m in ms): raise MammoInputError(f"every model must be matched on the same {n} images")
+    if len(groups) != n: raise MammoInputError(f"groups has {len(groups)} entries for {n} images")
+    f = _check_fppi(fppi)
+    return two_level(lambda idx: np.array([m.recall_at(f, idx).mean() for m in ms]), n, len(a), groups=np.asarray(groups),
+                     n_boot=n_boot, seed=seed, alpha=alpha)
 
 # %% ../../nbs/metrics/44_metrics_detection.ipynb #4d43f4fd
 def froc_subgroups(preds:list, # one dict per image: 'boxes' [N, 4], 'scores' [N]

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from ..core import MammoInputError, command, arg
 from ..metrics.stats import TwoLevel, two_level_diff, interaction, verdict, VERDICTS
-from .experiments import load_predictions, arm_scores, predictions_dir
+from ..metrics.detection import froc_two_level
+from .experiments import load_predictions, arm_scores, arm_matches, predictions_dir, KEEP_COLUMNS
 
 # %% auto #0
 __all__ = ['CLAIMS', 'PAPERS', 'INTERVALS', 'Kept', 'Claim', 'claim_row', 'ledger', 'verdict_counts', 'ledger_markdown',
@@ -24,12 +25,12 @@ class Kept:
     table_b:str|None = None # the kept table arm B is read from where it is not `table` (an arm added after the page's table was kept)
     strength:float|None = None # the value of the table's `strength` column at the cue's default (None: no such column)
     control:float|None = None # its value with the cue off (None: no control for this claim)
-    stat:str = 'auc' # 'auc' (of `score` against `y`) or 'mean' (of a per-item `score`, e.g. SSIM)
+    stat:str = 'auc' # 'auc' (of `score` against `y`), 'mean' (of a per-item `score`, e.g. SSIM) or 'froc' (the FROC score of a kept detection table)
     score:str = 'score' # the table's column the statistic reads (e.g. 'pg_lesion', a per-item pointing game)
     score_b:str|None = None # the column arm B reads where it is not `score` (e.g. another head of the same model); None: `score`
     where:tuple = () # further (column, value) selections of the claim's items, e.g. (('prior_known_1y', True),)
     def __post_init__(self):
-        if self.stat not in ('auc', 'mean'): raise MammoInputError(f"Kept.stat must be 'auc' or 'mean', got {self.stat!r}")
+        if self.stat not in ('auc', 'mean', 'froc'): raise MammoInputError(f"Kept.stat must be 'auc', 'mean' or 'froc', got {self.stat!r}")
         if not isinstance(self.score, str) or not self.score: raise MammoInputError(f"Kept.score must name a column of the kept table, got {self.score!r}")
         if self.score_b is not None and (not isinstance(self.score_b, str) or not self.score_b):
             raise MammoInputError(f"Kept.score_b must name a column of the kept table (or be None), got {self.score_b!r}")
@@ -615,6 +616,11 @@ def _fmt(r:TwoLevel|None, digits:int=3) -> str:
 
 def _two_level(c:Claim, table:pd.DataFrame, strength, n_boot:int, seed:int, table_b:pd.DataFrame|None=None) -> TwoLevel:
     where = {**dict(c.kept.where), **({} if strength is None else {'strength': float(strength)})}
+    if c.kept.stat == 'froc':
+        (A, ia, g), (B, ib, _) = arm_matches(table, c.arm_a, **where), arm_matches(table if table_b is None else table_b, c.arm_b, **where)
+        if ia != ib: raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} were scored on different images")
+        if len(A) != len(B): raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} have {len(A)} and {len(B)} seeds")
+        return froc_two_level(A, B, g, n_boot=n_boot, seed=seed)
     y, g, A, items = arm_scores(table, c.arm_a, score=c.kept.score, **where)
     yb, _, B, items_b = arm_scores(table if table_b is None else table_b, c.arm_b, score=c.kept.score_b or c.kept.score, **where)
     if items != items_b or not np.array_equal(y, yb): raise MammoInputError(f"claim {c.id}: arms {c.arm_a!r} and {c.arm_b!r} were scored on different items")
@@ -639,7 +645,7 @@ def claim_row(c:Claim, # the claim
     else:
         tables = {} if tables is None else tables
         for t in {c.kept.table, c.kept.table_b or c.kept.table}:
-            if (c.page, t) not in tables: tables[(c.page, t)] = load_predictions(c.page, t, root)
+            if (c.page, t) not in tables: tables[(c.page, t)] = load_predictions(c.page, t, root, ('run', 'item') if c.kept.stat == 'froc' else KEEP_COLUMNS)
         ta, tb = tables[(c.page, c.kept.table)], tables[(c.page, c.kept.table_b or c.kept.table)]
         d = _two_level(c, ta, c.kept.strength, n_boot, seed, tb)
         off = _two_level(c, ta, c.kept.control, n_boot, seed, tb) if c.kept.control is not None else None

@@ -14,12 +14,13 @@ import pandas as pd
 import gzip, io
 from ..core import MammoInputError, SYSTEMS, repo_root
 from ..metrics.stats import two_level_diff, TwoLevel
+from ..metrics.detection import frame_matches
 from .system import Run
 
 # %% auto #0
 __all__ = ['KEEP_COLUMNS', 'train_jobs', 'run_table', 'fmt_diff', 'direction', 'compare', 'dose_table', 'plot_dose_response',
-           'plot_forest', 'predictions_dir', 'keep_predictions', 'load_predictions', 'kept', 'arm_scores',
-           'Conclusions']
+           'plot_forest', 'predictions_dir', 'keep_predictions', 'load_predictions', 'kept', 'arm_matches',
+           'arm_scores', 'Conclusions']
 
 # %% ../../nbs/train/60f_experiments.ipynb #738495ac
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
@@ -276,6 +277,22 @@ def kept(page:str, name:str, make:Callable[[], pd.DataFrame], # make() trains wh
     f = _kept_file(page, name, root)
     if retrain or not f.exists(): keep_predictions(make(), page, name, root, columns)
     return load_predictions(page, name, root, columns)
+
+def arm_matches(table:pd.DataFrame, # kept detections (`metrics.detection.matches_frame` rows with run, arm and seed columns)
+                arm:str, # the arm
+                mimic:str|None=None, # count as on a mimic only the false positives on this kind (None: any)
+                **where, # further selections, e.g. strength=1.0
+                ) -> tuple[list, list, np.ndarray]:
+    "(one `Matches` per seed (sorted), images, women) of one arm of a kept detection table: the FROC counterpart of `arm_scores`."
+    sel = table['arm'] == arm
+    for k, v in where.items():
+        if k not in table.columns: raise MammoInputError(f"no column {k!r} in the kept detections (they have {', '.join(table.columns)})")
+        sel &= np.isclose(table[k], v) if isinstance(v, float) else table[k] == v
+    t = table[sel]
+    if t.empty: raise MammoInputError(f"no kept detections of arm {arm!r}{''.join(f', {k}={v!r}' for k, v in where.items())} (arms: {', '.join(map(str, sorted(set(table['arm']))))})")
+    per = [frame_matches(ts, mimic=mimic) for _, ts in sorted(t.groupby('seed'), key=lambda kv: kv[0])]
+    if any(p[1] != per[0][1] for p in per): raise MammoInputError(f"arm {arm!r}: its seeds were scored on different images")
+    return [p[0] for p in per], per[0][1], per[0][2]
 
 def arm_scores(table:pd.DataFrame, # kept predictions
                arm:str, # the arm

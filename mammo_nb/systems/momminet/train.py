@@ -26,7 +26,7 @@ from ...models.nipple import NippleDetector, detect_nipples, nipple_error_mm, ni
 from ...models.bidualnet import BOX_RULES, BI_AUX_VIEWS, pad_detections, detections_to_list
 from ...models.ipsidualnet import GEOMETRIES, IPSI_AUX_VIEWS, box_targets
 from ...models.momminet import MommiNet
-from ...metrics.detection import HIT_CRITERIA, froc, froc_ci, plot_froc, match_detections
+from ...metrics.detection import HIT_CRITERIA, froc, froc_ci, plot_froc, match_detections, matches_frame, froc_two_level
 from ...metrics.classification import bootstrap_ci, format_ci
 from ...metrics.stats import two_level
 from ...train.learner import DictMetric, dict_learner, fit_resumable
@@ -41,8 +41,8 @@ __all__ = ['MASS_CATEGORIES', 'NIPPLE_SOURCES', 'ALL_STAGES', 'FPPI', 'HEADS', '
            'stage_detections', 'box_masks', 'FROCMetric', 'froc_metrics', 'nipple_metrics', 'part_run', 'stage_learner',
            'load_nipple_detector', 'nipple_table', 'fit_momminet', 'momminet_loader', 'branch_detections',
            'predict_detections', 'froc_tables', 'froc_summary', 'froc_diff_ci', 'froc_compare', 'mimic_false_positives',
-           'evaluate_momminet', 'plot_froc_figure', 'frame_spacing', 'nipple_report', 'nipple_summary',
-           'nipple_errors_on_files']
+           'kept_detections', 'evaluate_momminet', 'plot_froc_figure', 'frame_spacing', 'nipple_report',
+           'nipple_summary', 'nipple_errors_on_files']
 
 # %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #efa8cce0
 MASS_CATEGORIES = ('mass',)
@@ -717,7 +717,7 @@ def froc_compare(recs_a:list, recs_b:list, # `predict_detections` records of arm
         return np.r_[d.mean(), d]
     groups = np.array([r['patient_id'] for r in A[0]])
     est, lo, hi = bootstrap_ci(stat, np.arange(len(ref)), groups=groups, n_boot=n_boot, seed=seed)   # per FPPI: women only
-    tl = two_level(lambda idx: np.array([m.recall_at(f, idx).mean() for m in ms]), len(ref), S, groups=groups, n_boot=n_boot, seed=seed)
+    tl = froc_two_level(ms[:S], ms[S:], groups, f, n_boot=n_boot, seed=seed)
     r = dict(**tl, head_a=head_a, head_b=head_b, n_images=len(ref), n_patients=len(set(groups)),
              n_masses=int(ms[0].n_lesions.sum()), criterion=ms[0].criterion,
              by_fppi={v: dict(diff=float(est[i + 1]), lo=float(lo[i + 1]), hi=float(hi[i + 1])) for i, v in enumerate(f)})
@@ -748,6 +748,28 @@ def mimic_false_positives(recs:list[dict], # `predict_detections` records of one
         rows += [dict(head=head, category=c, fppi=v, fp_on_mimics_per_image=float(xm[i]), fppi_total=float(x[i]), n_mimics=int(m.n_mimics.sum()))
                  for v, i in zip(f, k)]
     return pd.DataFrame(rows, columns=['head', 'category', 'fppi', 'fp_on_mimics_per_image', 'fppi_total', 'n_mimics'])
+
+# %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #fd94052d
+def kept_detections(recs:list[dict], # `predict_detections` records of one model
+                    head:str='momminet', # the head whose boxes are kept
+                    iou_threshold:float=0.2,
+                    criterion:str='mask', # hits on the masses' masks (the paper's) or 'box'
+                    ) -> pd.DataFrame:
+    "One row per box of `head` (one per image without a box): `metrics.detection.matches_frame` with the mimic categories, and the head."
+    if not recs: raise MammoInputError("kept_detections needs at least one record")
+    if head not in recs[0]: raise MammoInputError(f"no head {head!r} in the predictions (they have {', '.join(k for k in HEADS if k in recs[0])})")
+    preds, targets = [r[head] for r in recs], _froc_targets(recs)
+    m = match_detections(preds, targets, iou_threshold, criterion)
+    cats = sorted({str(c) for r in recs for c in r.get('mimic_categories', [])})
+    on = {}
+    for c in cats:
+        sel = [np.asarray(r.get('mimic_categories', []), dtype=str) == c for r in recs]
+        tc = [{**t, 'mimic_boxes': np.asarray(t['mimic_boxes']).reshape(-1, 4)[s],
+               'mimic_masks': None if t['mimic_masks'] is None else np.asarray(t['mimic_masks'])[s]} for t, s in zip(targets, sel)]
+        on[c] = match_detections(preds, tc, iou_threshold, criterion).on_mimic
+    mimic = [[[c for c in cats if on[c][i][k]] for k in range(len(m.scores[i]))] for i in range(len(recs))]
+    t = matches_frame(m, [r['image_path'] for r in recs], [r['patient_id'] for r in recs], mimic)
+    return t.assign(head=head)
 
 # %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #421e6e9c
 def evaluate_momminet(model:MommiNet, # a trained model (eval mode)
