@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.ops import MultiScaleRoIAlign, FeaturePyramidNetwork, boxes as box_ops
+from torchvision.ops import FeaturePyramidNetwork, boxes as box_ops
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.models.detection import _utils as det_utils
 from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -18,7 +18,7 @@ from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.models.detection.image_list import ImageList
 from ..core import MammoInputError, MODELS
 from .backbones import GRAY_MEAN, GRAY_STD, HRNetTrunk
-from .nipple import detection_backbone
+from .nipple import detection_backbone, KernelRoIAlign
 from .bidualnet import pad_detections, detections_to_list
 from ..losses.detection import focal_loss, diou_loss
 
@@ -231,7 +231,7 @@ class IpsiDualNet(nn.Module):
         anchors = AnchorGenerator(tuple((max(2.0, a * H),) for a in anchor_fracs), ((0.5, 1.0, 2.0),) * 5)
         self.rpn = RegionProposalNetwork(anchors, RPNHead(C, anchors.num_anchors_per_location()[0]), 0.7, 0.3, 256, 0.5,
                                          dict(training=1000, testing=500), dict(training=500, testing=200), 0.7)
-        self.roi_pool = MultiScaleRoIAlign(['0', '1', '2', '3'], 7, 2)
+        self.roi_pool = KernelRoIAlign(['0', '1', '2', '3'], 7, 2)   # (the CUDA kernel under deterministic algorithms: 56a)
         self.fc6, self.fc7 = nn.Linear(C * 49 * (2 if roi_concat else 1), D), nn.Linear(D, D)
         nf = {'nipple': 3, 'dummy': 3, 'roi': 4, 'none': None}[geometry]
         self.relations = nn.ModuleList([RelationBlock(D, heads, key_dim, nf, identity_init=relation_init == 'identity') for _ in range(self.n_rel)])

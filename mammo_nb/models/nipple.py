@@ -17,13 +17,14 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads, KeypointRCNNPredictor
 from torchvision.models.detection.faster_rcnn import TwoMLPHead, FastRCNNPredictor
 from torchvision.models.detection.image_list import ImageList
+from torchvision.ops import MultiScaleRoIAlign
 from ..core import MammoInputError, MODELS
 from .backbones import create_encoder, GRAY_MEAN, GRAY_STD
 from ..data.preprocess import geometric_nipple
 
 # %% auto #0
-__all__ = ['FALLBACK_MIN_SCORE', 'detection_backbone', 'nipple_targets', 'NippleDetector', 'fit_batch', 'detect_nipples',
-           'nipple_error_mm', 'nipple_error_summary']
+__all__ = ['FALLBACK_MIN_SCORE', 'detection_backbone', 'KernelRoIAlign', 'nipple_targets', 'NippleDetector', 'fit_batch',
+           'detect_nipples', 'nipple_error_mm', 'nipple_error_summary']
 
 # %% ../../nbs/models/56a_nipple_detector.ipynb #8fac714c
 def _conv_bn(cin:int, cout:int, stride:int=1) -> nn.Sequential:
@@ -62,6 +63,22 @@ def detection_backbone(name:str='resnet18', # 'tiny', 'resnet18', 'resnet34' or 
             if n in layers: chans.append(int(x.shape[1]))
         trunk.train(was)
     return BackboneWithFPN(trunk, {n: str(i) for i, n in enumerate(layers)}, chans, int(fpn_channels))
+
+# %% ../../nbs/models/56a_nipple_detector.ipynb #0da01130
+@contextlib.contextmanager
+def _without_deterministic(on:bool):
+    "With `on` and deterministic algorithms enabled: switch them off for the block, then back on with the same warn_only."
+    swap = bool(on) and torch.are_deterministic_algorithms_enabled()
+    warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    if swap: torch.use_deterministic_algorithms(False)
+    try: yield
+    finally:
+        if swap: torch.use_deterministic_algorithms(True, warn_only=warn)
+
+class KernelRoIAlign(MultiScaleRoIAlign):
+    "torchvision's `MultiScaleRoIAlign` that keeps its CUDA kernel under deterministic algorithms (instead of a per-process compiled Python fallback)."
+    def forward(self, x:dict, boxes:list, image_shapes:list) -> Tensor:
+        with _without_deterministic(any(v.is_cuda for v in x.values())): return super().forward(x, boxes, image_shapes)
 
 # %% ../../nbs/models/56a_nipple_detector.ipynb #62821a4f
 def nipple_targets(nipples:Tensor, # [B,2] (x, y) nipples in pixel-centre coordinates
@@ -124,6 +141,7 @@ class NippleDetector(nn.Module):
         anchors = AnchorGenerator(tuple((max(2.0, a * H),) for a in anchor_fracs), ((1.0,),) * 5)
         self.det = KeypointRCNN(bb, num_classes=None, min_size=min(H, W), max_size=max(H, W),
                                 image_mean=[GRAY_MEAN], image_std=[GRAY_STD], rpn_anchor_generator=anchors,
+                                box_roi_pool=KernelRoIAlign(['0', '1', '2', '3'], 7, 2), keypoint_roi_pool=KernelRoIAlign(['0', '1', '2', '3'], 14, 2),
                                 box_head=TwoMLPHead(C * 7 * 7, int(representation_size)),
                                 box_predictor=FastRCNNPredictor(int(representation_size), 2),
                                 keypoint_head=KeypointRCNNHeads(C, list(keypoint_layers)),
