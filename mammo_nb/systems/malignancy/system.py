@@ -59,7 +59,7 @@ def momminet_boxes(path:str|os.PathLike, # a `predictions.json` written by `mamm
         raise MammoInputError("not a predictions.json written by `mammo-nb predict` (it has no 'predictions' list)", path=p)
     if d.get('system') != 'momminet':
         raise MammoInputError(f"these are predictions of {d.get('system')!r}, not of MommiNet-v2 ('momminet'): they hold no boxes", path=p)
-    rows, images = [], []
+    rows, images, odd = [], [], 0
     for i, r in enumerate(d['predictions']):
         # a manifest's image: its image_path; an image file: EXAM/FILE (the folder's and the file's names, as predict records them)
         key = r.get('image_path') or (f"{r['exam']}/{r['file']}" if r.get('exam') and r.get('file') else None) if isinstance(r, dict) else None
@@ -67,9 +67,12 @@ def momminet_boxes(path:str|os.PathLike, # a `predictions.json` written by `mamm
             raise MammoInputError(f"prediction {i} names no image (image_path, or exam and file) or has no boxes list", path=p)
         images.append(str(key))
         for j, b in enumerate(r['boxes']):
+            if isinstance(b, dict) and b.get('implausible'): odd += 1; continue     # (the detector's own flag: no mass is that large)
             try: rows.append(dict(image_path=str(key), **{k: b[k] for k in ('x0', 'y0', 'x1', 'y1', 'score')}))
             except (KeyError, TypeError): raise MammoInputError(f"prediction {i}, box {j}: a box needs x0, y0, x1, y1 and score", path=p) from None
-    if not rows: raise MammoInputError(f"MommiNet-v2 found no box in any of its {len(images)} image(s): nothing to classify", path=p)
+    if odd: warnings.warn(f"{p.name}: {odd} box(es) that MommiNet-v2 marked implausible (more than half the frame) left out", MammoWarning)
+    if not rows: raise MammoInputError(f"MommiNet-v2 found no {'plausible ' if odd else ''}box in any of its {len(images)} image(s)"
+                                       f"{f' ({odd} implausible left out)' if odd else ''}: nothing to classify", path=p)
     try: det = load_detections(pd.DataFrame(rows))
     except MammoInputError as e: raise MammoInputError(e.problem, path=p, problems=e.problems) from None
     det.attrs['images'] = images
