@@ -28,7 +28,6 @@ from ...models.ipsidualnet import GEOMETRIES, IPSI_AUX_VIEWS, box_targets
 from ...models.momminet import MommiNet
 from ...metrics.detection import HIT_CRITERIA, froc, froc_ci, plot_froc, match_detections, matches_frame, froc_two_level
 from ...metrics.classification import bootstrap_ci, format_ci
-from ...metrics.stats import two_level
 from ...train.learner import DictMetric, dict_learner, fit_resumable
 from fastai.learner import Metric
 from ...train.system import SystemConfig, Run
