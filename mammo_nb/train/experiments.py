@@ -278,18 +278,23 @@ def kept(page:str, name:str, make:Callable[[], pd.DataFrame], # make() trains wh
     if retrain or not f.exists(): keep_predictions(make(), page, name, root, columns)
     return load_predictions(page, name, root, columns)
 
+def _arm_rows(table:pd.DataFrame, arm:str, where:dict, what:str) -> pd.DataFrame:
+    "The rows of `arm` that match every (column, value) of `where` (floats compared with `isclose`); `what` names the table in errors."
+    sel = table['arm'] == arm
+    for k, v in where.items():
+        if k not in table.columns: raise MammoInputError(f"no column {k!r} in the {what} (they have {', '.join(table.columns)})")
+        sel &= np.isclose(table[k], v) if isinstance(v, float) else table[k] == v
+    t = table[sel]
+    if t.empty: raise MammoInputError(f"no {what} of arm {arm!r}{''.join(f', {k}={v!r}' for k, v in where.items())} (arms: {', '.join(map(str, sorted(set(table['arm']))))})")
+    return t
+
 def arm_matches(table:pd.DataFrame, # kept detections (`metrics.detection.matches_frame` rows with run, arm and seed columns)
                 arm:str, # the arm
                 mimic:str|None=None, # count as on a mimic only the false positives on this kind (None: any)
                 **where, # further selections, e.g. strength=1.0
                 ) -> tuple[list, list, np.ndarray]:
     "(one `Matches` per seed (sorted), images, women) of one arm of a kept detection table: the FROC counterpart of `arm_scores`."
-    sel = table['arm'] == arm
-    for k, v in where.items():
-        if k not in table.columns: raise MammoInputError(f"no column {k!r} in the kept detections (they have {', '.join(table.columns)})")
-        sel &= np.isclose(table[k], v) if isinstance(v, float) else table[k] == v
-    t = table[sel]
-    if t.empty: raise MammoInputError(f"no kept detections of arm {arm!r}{''.join(f', {k}={v!r}' for k, v in where.items())} (arms: {', '.join(map(str, sorted(set(table['arm']))))})")
+    t = _arm_rows(table, arm, where, 'kept detections')
     per = [frame_matches(ts, mimic=mimic) for _, ts in sorted(t.groupby('seed'), key=lambda kv: kv[0])]
     if any(p[1] != per[0][1] for p in per): raise MammoInputError(f"arm {arm!r}: its seeds were scored on different images")
     return [p[0] for p in per], per[0][1], per[0][2]
@@ -301,12 +306,7 @@ def arm_scores(table:pd.DataFrame, # kept predictions
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     "(y, women, scores [n, S], items) of one arm: its seeds in columns (sorted), items in sorted order."
     if score not in table.columns: raise MammoInputError(f"no column {score!r} in the kept predictions (they have {', '.join(table.columns)})")
-    sel = table['arm'] == arm
-    for k, v in where.items():
-        if k not in table.columns: raise MammoInputError(f"no column {k!r} in the kept predictions (they have {', '.join(table.columns)})")
-        sel &= np.isclose(table[k], v) if isinstance(v, float) else table[k] == v
-    t = table[sel]
-    if t.empty: raise MammoInputError(f"no kept predictions of arm {arm!r}{''.join(f', {k}={v!r}' for k, v in where.items())} (arms: {', '.join(map(str, sorted(set(table['arm']))))})")
+    t = _arm_rows(table, arm, where, 'kept predictions')
     wide = t.pivot_table(index='item', columns='seed', values=score, aggfunc='first').sort_index()
     if wide.isna().any().any(): raise MammoInputError(f"arm {arm!r}: its seeds were scored on different items ({int(wide.isna().sum().sum())} missing)")
     first = t.drop_duplicates('item').set_index('item').loc[wide.index]
