@@ -59,7 +59,7 @@ class PhantomConfig:
     p_recall:float=0.2 # chance a visible precursor >= 5 mm is recalled (BI-RADS 0) on an earlier exam
     p_birads6:float=0.08 # chance the diagnosing exam is read after a biopsy (BI-RADS 6)
     lr_similarity:float=0.6 # share of texture variance common to the left and right breast
-    view_coupling:float=0.0 # how much of a breast's MLO its CC determines: texture variance shared at the nipple, layout following the CC's (0: none)
+    view_coupling:float=0.0 # how much of a breast's MLO its CC determines: texture variance shared in the breast's own frame, layout following the CC's (0: none)
     texture_beta:float=3.0 # exponent of the fibroglandular power spectrum P(f) ~ f^-beta
     strands:float=0.35 # amplitude of the ducts/ligaments converging on the nipple (0: none)
     strand_beta:float=1.6 # exponent of their angular spectrum
@@ -513,6 +513,22 @@ def _outline(M:np.ndarray, p:dict, cx:float, cy:float, R:float, H:int, W:int, sp
     out[sl] |= mk & breast[sl]
     return out
 
+def _breast_box(shape, H:int, W:int) -> tuple:
+    "(x0, y0, w, h) of a breast's extent on the canvas (its alpha >= 0.5: what a reader crops the image to)."
+    X, Y = np.meshgrid(np.arange(W, dtype=np.float32) + 0.5, np.arange(H, dtype=np.float32) + 0.5)
+    ys, xs = np.nonzero(shape.evaluate(X, Y)['alpha'] >= 0.5)
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min())
+
+def _shared_texture(tex_cc:np.ndarray, tex_mlo:np.ndarray, box_cc:tuple, box_mlo:tuple, m:int, vc:float) -> np.ndarray:
+    "The MLO's texture with a share `vc` of its variance the CC's, read in the breast's own frame (the field is periodic)."
+    # the frame a reader crops to: the breast's top-left corner (chest wall, top) at the origin, its height as the unit
+    h, w = tex_cc.shape
+    (xc, yc, _, hc), (xm, ym, _, hm) = box_cc, box_mlo
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) # padded-grid indices (canvas coordinate + m - 0.5)
+    xi = np.mod(xc + (xx + 0.5 - m - xm) * (hc / hm) + m - 0.5, w - 1)
+    yi = np.mod(yc + (yy + 0.5 - m - ym) * (hc / hm) + m - 0.5, h - 1)
+    return (math.sqrt(vc) * bilinear_sample(tex_cc, yi, xi) + math.sqrt(1 - vc) * tex_mlo).astype(np.float32)
+
 def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patients)
                      index:int=0, # patient number within the phantom
                      n_years:int=3, # yearly screening exams (fewer if a cancer is diagnosed earlier)
@@ -545,12 +561,10 @@ def simulate_patient(seed:int=0, # seed of the phantom (shared by all its patien
         for k in sorted(shapes):
             shapes[k].strands = cfg.strands * strand_table(r_tex, cfg.strand_beta)
     vc = cfg.view_coupling
-    if vc > 0: # the MLO shares texture (aligned at the nipple; the field is periodic) and strands with its CC
+    if vc > 0: # the MLO shares texture (read in the breast's own frame: chest wall to nipple, top to bottom) and strands with its CC
         for side in LATERALITIES:
             cc, mlo = shapes[(side, 'CC')], shapes[(side, 'MLO')]
-            dx, dy = (round(a - b) for a, b in zip(mlo.nipple, cc.nipple))
-            tex[(side, 'MLO')] = (math.sqrt(vc) * np.roll(tex[(side, 'CC')], (dy, dx), axis=(0, 1))
-                                  + math.sqrt(1 - vc) * tex[(side, 'MLO')]).astype(np.float32)
+            tex[(side, 'MLO')] = _shared_texture(tex[(side, 'CC')], tex[(side, 'MLO')], _breast_box(cc, H, W), _breast_box(mlo, H, W), m, vc)
             if cfg.strands > 0: mlo.strands = (math.sqrt(vc) * cc.strands + math.sqrt(1 - vc) * mlo.strands).astype(np.float32)
     fields = {k: [random_deformation(r_def, shapes[k], cfg.deform_scale) for _ in range(n_ex - 1)] for k in sorted(shapes)}
     nipples = {k: [from_reference(fields[k], t, *shapes[k].nipple) for t in range(n_ex)] for k in sorted(shapes)}
