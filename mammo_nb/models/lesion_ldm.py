@@ -320,6 +320,7 @@ class LesionLDM(nn.Module):
                  film:bool=True, # (b) FiLM: the attributes scale and shift every residual block's feature maps
                  use_vit:bool=True, # (a) ViT tokens of the masked crop
                  use_text:bool=False, # optional text tokens (`report` key)
+                 masked_latent:bool=True, # (c) the masked crop's latent in the denoiser's input (False: the context reaches it only through the ViT)
                  cond_dim:int=64, # D: token width = cross-attention width
                  film_dim:int=64, # width of the attribute vector u
                  vit_name:str='vit_tiny_patch16_224', vit_patch:int=8, vit_dim:int|None=64, vit_depth:int|None=2,
@@ -353,7 +354,7 @@ class LesionLDM(nn.Module):
         if not 0 <= ema_decay < 1: raise MammoInputError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.config = dict(model='lesion-ldm', image_size=int(image_size), autoencoder=_cfg(autoencoder), attributes=list(attributes),
                            vocab={k: list(v) for k, v in (vocab or {}).items()}, use_attributes=bool(use_attributes), film=bool(film),
-                           use_vit=bool(use_vit), use_text=bool(use_text), cond_dim=int(cond_dim), film_dim=int(film_dim),
+                           use_vit=bool(use_vit), use_text=bool(use_text), masked_latent=bool(masked_latent), cond_dim=int(cond_dim), film_dim=int(film_dim),
                            vit_name=vit_name, vit_patch=int(vit_patch), vit_dim=vit_dim, vit_depth=vit_depth, vit_heads=vit_heads,
                            vit_weights=None, text_max_len=int(text_max_len), text_depth=int(text_depth),
                            unet_channels=[int(c) for c in unet_channels], layers_per_block=int(layers_per_block), n_heads=int(n_heads),
@@ -374,7 +375,7 @@ class LesionLDM(nn.Module):
         n = len(unet_channels)
         film_on = use_attributes and film
         self.unet = UNet2DConditionModel(
-            sample_size=image_size // f, in_channels=2 * c + 1, out_channels=c, block_out_channels=tuple(unet_channels),
+            sample_size=image_size // f, in_channels=(2 * c if masked_latent else c) + 1, out_channels=c, block_out_channels=tuple(unet_channels),
             layers_per_block=int(layers_per_block), down_block_types=('CrossAttnDownBlock2D',) * (n - 1) + ('DownBlock2D',),
             up_block_types=('UpBlock2D',) + ('CrossAttnUpBlock2D',) * (n - 1), cross_attention_dim=int(cond_dim),
             attention_head_dim=int(n_heads), norm_num_groups=int(norm_num_groups), resnet_time_scale_shift='scale_shift',
@@ -497,9 +498,9 @@ def denoise(self:LesionLDM, z_t:torch.Tensor, # `[B,c,h,w]` noisy latents
             cond:dict, # from `condition`
             ctx:tuple, # from `context`
             ) -> torch.Tensor:
-    "epsilon_theta([z_t; z_masked; m_lat], t, C, u): u (FiLM) enters as the UNet's class embedding."
+    "epsilon_theta([z_t; z_masked; m_lat], t, C, u) ([z_t; m_lat] without the masked latent): u (FiLM) enters as the UNet's class embedding."
     C, keep, u = ctx
-    x = torch.cat([z_t, cond['z_masked'], cond['m_lat']], 1)
+    x = torch.cat([z_t, cond['z_masked'], cond['m_lat']] if self.config['masked_latent'] else [z_t, cond['m_lat']], 1)
     return self.unet(x, t, encoder_hidden_states=C, encoder_attention_mask=keep, class_labels=u).sample
 
 # %% ../../nbs/models/55b_lesion_ldm.ipynb #2d27f872

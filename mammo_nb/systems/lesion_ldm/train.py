@@ -42,8 +42,8 @@ __all__ = ['ROIS', 'GEOMETRIC', 'STAGES', 'SCHEDULES', 'CONDITIONINGS', 'DATA_SE
            'train_classifier', 'fit_stage1', 'load_stage1', 'ldm_arguments', 'check_stage1', 'build_lesion_ldm',
            'check_finetune', 'start_from', 'EMAUpdate', 'stage_learner', 'fit_stage2', 'mean_ci', 'judge_reads',
            'head_correct', 'evaluate_stage1', 'masked_input', 'context_probe', 'frechet_distance', 'judge_features',
-           'sample_cache', 'synthesize_crops', 'mean_fill', 'derangement', 'cycle_consistency', 'evaluate_synthesis',
-           'counterfactual_control', 'sampling_grid', 'plot_synthesis']
+           'sample_cache', 'synthesize_crops', 'mean_fill', 'paste_real', 'derangement', 'cycle_consistency',
+           'evaluate_synthesis', 'counterfactual_control', 'sampling_grid', 'plot_synthesis']
 
 # %% ../../../nbs/systems/lesion_ldm/67a_lesion_ldm_train.ipynb #14bc0e33
 ROIS = ('mask', 'box')
@@ -617,6 +617,32 @@ def mean_fill(images:torch.Tensor, rois:torch.Tensor, ring:int=3) -> torch.Tenso
     around = F.max_pool2d(r, 2 * ring + 1, 1, ring) - r
     m = (images * around).sum((1, 2, 3), keepdim=True) / around.sum((1, 2, 3), keepdim=True).clamp_min(1)
     return images * (1 - r) + m * r
+
+def paste_real(images:torch.Tensor, # `[N,1,P,P]` crops
+               rois:torch.Tensor, # `[N,1,P,P]` regions to fill
+               requested:torch.Tensor, # `[N,K]` the codes each crop is asked for (-1: not asked)
+               donors:Mapping, # `lesion_crops` of the real lesions to draw from (e.g. the training split), the same code columns
+               match:Sequence[str]=('category', 'pathology'), # attributes a donor must have as requested (where the request gives them)
+               attributes:Sequence[str]=DEFAULT_ATTRIBUTES, # names of the code columns
+               groups=None, # [N] patient ids of `images`: a donor is never the crop's own woman
+               seed:int=0) -> tuple[torch.Tensor, np.ndarray]:
+    "The real-lesion reference: each RoI filled with the same region of a real crop with the requested attributes (a donor of another woman, drawn at random); also the donors' indices."
+    bad = [a for a in match if a not in attributes]
+    if bad: raise MammoInputError(f"match names attributes the codes do not hold ({', '.join(bad)}); they hold {', '.join(attributes)}")
+    N, cols = len(images), [list(attributes).index(a) for a in match]
+    if requested.shape != (N, len(attributes)): raise MammoInputError(f"requested must be [{N},{len(attributes)}] codes, got {tuple(requested.shape)}")
+    dc, dg = donors['attributes'][:, cols].numpy(), np.asarray(donors['patient_id'])
+    req, g, rng = requested[:, cols].numpy(), (None if groups is None else np.asarray(groups)), np.random.default_rng(seed)
+    pick = np.empty(N, int)
+    for i in range(N):
+        ok = ((dc == req[i]) | (req[i] < 0)).all(1)                                  # an attribute not asked for matches any donor
+        if g is not None: ok &= dg != g[i]
+        if not ok.any():
+            asked = ', '.join(f"{a}={int(v)}" for a, v in zip(match, req[i]) if v >= 0) or 'nothing'
+            raise MammoInputError(f"no donor crop with {asked} (codes) from another woman for crop {i}: give more donors or match fewer attributes")
+        pick[i] = rng.choice(np.flatnonzero(ok))
+    r = (rois > 0.5).to(images.dtype)
+    return images * (1 - r) + donors['patch'][torch.from_numpy(pick)].to(images.dtype) * r, pick
 
 def derangement(n:int, seed:int=0) -> np.ndarray:
     "A random permutation without fixed points (n >= 2): crop i gets the attributes of crop perm[i] != i."
