@@ -465,8 +465,10 @@ def augmentation_experiment(model:LesionLDM, # a trained stage-2 model
                             repeats:int=3, # draws of the real subset
                             epochs:int=30, steps:int=50, guidance:float=3.0, classifier_scale:float=0.0,
                             classifier=None, # classifier of the guidance (default: the model's own)
-                            n_boot:int=1000, seed:int=0) -> dict:
-    "Malignancy AUC on the test crops: few real crops vs few real + synthetic, paired per repeat, with patient-level CIs."
+                            n_boot:int=1000, seed:int=0,
+                            upper:bool=False, # also the upper bound: the same real crops plus as many *real* crops of other women as synthetic ones
+                            ) -> dict:
+    "Malignancy AUC on the test crops: few real crops vs few real + synthetic (and + real, `upper`), paired per repeat, with patient-level CIs."
     if 'pathology' not in model.attributes: raise MammoInputError("the augmentation experiment requests pathologies: the model must be conditioned on 'pathology'")
     j = model.attributes.index('pathology')
     mal = model.vocab['pathology'].index('malignant')
@@ -493,6 +495,13 @@ def augmentation_experiment(model:LesionLDM, # a trained stage-2 model
         m_real = train_malignancy(xr, yr, epochs=epochs, seed=seed + r)
         m_aug = train_malignancy(torch.cat(xs), torch.cat(ys), epochs=max(1, round(epochs / (1 + n_synth_per_real))), seed=seed + r)
         p_real, p_aug = malignancy_scores(m_real, xt), malignancy_scores(m_aug, xt)
+        if upper:                                        # its own generator: the draws above stay those of upper=False
+            others = np.flatnonzero(~np.isin(pat_all, pat_all[idx]))
+            n_extra = sum(len(v) for v in xs[1:])
+            if len(others) < n_extra: raise MammoInputError(f"the upper bound needs {n_extra} real crops of other women, the training crops hold {len(others)}")
+            ex = torch.from_numpy(np.random.default_rng([seed, r, 1]).choice(others, n_extra, replace=False))
+            m_up = train_malignancy(torch.cat([xr, x_all[ex]]), torch.cat([yr, y_all[ex]]), epochs=max(1, round(epochs / (1 + n_synth_per_real))), seed=seed + r)
+            p_up = malignancy_scores(m_up, xt)
         a_r = bootstrap_ci(auc, yt, p_real, groups=gt, n_boot=n_boot, seed=seed)
         a_a = bootstrap_ci(auc, yt, p_aug, groups=gt, n_boot=n_boot, seed=seed)
         dd = paired_diff_ci(auc, yt, p_aug, p_real, groups=gt, n_boot=n_boot, seed=seed)
@@ -500,6 +509,10 @@ def augmentation_experiment(model:LesionLDM, # a trained stage-2 model
                          auc_real=a_r[0], auc_real_lo=a_r[1], auc_real_hi=a_r[2], auc_augmented=a_a[0], auc_augmented_lo=a_a[1],
                          auc_augmented_hi=a_a[2], auc_difference=dd[0], auc_difference_lo=dd[1], auc_difference_hi=dd[2]))
         scores.append(dict(real=p_real, augmented=p_aug))
+        if upper:
+            du = paired_diff_ci(auc, yt, p_up, p_real, groups=gt, n_boot=n_boot, seed=seed)
+            rows[-1].update(n_upper_real=len(ex), auc_upper=auc(yt, p_up), upper_difference=du[0], upper_difference_lo=du[1], upper_difference_hi=du[2])
+            scores[-1]['upper'] = p_up
     return dict(table=pd.DataFrame(rows), scores=scores, y_test=yt, groups_test=gt)
 
 # %% ../../../nbs/systems/lesion_ldm/67b_lesion_ldm_system.ipynb #71fce212
