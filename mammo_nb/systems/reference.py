@@ -142,7 +142,7 @@ def reference_figure(name:str, # a recipe of `REFERENCES` with a `figure`
     shutil.copyfile(src, dest)
     return dest
 
-_PACKAGE = Path(str(mammo_nb.__file__)).parent
+_PACKAGE = REFERENCE_RUNS.parent   # the package's folder (the reference folder lies in it)
 
 def _portable(v, refs:Path):
     "A record's value with no absolute path: runs under `refs` -> 'reference:NAME', package files -> package-relative, others -> None."
