@@ -57,8 +57,10 @@ def cgan_test_loader(run:Run, manifest, # manifest CSV or table
                      split:str='test', # the split to evaluate
                      root=None, cache=None, bs:int=4) -> MammoDL:
     "A non-augmented loader of the `paired` items of `split`, with the run's size, radiomics settings and normaliser."
-    cfg = run.config
-    df = cgan_manifest(manifest, root)
+    return _items_loader(run, _paired_items(run.config, cgan_manifest(manifest, root), cache), split, bs)
+
+def _paired_items(cfg, df:pd.DataFrame, cache) -> tuple:
+    "What every run of one frame size and radiomics setting shares: the cache, the rows and keys with a usable CC lesion, the lesion pairs."
     res = build_cache(df, root=df.attrs['root'], cache=cache, size=cfg.size, on_error='skip', progress=False)
     c = resolve_cache(cache, df.attrs['root'])
     keys = [k if isinstance(k, str) else None for k in res['key']]
@@ -66,9 +68,13 @@ def cgan_test_loader(run:Run, manifest, # manifest CSV or table
     pairs = lesion_pairs(df, keys, c)
     drop = {int(r.row_cc) for r in pairs.itertuples() if not np.isfinite(raw.features(r.key_cc, *_img_mask(c, r.key_cc))).any()}
     keep = [i for i in range(len(df)) if i not in drop]
-    kept = df.iloc[keep].reset_index(drop=True)
-    ds = PairedViewDataset(kept, [keys[i] for i in keep], c, split=split,
-                           radiomics=conditioning_hook(cfg, radiomics_provider(c, cfg.radiomics_settings, run_normalizer(run)), c, pairs))
+    return c, df.iloc[keep].reset_index(drop=True), [keys[i] for i in keep], pairs
+
+def _items_loader(run:Run, items:tuple, split:str, bs:int) -> MammoDL:
+    "The loader of `split` over `_paired_items`, conditioned with this run's settings and normaliser."
+    c, kept, keys, pairs = items
+    ds = PairedViewDataset(kept, keys, c, split=split,
+                           radiomics=conditioning_hook(run.config, radiomics_provider(c, run.config.radiomics_settings, run_normalizer(run)), c, pairs))
     if len(ds) == 0: raise MammoInputError(f"no breast exams with a usable CC lesion in split {split!r}")
     return MammoDL(ds, bs=bs, shuffle=False, drop_last=False)
 
@@ -203,9 +209,11 @@ def compare_runs(runs:Mapping[str, Run|str|os.PathLike], # method name -> a cGAN
     root = root if root is not None else first.data.get('root')
     cache = cache if cache is not None else first.info.get('cache')
     df = cgan_manifest(manifest, root); c = resolve_cache(cache, df.attrs['root'])
-    rows, synth, batch, p = [], {}, None, None
+    rows, synth, batch, p, shared = [], {}, None, None, {}
     for name, run in loaded.items():
-        dl = cgan_test_loader(run, df, split, cache=c, bs=bs)
+        s = (tuple(run.config.size), json.dumps(run.config.radiomics_settings, sort_keys=True, default=str))
+        if s not in shared: shared[s] = _paired_items(run.config, cgan_manifest(df, None), c)   # once per size and radiomics setting
+        dl = _items_loader(run, shared[s], split, bs)
         model = run.load_model(device)
         out, b = predict_dicts(model, dl, device=device)
         if batch is None: batch = b
