@@ -6,7 +6,7 @@
 from __future__ import annotations
 import importlib, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,13 +14,13 @@ import pandas as pd
 import gzip, io
 from ..core import MammoInputError, SYSTEMS, repo_root
 from ..metrics.stats import two_level_diff, TwoLevel
-from ..metrics.detection import frame_matches
+from ..metrics.detection import frame_matches, froc_two_level
 from .system import Run
 
 # %% auto #0
 __all__ = ['KEEP_COLUMNS', 'train_jobs', 'run_table', 'fmt_diff', 'direction', 'compare', 'dose_table', 'plot_dose_response',
            'plot_forest', 'predictions_dir', 'keep_predictions', 'load_predictions', 'kept', 'arm_matches',
-           'arm_scores', 'Conclusions']
+           'arm_scores', 'compare_froc', 'pixel_rows', 'pixels', 'Conclusions']
 
 # %% ../../nbs/train/60f_experiments.ipynb #738495ac
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
@@ -311,6 +311,39 @@ def arm_scores(table:pd.DataFrame, # kept predictions
     if wide.isna().any().any(): raise MammoInputError(f"arm {arm!r}: its seeds were scored on different items ({int(wide.isna().sum().sum())} missing)")
     first = t.drop_duplicates('item').set_index('item').loc[wide.index]
     return first['y'].to_numpy(float), first['woman'].to_numpy(), wide.to_numpy(float), list(wide.index)
+
+# %% ../../nbs/train/60f_experiments.ipynb #79b61af4
+def compare_froc(table:pd.DataFrame, # kept detections (`arm_matches` rows)
+                 arm_a:str, arm_b:str, # the arms, A − B
+                 fppi:Sequence[float]=(0.5, 1.0, 2.0), # the FROC score is the mean recall at these
+                 where:dict|None=None, # selections of both arms' rows, e.g. {'strength': 1.0}
+                 table_b:pd.DataFrame|None=None, # arm B's table where it is not `table`
+                 n_boot:int=1000, seed:int=0, **labels) -> dict:
+    "One detection comparison as a row, like `compare`'s: the two-level difference of FROC scores [CI], the arms' means, per-seed and per-FPPI differences."
+    where = dict(where or {})
+    (A, ia, g), (B, ib, _) = arm_matches(table, arm_a, **where), arm_matches(table if table_b is None else table_b, arm_b, **where)
+    if ia != ib: raise MammoInputError(f"arms {arm_a!r} and {arm_b!r} were scored on different images ({len(ia)} and {len(ib)})")
+    if len(A) != len(B): raise MammoInputError(f"arms {arm_a!r} and {arm_b!r} have {len(A)} and {len(B)} seeds: they are paired seed by seed")
+    f = tuple(float(v) for v in fppi)
+    r = froc_two_level(A, B, g, f, n_boot=n_boot, seed=seed)
+    by = np.mean([a.recall_at(f) - b.recall_at(f) for a, b in zip(A, B)], 0)
+    return {**labels, **r, 'n': len(ia), 'by_fppi': {v: float(d) for v, d in zip(f, by)}, 'direction': direction(r), 'two_level': r}
+
+def pixel_rows(panel:str, # the image's name in the table
+               x, # [H, W] an image with values in [0, 1]
+               ) -> list[dict]:
+    "An image as rows of integers 0-255, one row per image row (`id`, `panel`, `row`, `values`): how a page keeps a figure's pixels."
+    a = np.asarray(x, dtype=float)
+    if a.ndim != 2: raise MammoInputError(f"pixel_rows keeps 2-D images, got shape {a.shape} for panel {panel!r}")
+    q = np.round(255 * np.clip(a, 0, 1)).astype(int)
+    return [{'id': f'{panel}/{r}', 'panel': panel, 'row': r, 'values': ' '.join(map(str, line))} for r, line in enumerate(q)]
+
+def pixels(table:pd.DataFrame, # kept `pixel_rows`
+           panel:str) -> np.ndarray:
+    "A kept image back from its rows, values in [0, 1]."
+    t = table[table['panel'] == panel].sort_values('row')
+    if t.empty: raise MammoInputError(f"no kept panel {panel!r} (the table has {', '.join(map(str, sorted(set(table['panel']))))})")
+    return np.stack([np.array(str(v).split(), dtype=float) for v in t['values']]) / 255
 
 # %% ../../nbs/train/60f_experiments.ipynb #79f08c4b
 class Conclusions:
