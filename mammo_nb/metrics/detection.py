@@ -178,11 +178,31 @@ class Matches:
     criterion: str # 'mask' or 'box'
     iou_threshold: float
 
+    def _by_score(self) -> tuple:
+        "Every prediction once, by descending score (stable): scores, hits, false positives on a mimic, image index (computed once)."
+        c = self.__dict__.get('_sorted')
+        if c is None:
+            n = [len(np.asarray(s).reshape(-1)) for s in self.scores]
+            cat = lambda a, dt: np.concatenate([np.asarray(x, dtype=dt).reshape(-1) for x in a]) if sum(n) else np.zeros(0, dt)
+            s, h, m = cat(self.scores, float), cat(self.hits, bool), cat(self.on_mimic, bool)
+            o = np.argsort(-s, kind='stable')
+            c = self.__dict__['_sorted'] = (s[o], h[o], m[o] & ~h[o], np.repeat(np.arange(len(n)), n)[o])
+        return c
+
     def curve(self, idx=None) -> tuple:
         "(FPPI, recall, thresholds, FPPI on mimics) over the images `idx` (default: all; repeats allowed, as in a bootstrap)."
-        idx = np.arange(len(self.scores)) if idx is None else np.asarray(idx)
-        cat = lambda a: np.concatenate([a[i] for i in idx]) if len(idx) else np.zeros(0)
-        return _curve(cat(self.scores), cat(self.hits).astype(bool), len(idx), int(self.n_lesions[idx].sum()), cat(self.on_mimic).astype(bool))
+        s, h, mim, img = self._by_score()
+        if idx is None: n_images, n_lesions = len(self.scores), int(np.sum(self.n_lesions))
+        else:                                        # a resample weighs each prediction by how often its image was drawn: no re-sorting
+            count = np.bincount(np.asarray(idx, dtype=int).reshape(-1), minlength=len(self.scores))
+            n_images, n_lesions = int(count.sum()), int((count * np.asarray(self.n_lesions)).sum())
+            w = count[img]; keep = w > 0
+            s, h, mim, w = s[keep], h[keep], mim[keep], w[keep]
+            h, mim = w * h, w * mim
+        if n_lesions == 0: raise MammoInputError("the targets hold no lesion boxes: recall (and the FROC curve) is undefined")
+        tp, fp, fm = np.cumsum(h), np.cumsum(w - h if idx is not None else ~h), np.cumsum(mim)
+        last = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)   # the last prediction of every tied score
+        return (np.r_[0.0, fp[last] / n_images], np.r_[0.0, tp[last] / n_lesions], np.r_[np.inf, s[last]], np.r_[0.0, fm[last] / n_images])
 
     def recall_at(self, fppi:Sequence[float], idx=None) -> np.ndarray:
         "The recall at each requested FPPI over the images `idx`."
