@@ -29,6 +29,7 @@ class Kept:
     score:str = 'score' # the table's column the statistic reads (e.g. 'pg_lesion', a per-item pointing game)
     score_b:str|None = None # the column arm B reads where it is not `score` (e.g. another head of the same model); None: `score`
     where:tuple = () # further (column, value) selections of the claim's items, e.g. (('prior_known_1y', True),)
+    more:tuple = () # kept tables of the same page and columns whose rows are appended to `table` and `table_b` (e.g. seeds trained later)
     def __post_init__(self):
         if self.stat not in ('auc', 'mean', 'froc'): raise MammoInputError(f"Kept.stat must be 'auc', 'mean' or 'froc', got {self.stat!r}")
         if not isinstance(self.score, str) or not self.score: raise MammoInputError(f"Kept.score must name a column of the kept table, got {self.score!r}")
@@ -40,6 +41,8 @@ class Kept:
         if self.table_b is not None and (not isinstance(self.table_b, str) or not self.table_b):
             raise MammoInputError(f"Kept.table_b must name a kept table of the page (or be None), got {self.table_b!r}")
         if self.control is not None and self.strength is None: raise MammoInputError("Kept: a control strength needs a default strength")
+        if not isinstance(self.more, tuple) or not all(isinstance(t, str) and t for t in self.more):
+            raise MammoInputError(f"Kept.more must be a tuple of kept table names, got {self.more!r}")
 
 @dataclass(frozen=True)
 class Claim:
@@ -661,9 +664,18 @@ def claim_row(c:Claim, # the claim
         v = v._replace(reason=f"page {c.page} tests it{quote}; its two-level verdict waits for the page's kept predictions")
     else:
         tables = {} if tables is None else tables
-        for t in {c.kept.table, c.kept.table_b or c.kept.table}:
-            if (c.page, t) not in tables: tables[(c.page, t)] = load_predictions(c.page, t, root, ('run', 'item') if c.kept.stat == 'froc' else KEEP_COLUMNS)
-        ta, tb = tables[(c.page, c.kept.table)], tables[(c.page, c.kept.table_b or c.kept.table)]
+        cols = ('run', 'item') if c.kept.stat == 'froc' else KEEP_COLUMNS
+        for t in {c.kept.table, c.kept.table_b or c.kept.table, *c.kept.more}:
+            if (c.page, t) not in tables: tables[(c.page, t)] = load_predictions(c.page, t, root, cols)
+        def joined(t:str) -> pd.DataFrame:
+            "Table `t` with the rows of `Kept.more` appended (a run in two of them is an error)."
+            if not c.kept.more: return tables[(c.page, t)]
+            out = pd.concat([tables[(c.page, t)], *[tables[(c.page, m)] for m in c.kept.more]], ignore_index=True)
+            runs = [set(tables[(c.page, n)]['run']) for n in (t, *c.kept.more)]
+            if sum(map(len, runs)) != len(set().union(*runs)):
+                raise MammoInputError(f"claim {c.id}: a run is in more than one of the kept tables {', '.join((t, *c.kept.more))}")
+            return out
+        ta, tb = joined(c.kept.table), joined(c.kept.table_b or c.kept.table)
         d = _two_level(c, ta, c.kept.strength, n_boot, seed, tb)
         off = _two_level(c, ta, c.kept.control, n_boot, seed, tb) if c.kept.control is not None else None
         ix = interaction(d, off) if off is not None else None
