@@ -263,7 +263,7 @@ def load_predictions(page:str, name:str='predictions', root:str|os.PathLike|None
     f = _kept_file(page, name, root)
     if not f.exists(): raise MammoInputError(f"no kept predictions {name!r} for page {page}: render the page's slow cells once "
                                              f"(python tools/render_nb.py --slow nbs/tutorials/{page}_*.ipynb) to train and keep them", path=f)
-    t = pd.read_csv(f, compression='gzip', keep_default_na=False, na_values=[''])
+    t = pd.read_csv(f, compression='gzip', keep_default_na=False, na_values=[''], low_memory=False)
     missing = [c for c in columns if c not in t.columns]
     if missing: raise MammoInputError(f"not a kept predictions table: missing {', '.join(missing)}", path=f)
     return t
