@@ -256,8 +256,9 @@ class MommiNetConfig(SystemConfig):
         if self.roi_concat and self.relation_blocks: raise MammoInputError("roi_concat (IpsiDualNet w/o relation blocks) replaces the relation blocks: set relation_blocks=0")
         for k, ok in (('ipsi_aux_view', IPSI_AUX_VIEWS), ('bi_aux_view', BI_AUX_VIEWS), ('box_rule', BOX_RULES)):
             if getattr(self, k) not in ok: raise MammoInputError(f"{k} must be one of {', '.join(ok)}, got {getattr(self, k)!r}")
-        if 'fusion' in st and (self.ipsi_aux_view, self.bi_aux_view) != ('ipsi', 'contra'):
-            raise MammoInputError("the fusion stage needs the paper's pairs (ipsi_aux_view=ipsi, bi_aux_view=contra): the other pairings are "
+        if 'fusion' in st and (self.ipsi_aux_view != 'ipsi' or self.bi_aux_view not in ('contra', 'none')):
+            raise MammoInputError("the fusion stage needs the paper's pairs (ipsi_aux_view=ipsi, bi_aux_view=contra; or bi_aux_view=none in the "
+                                  "stacking control): the other pairings are "
                                   "branch ablations (Table 2), trained in runs of stage ipsi or bi")
         if self.geometry not in GEOMETRIES: raise MammoInputError(f"geometry must be one of {', '.join(GEOMETRIES)}, got {self.geometry!r}")
         if self.concat_stage not in (1, 2, 3, 4): raise MammoInputError(f"concat_stage must be 1, 2, 3 or 4, got {self.concat_stage}")
