@@ -38,10 +38,10 @@ __all__ = ['MASS_CATEGORIES', 'NIPPLE_SOURCES', 'ALL_STAGES', 'FPPI', 'HEADS', '
            'MassTriViewDataset', 'MommiNetDataLoaders', 'momminet_dls', 'NippleDataset', 'nipple_dls', 'parse_stages',
            'MommiNetConfig', 'ipsi_kwargs', 'bi_kwargs', 'build_momminet', 'build_nipple_detector', 'load_momminet',
            'stage_detections', 'box_masks', 'FROCMetric', 'froc_metrics', 'nipple_metrics', 'part_run', 'stage_learner',
-           'load_nipple_detector', 'nipple_table', 'fit_momminet', 'momminet_loader', 'branch_detections',
-           'predict_detections', 'froc_tables', 'froc_summary', 'froc_diff_ci', 'froc_compare', 'mimic_false_positives',
-           'kept_detections', 'evaluate_momminet', 'plot_froc_figure', 'frame_spacing', 'nipple_report',
-           'nipple_summary', 'nipple_errors_on_files']
+           'load_nipple_detector', 'nipple_table', 'fit_momminet', 'momminet_loader', 'stranger_views',
+           'branch_detections', 'predict_detections', 'froc_tables', 'froc_summary', 'froc_diff_ci', 'froc_compare',
+           'mimic_false_positives', 'kept_detections', 'evaluate_momminet', 'plot_froc_figure', 'frame_spacing',
+           'nipple_report', 'nipple_summary', 'nipple_errors_on_files']
 
 # %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #efa8cce0
 MASS_CATEGORIES = ('mass',)
@@ -573,7 +573,10 @@ HEADS = ('momminet', 'momminet_ipsiboxes', 'ipsidualnet', 'bidualnet')
 
 def momminet_loader(manifest, split:str|None, size:tuple, bs:int=8, root=None, cache=None, nipple_source:str='annotation',
                     nipples:dict|None=None, detector:NippleDetector|None=None, max_boxes:int=8,
-                    categories:Sequence[str]=MASS_CATEGORIES) -> MammoDL:
+                    categories:Sequence[str]=MASS_CATEGORIES,
+                    strangers:Sequence[str]=(), # auxiliary views taken from another woman (`stranger_views`): () or some of 'ipsi', 'contra'
+                    stranger_seed:int=0, # which other woman
+                    ) -> MammoDL:
     "Unshuffled, un-augmented mass-only tri-view items of one split (None: every row); `detector` computes the nipples."
     df = _load(manifest, root)
     if split is not None and split not in set(df['split']):
@@ -586,7 +589,37 @@ def momminet_loader(manifest, split:str|None, size:tuple, bs:int=8, root=None, c
         nipples = {**(nipples or {}), **nipple_table(detector, c, [keys[i] for i in rows])[0]}
     ds = MassTriViewDataset(df, keys, c, split=split, max_boxes=max_boxes, categories=categories, nipple_source=nipple_source, nipples=nipples)
     if len(ds) == 0: raise MammoInputError(f"no image in split {split!r}")
+    if strangers: stranger_views(ds, strangers, seed=stranger_seed)
     return MammoDL(ds, bs=bs, shuffle=False, drop_last=False)
+
+_ROLE_COLS = lambda p: (f'{p}_row', f'{p}_path', f'{p}_mask', f'present_{p}')
+
+def stranger_views(ds:MassTriViewDataset, # tri-view items (changed in place)
+                   roles:Sequence[str]=('ipsi', 'contra'), # the auxiliary views to replace
+                   seed:int=0, # which other woman gives each view
+                   ) -> pd.DataFrame:
+    "The auxiliary-view null: each item's `roles` views replaced by the same view (side and projection) of another woman of the items, with her own nipple; one row per item: its woman and each role's donor."
+    roles = (roles,) if isinstance(roles, str) else tuple(roles)
+    bad = [p for p in roles if p not in ('ipsi', 'contra')]
+    if bad or not roles or len(set(roles)) != len(roles): raise MammoInputError(f"strangers must be some of 'ipsi', 'contra', each once; got {list(roles)}")
+    t = ds.table
+    out = pd.DataFrame({'patient_id': t['patient_id'].to_numpy()})
+    for p in roles:
+        new = t.copy(); donor = np.full(len(t), None, dtype=object)
+        for (lat, view), g in t[t[f'present_{p}'] > 0].groupby(['laterality', 'view'], sort=True):
+            women = np.array(sorted(g['patient_id'].unique()))
+            if len(women) < 2: raise MammoInputError(f"the {p} view of a {lat} {view} item needs another woman with that view; there is only {women[0]}")
+            rank = dict(zip(np.random.default_rng([seed, len(women)]).permutation(women), range(len(women))))
+            idx = np.array(sorted(g.index, key=lambda i: (rank[t.at[i, 'patient_id']], i)))
+            m = int(g['patient_id'].value_counts().max())                 # shifting by a woman's most items moves every item to another woman
+            src = np.roll(idx, -m)
+            if (t.loc[src, 'patient_id'].to_numpy() == t.loc[idx, 'patient_id'].to_numpy()).any():
+                raise MammoInputError(f"the {lat} {view} items cannot all get another woman's {p} view (one woman holds most of them)")
+            for col in _ROLE_COLS(p): new.loc[idx, col] = t.loc[src, col].to_numpy()
+            donor[idx] = t.loc[src, 'patient_id'].to_numpy()
+        t = new; out[f'{p}_from'] = donor
+    ds.table = t.reset_index(drop=True); ds._rows = ds.table.to_dict('records')
+    return out
 
 def _drop_view(batch:dict, drop:str|None) -> dict:
     if drop is None: return batch
