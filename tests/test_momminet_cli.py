@@ -146,7 +146,7 @@ def test_predict_manifest_detected_boxes_and_bad_inputs(run, tmp_path):
            (tr('stages=bi'), 'needs a nipple detector'),
            (tr('geometry=centre'), 'geometry must be one of'),
            (tr('stages=ipsi', 'nipples=annotation', 'roi_concat=true'), 'set relation_blocks=0'),
-           (tr('bi_aux_view=none'), "the fusion stage needs the paper's pairs"),
+           (tr('bi_aux_view=ipsi'), "the fusion stage needs the paper's pairs"),
            (tr('stages=bi', 'nipples=annotation', 'box_rule=blob'), 'box_rule must be one of'),
            (tr('stage_epochs={"fusion": 0}'), 'integers >= 1'),
            (tr('stages=fusion', 'nipples=annotation', f'ipsi_run={tmp_path/"none"}', f'bi_run={tmp_path/"none"}'), 'run folder not found'),
