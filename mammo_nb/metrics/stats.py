@@ -340,6 +340,8 @@ def verdict(default:TwoLevel|None, # the two-level difference A - B at the cue's
             control:TwoLevel|None=None, # the interaction Δ(default) - Δ(cue off) (`interaction`); None where no cue exists
             direction:int|None=None, # +1 (A > B) or -1 where `paper_effect` is None
             min_seeds:int=5, # seeds a verdict needs when the seed spread decides it
+            rival:TwoLevel|None=None, # A - R at the default, R a rival control: A's advantage without the claimed ingredient (None: no such arm)
+            rival_name:str='the rival control', # R's name in the reason
             ) -> Verdict:
     "The project's one verdict rule for a paper's claim (fixed before looking; see the table above)."
     if default is None: return Verdict('not tested', 'no page tests this claim yet')
@@ -356,12 +358,18 @@ def verdict(default:TwoLevel|None, # the two-level difference A - B at the cue's
     lo, hi = s * default.lo, s * default.hi                 # oriented: > 0 is the paper's direction
     if max(lo, hi) < 0: return Verdict('reversed', f"the interval {default.lo:+.3f}..{default.hi:+.3f} excludes 0 against the paper")
     if min(lo, hi) > 0:
-        if control is None: return Verdict('reproduced', f"the interval {default.lo:+.3f}..{default.hi:+.3f} excludes 0 in the paper's direction (no cue to control)")
+        beaten = rival is None or min(s * rival.lo, s * rival.hi) > 0
+        vs = '' if rival is None else (f"; A − {rival_name} {rival.diff:+.3f} [{rival.lo:+.3f}, {rival.hi:+.3f}] " +
+                                       ('excludes 0 too' if beaten else 'does not: the control matches the gain without the claimed ingredient'))
+        if control is None:
+            return Verdict('reproduced' if beaten else 'shown without control',
+                           f"the interval {default.lo:+.3f}..{default.hi:+.3f} excludes 0 in the paper's direction (no cue to control)" + vs)
         if min(s * control.lo, s * control.hi) > 0:
-            return Verdict('reproduced', f"the interval excludes 0 in the paper's direction and so does the interaction with the cue off "
-                                         f"({control.diff:+.3f} [{control.lo:+.3f}, {control.hi:+.3f}])")
+            return Verdict('reproduced' if beaten else 'shown without control',
+                           f"the interval excludes 0 in the paper's direction and so does the interaction with the cue off "
+                           f"({control.diff:+.3f} [{control.lo:+.3f}, {control.hi:+.3f}])" + vs)
         return Verdict('shown without control', f"the interval excludes 0 in the paper's direction but the interaction with the cue off "
-                                                f"({control.diff:+.3f} [{control.lo:+.3f}, {control.hi:+.3f}]) does not")
+                                                f"({control.diff:+.3f} [{control.lo:+.3f}, {control.hi:+.3f}]) does not" + vs)
     if paper_effect is not None and default.hi - default.lo > 2 * abs(paper_effect):
         k = seeds_needed(default, abs(paper_effect))
         more = f"about {k} seeds per arm would decide it" if k is not None else "more seeds alone cannot decide it: it needs more women"

@@ -5,7 +5,7 @@
 # %% ../../nbs/train/60g_claims.ipynb #d8336116
 from __future__ import annotations
 import json
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 import numpy as np
 import pandas as pd
 from ..core import MammoInputError, command, arg
@@ -30,6 +30,7 @@ class Kept:
     score_b:str|None = None # the column arm B reads where it is not `score` (e.g. another head of the same model); None: `score`
     where:tuple = () # further (column, value) selections of the claim's items, e.g. (('prior_known_1y', True),)
     more:tuple = () # kept tables of the same page and columns whose rows are appended to `table` and `table_b` (e.g. seeds trained later)
+    rival:str|None = None # a rival control arm of `table`: A's advantage over B without the ingredient the claim credits (e.g. a stacking control); A must beat it too
     def __post_init__(self):
         if self.stat not in ('auc', 'mean', 'froc'): raise MammoInputError(f"Kept.stat must be 'auc', 'mean' or 'froc', got {self.stat!r}")
         if not isinstance(self.score, str) or not self.score: raise MammoInputError(f"Kept.score must name a column of the kept table, got {self.score!r}")
@@ -43,6 +44,8 @@ class Kept:
         if self.control is not None and self.strength is None: raise MammoInputError("Kept: a control strength needs a default strength")
         if not isinstance(self.more, tuple) or not all(isinstance(t, str) and t for t in self.more):
             raise MammoInputError(f"Kept.more must be a tuple of kept table names, got {self.more!r}")
+        if self.rival is not None and (not isinstance(self.rival, str) or not self.rival):
+            raise MammoInputError(f"Kept.rival must name an arm of the kept table (or be None), got {self.rival!r}")
 
 @dataclass(frozen=True)
 class Claim:
@@ -419,7 +422,7 @@ CLAIMS = [
           arm_b='ipsi',
           cue='summation+symmetry',
           page_quote='+0.220 [+0.163, +0.287]',
-          kept=Kept(strength=1.0, control=0.0, stat='froc', more=('predictions-more',))),
+          kept=Kept(strength=1.0, control=0.0, stat='froc', more=('predictions-more',), rival='stack')),
     Claim('momminet.tri_vs_bi',
           'MommiNet-v2',
           'The tri-view MommiNet-v2 beats the bilateral dual-view BiDualNet-v2.',
@@ -431,7 +434,7 @@ CLAIMS = [
           arm_b='bi',
           cue='summation+symmetry',
           page_quote='+0.220 [+0.159, +0.286]',
-          kept=Kept(strength=1.0, control=0.0, stat='froc', more=('predictions-more',))),
+          kept=Kept(strength=1.0, control=0.0, stat='froc', more=('predictions-more',), rival='stack')),
     Claim('momminet.tri_vs_single',
           'MommiNet-v2',
           'The tri-view MommiNet-v2 beats the best single-view detector.',
@@ -443,7 +446,7 @@ CLAIMS = [
           arm_b='single',
           cue='summation+symmetry',
           page_quote='+0.210 [+0.155, +0.272]',
-          kept=Kept(strength=1.0, control=0.0, stat='froc', more=('predictions-more',))),
+          kept=Kept(strength=1.0, control=0.0, stat='froc', more=('predictions-more',), rival='stack')),
     Claim('momminet.relation_blocks',
           'MommiNet-v2',
           'Relation blocks between the ipsilateral RoIs beat simply concatenating the two RoI streams after RoIAlign.',
@@ -655,7 +658,7 @@ def claim_row(c:Claim, # the claim
     "One ledger row: the claim, the paper's effect, the two-level estimates, the interaction and the verdict."
     row = dict(id=c.id, paper=c.paper, claim=c.claim, page=c.page, metric=c.metric, paper_effect=c.paper_effect, direction=c.sign,
                arm_a=c.arm_a, arm_b=c.arm_b, score_a=c.kept.score if c.kept and c.kept.score_b else None, score_b=c.kept.score_b if c.kept else None,
-               cue=c.cue, page_quote=c.page_quote, default=None, control=None, interaction=None, seeds=None, women=None, mde=None)
+               cue=c.cue, page_quote=c.page_quote, default=None, control=None, interaction=None, rival=None, seeds=None, women=None, mde=None)
     if c.page is None:
         v = verdict(None, c.paper_effect, direction=c.sign)
     elif c.kept is None:
@@ -679,8 +682,10 @@ def claim_row(c:Claim, # the claim
         d = _two_level(c, ta, c.kept.strength, n_boot, seed, tb)
         off = _two_level(c, ta, c.kept.control, n_boot, seed, tb) if c.kept.control is not None else None
         ix = interaction(d, off) if off is not None else None
-        v = verdict(d, c.paper_effect, ix, direction=c.sign)
-        row.update(default=_fmt(d), control=_fmt(off), interaction=_fmt(ix), seeds=d.seeds, women=d.women, mde=round(d.mde, 3),
+        rv = _two_level(replace(c, arm_b=c.kept.rival), ta, c.kept.strength, n_boot, seed, ta) if c.kept.rival else None   # A − the rival control
+        v = verdict(d, c.paper_effect, ix, direction=c.sign, rival=rv, rival_name=f"`{c.kept.rival}`")
+        row.update(default=_fmt(d), control=_fmt(off), interaction=_fmt(ix), rival=f"A − `{c.kept.rival}` {_fmt(rv)}" if rv else None,
+                   seeds=d.seeds, women=d.women, mde=round(d.mde, 3),
                    per_seed=' '.join(f'{x:+.3f}' for x in d.diffs))
     return {**row, 'verdict': v.verdict, 'reason': v.reason, 'seeds_needed': v.seeds_needed}
 
@@ -699,14 +704,14 @@ def verdict_counts(table:pd.DataFrame) -> pd.Series:
 def ledger_markdown(table:pd.DataFrame, # `ledger` rows
                     ) -> str:
     "The ledger as a Markdown table: claim, page, the paper's effect, the estimates, seeds, verdict (and a page's earlier women-only estimate)."
-    head = ("| claim | paper | page | A − B | paper's effect | at the default | cue off | interaction | seeds | verdict | earlier render (women only) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| claim | paper | page | A − B | paper's effect | at the default | cue off | interaction | rival control | seeds | verdict | earlier render (women only) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     eff = lambda r: f"{r.paper_effect:+.3f}" if pd.notna(r.paper_effect) else ('> 0' if r.direction > 0 else '< 0')
     arms = lambda r: ('' if not isinstance(r.arm_a, str) else f"`{r.arm_a}` − `{r.arm_b}`" if not isinstance(r.score_b, str)
                       else f"`{r.arm_a}`: `{r.score_a}` − `{r.score_b}`" if r.arm_a == r.arm_b else f"`{r.arm_a}` (`{r.score_a}`) − `{r.arm_b}` (`{r.score_b}`)")
     cell = lambda v: '' if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
     return head + '\n'.join(f"| `{r.id}` | {r.paper} | {cell(r.page)} | {arms(r)} | {eff(r)} | {cell(r.default)} | {cell(r.control)} | "
-                            f"{cell(r.interaction)} | {cell(r.seeds if pd.isna(r.seeds) else int(r.seeds))} | **{r.verdict}** | "
+                            f"{cell(r.interaction)} | {cell(r.rival)} | {cell(r.seeds if pd.isna(r.seeds) else int(r.seeds))} | **{r.verdict}** | "
                             f"{cell(r.page_quote)} |" for r in table.itertuples())
 
 # %% ../../nbs/train/60g_claims.ipynb #2eb70cc4
