@@ -704,14 +704,14 @@ def verdict_counts(table:pd.DataFrame) -> pd.Series:
 def ledger_markdown(table:pd.DataFrame, # `ledger` rows
                     ) -> str:
     "The ledger as a Markdown table: claim, page, the paper's effect, the estimates, seeds, verdict (and a page's earlier women-only estimate)."
-    head = ("| claim | paper | page | A − B | paper's effect | at the default | cue off | interaction | rival control | seeds | verdict | earlier render (women only) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| claim | paper | page | A − B | paper's effect | at the default | cue off | interaction | seeds | verdict | earlier render (women only) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n")
     eff = lambda r: f"{r.paper_effect:+.3f}" if pd.notna(r.paper_effect) else ('> 0' if r.direction > 0 else '< 0')
     arms = lambda r: ('' if not isinstance(r.arm_a, str) else f"`{r.arm_a}` − `{r.arm_b}`" if not isinstance(r.score_b, str)
                       else f"`{r.arm_a}`: `{r.score_a}` − `{r.score_b}`" if r.arm_a == r.arm_b else f"`{r.arm_a}` (`{r.score_a}`) − `{r.arm_b}` (`{r.score_b}`)")
     cell = lambda v: '' if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
     return head + '\n'.join(f"| `{r.id}` | {r.paper} | {cell(r.page)} | {arms(r)} | {eff(r)} | {cell(r.default)} | {cell(r.control)} | "
-                            f"{cell(r.interaction)} | {cell(r.rival)} | {cell(r.seeds if pd.isna(r.seeds) else int(r.seeds))} | **{r.verdict}** | "
+                            f"{'; '.join(x for x in (cell(r.interaction), cell(getattr(r, 'rival', None))) if x)} | {cell(r.seeds if pd.isna(r.seeds) else int(r.seeds))} | **{r.verdict}** | "
                             f"{cell(r.page_quote)} |" for r in table.itertuples())
 
 # %% ../../nbs/train/60g_claims.ipynb #2eb70cc4
