@@ -609,6 +609,16 @@ CLAIMS = [
           arm_b='attributes',
           page_quote='-0.00 [-0.20, +0.16]',
           kept=Kept('predictions', stat='mean', score='mask_PSNR', more=('predictions-more',))),
+    Claim('ldm.vit_context',
+          'lesion LDM',
+          "The ViT encoding of the masked image brings the lesion's visual context to the denoiser: with the ViT as the only context path, the synthesised lesion is closer to the real one than with no context at all.",
+          source="lesion_ldm_synthesis.md, 'Conditioning' ('enables the model to generate images that reflect both visual and anatomical information')",
+          metric='in-RoI PSNR (dB)',
+          direction=1,
+          page='86',
+          arm_a='ViT only',             # attributes + ViT, the masked latent removed from the denoiser's input
+          arm_b='no context',           # attributes alone, the masked latent removed: nothing of the crop reaches the denoiser
+          kept=Kept('predictions-context', stat='mean', score='mask_PSNR')),
     Claim('ldm.reconstruction_loop',
           'lesion LDM',
           'A classifier reconstruction loop (auxiliary classification loss on the denoised estimate) makes the synthesised lesion keep its requested pathology better than fine-tuning without it.',
