@@ -302,7 +302,9 @@ def lesion_probe(encoder:str, # `create_encoder` name
                  size:tuple=(128, 104), # the frame the encoder sees
                  seed:int=8601, # the probe phantom's seed
                  workdir:str|os.PathLike|None=None, # where the phantom and its cache go (default: a temporary folder)
-                 n_boot:int=500) -> dict:
+                 n_boot:int=500,
+                 phantom:dict|None=None, # overrides of the probe phantom's `PhantomConfig` (default: `PRETRAIN_PHANTOM` as is), e.g. subtler findings
+                 ) -> dict:
     "How much an encoder's frozen features already say where lesions are: a logistic probe per feature cell (lesion vs other breast cells), fitted on the training women, AUC on the test women."
     import tempfile
     from sklearn.linear_model import LogisticRegression
@@ -310,9 +312,11 @@ def lesion_probe(encoder:str, # `create_encoder` name
     enc = build_encoder(encoder, weights).eval()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
-        man = work / 'phantom' / 'manifest.csv'
+        over = dict(phantom or {})
+        folder = 'phantom' if not over else 'phantom-' + hashlib.sha1(json.dumps(over, sort_keys=True).encode()).hexdigest()[:10]   # one folder per phantom
+        man = work / folder / 'manifest.csv'
         if not man.exists():
-            man = generate_phantom(work / 'phantom', women, 1, (2 * size[0], 2 * size[1]), seed, PhantomConfig(**PRETRAIN_PHANTOM),
+            man = generate_phantom(work / folder, women, 1, (2 * size[0], 2 * size[1]), seed, PhantomConfig(**{**PRETRAIN_PHANTOM, **over}),
                                    fractions=(0.5, 0.1, 0.4), progress=False)
         dls = dls_from_manifest(man, kind='image', size=tuple(size), bs=32, root=man.parent, augment=False, gaze=False)
         cells = {}
