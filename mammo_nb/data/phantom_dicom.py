@@ -258,19 +258,22 @@ def _write_image(img:PhantomImage, out:Path, seed:int) -> tuple[dict, dict]:
                            centre=point_to_acquisition(m.centre_xy, W, lat), size_mm=round(float(m.size_mm), 3),
                            nipple_distance_mm=round(float(m.nipple_distance_mm), 3), contrast=round(float(m.contrast), 4),
                            suspicion=round(float(m.suspicion), 4)))
+    H = img.shape[0]; x, y = (float(v) for v in img.nipple_xy)
+    # a reader marks a nipple only where it is on the image: a large deformation (`deform_scale`) can carry a later exam's nipple off it
+    nip = point_to_acquisition(img.nipple_xy, W, lat) if 0 <= x <= W - 1 and 0 <= y <= H - 1 else None
     pect = ''
     if img.pectoral_line is not None: pect = json.dumps([point_to_acquisition(p, W, lat) for p in img.pectoral_line])
     row = dict(patient_id=img.patient_id, exam_id=img.exam_id, exam_date=img.exam_date.isoformat(), laterality=lat, view=img.view,
                image_path=rel('images', ext='.dcm'), split='', years_to_cancer=img.years_to_cancer,
                years_to_last_followup=img.years_to_last_followup, density=img.density, birads=img.birads, pathology=img.pathology,
-               lesions=json.dumps(lesions, separators=(',', ':')), nipple_xy=json.dumps(point_to_acquisition(img.nipple_xy, W, lat)),
+               lesions=json.dumps(lesions, separators=(',', ':')), nipple_xy=json.dumps(nip) if nip else '',
                gaze_path=rel('gaze'), vendor=v.manufacturer, image_id=img.image_id, exam_index=img.exam_index, age=img.age,
                pixel_spacing_mm=round(img.pixel_spacing, 6), rows=img.shape[0], columns=W, percent_dense=round(img.percent_dense, 4),
                pectoral_line=pect, prior_exam_id=img.prior_exam_id or '', prior_flow_path=flow_path,
                time_gap=img.time_gap if img.time_gap is not None else '', bits_stored=v.bits_stored, photometric=v.photometric,
                transfer_syntax=UID(v.transfer_syntax).name, mimics=json.dumps(mimics, separators=(',', ':')) if mimics else '')
     rec = dict(name=img.image_id, file_name=row['image_path'], height=img.shape[0], width=W, patient_id=img.patient_id,
-               exam_id=img.exam_id, laterality=lat, view=img.view, nipple_xy=json.loads(row['nipple_xy']),
+               exam_id=img.exam_id, laterality=lat, view=img.view, nipple_xy=nip,
                pectoral_line=json.loads(pect) if pect else None, gaze_path=row['gaze_path'], prior_flow_path=flow_path or None,
                annotations=anns, mimics=mimics)
     return row, rec
