@@ -107,6 +107,9 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
                 del running[n]; bar.update(1)
                 if p.returncode != 0:
                     logs[n].seek(0); failed[n] = logs[n].read()[-1500:]
+                    last = next((l for l in reversed(failed[n].strip().splitlines()) if l.strip()), '(no output)')
+                    print(f"train_jobs: run {n!r} failed (exit {p.returncode}): {last.strip()}; the other runs go on, and the error is raised "
+                          f"when they have ended", file=sys.stderr, flush=True)   # said now: a long experiment must not hide a failure for hours
                 logs[n].close()
     finally:
         for p in running.values(): p.kill()
