@@ -18,9 +18,9 @@ from ..metrics.detection import frame_matches, froc_two_level
 from .system import Run
 
 # %% auto #0
-__all__ = ['KEEP_COLUMNS', 'train_jobs', 'run_table', 'fmt_diff', 'direction', 'compare', 'dose_table', 'plot_dose_response',
-           'plot_forest', 'predictions_dir', 'keep_predictions', 'load_predictions', 'kept', 'arm_matches',
-           'arm_scores', 'compare_froc', 'pixel_rows', 'pixels', 'Conclusions']
+__all__ = ['KEEP_COLUMNS', 'RUN_COLUMNS', 'train_jobs', 'run_table', 'fmt_diff', 'direction', 'compare', 'dose_table',
+           'plot_dose_response', 'plot_forest', 'predictions_dir', 'keep_predictions', 'load_predictions', 'kept',
+           'kept_runs', 'arm_matches', 'arm_scores', 'compare_froc', 'pixel_rows', 'pixels', 'Conclusions']
 
 # %% ../../nbs/train/60f_experiments.ipynb #738495ac
 _JOB_KEYS = {'system', 'manifest', 'out', 'root', 'cache', 'settings'}
@@ -74,6 +74,7 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
                threads:int=1, # torch threads of every run (recorded in its run.json)
                device:str='cpu', # device of every run
                progress:bool=True, # a progress bar over the jobs
+               on_done:Callable|None=None, # on_done(name, Run), called here for each run as soon as it is finished (runs found finished: first)
                ) -> dict:
     "Train every job in its own process (`workers` at a time, `threads` torch threads each); `{name: Run}`."
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1: raise MammoInputError(f"workers must be a whole number >= 1, got {workers!r}")
@@ -86,9 +87,10 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
     from tqdm.auto import tqdm
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc='runs', disable=not progress)
     running, failed, logs = {}, {}, {}
+    done = [n for n in specs if n not in todo]                                  # finished runs waiting for `on_done`
     env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
     try:
-        while todo or running:
+        while todo or running or (on_done is not None and done):
             for n in [n for n in todo if deps[n] & set(failed)]:               # a job whose input run failed is not started
                 todo.remove(n); bar.update(1)
                 failed[n] = f"not started: the run(s) it builds on failed ({', '.join(sorted(deps[n] & set(failed)))})"
@@ -101,6 +103,8 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
                 spec = json.dumps({**specs[n], 'threads': threads, 'device': device})
                 running[n] = subprocess.Popen([sys.executable, '-c', f'from mammo_nb.train.experiments import _train_one; _train_one({spec!r})'],
                                               stdout=logs[n], stderr=subprocess.STDOUT, env=env)
+            if on_done is not None and done:                                    # one finished run at a time, the others train on meanwhile
+                n = done.pop(0); on_done(n, Run.open(specs[n]['out']))
             time.sleep(0.2)
             for n, p in list(running.items()):
                 if p.poll() is None: continue
@@ -110,6 +114,7 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
                     last = next((l for l in reversed(failed[n].strip().splitlines()) if l.strip()), '(no output)')
                     print(f"train_jobs: run {n!r} failed (exit {p.returncode}): {last.strip()}; the other runs go on, and the error is raised "
                           f"when they have ended", file=sys.stderr, flush=True)   # said now: a long experiment must not hide a failure for hours
+                else: done.append(n)
                 logs[n].close()
     finally:
         for p in running.values(): p.kill()
@@ -243,6 +248,10 @@ def keep_predictions(table:pd.DataFrame, # one row per run and test item, with a
                      columns:tuple=KEEP_COLUMNS, # the columns it must have (('run',) for a table of runs, e.g. their training record)
                      ) -> Path:
     "Check a page's predictions and write them, byte for byte reproducibly, to `predictions_dir(page)/NAME.csv.gz`."
+    return _write_kept(table, _kept_file(page, name, root), columns)
+
+def _write_kept(table:pd.DataFrame, f:Path, columns:tuple) -> Path:
+    "`keep_predictions`' checks and writer, to the file `f`."
     if not isinstance(table, pd.DataFrame): raise MammoInputError(f"table must be a DataFrame, got {type(table).__name__}")
     missing = [c for c in columns if c not in table.columns]
     if missing: raise MammoInputError(f"kept predictions need the columns {', '.join(columns)}; missing: {', '.join(missing)}")
@@ -255,7 +264,7 @@ def keep_predictions(table:pd.DataFrame, # one row per run and test item, with a
     if dup.any(): raise MammoInputError(f"kept predictions: {int(dup.sum())} rows repeat a ({', '.join(key)}) key, e.g. {tuple(table.loc[dup, key].iloc[0])}")
     t = table[list(columns) + [c for c in table.columns if c not in columns]]
     t = t.sort_values(key, kind='stable').reset_index(drop=True)
-    f = _kept_file(page, name, root); f.parent.mkdir(parents=True, exist_ok=True)
+    f.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode='wb', mtime=0, filename='') as z: z.write(t.to_csv(index=False, float_format='%.9g', lineterminator='\n').encode())
     tmp = f.with_name(f'.{f.name}.tmp'); tmp.write_bytes(buf.getvalue()); tmp.replace(f)
@@ -280,6 +289,42 @@ def kept(page:str, name:str, make:Callable[[], pd.DataFrame], # make() trains wh
     f = _kept_file(page, name, root)
     if retrain or not f.exists(): keep_predictions(make(), page, name, root, columns)
     return load_predictions(page, name, root, columns)
+
+RUN_COLUMNS = ('run_key', 'best_epoch', 'monitor', 'best_value', 'train_minutes', 'torch_threads')   # the training record on every row of `kept_runs`
+
+def _kept_part(page:str, name:str, run:str, root) -> Path:
+    import re
+    if not isinstance(run, str) or not re.fullmatch(r'[a-z0-9][a-z0-9._-]*', run): raise MammoInputError(f"a kept run's name must be lower-case letters, digits, '.', '-' or '_', got {run!r}")
+    return _kept_file(page, name, root).with_name(name)/f'{run}.csv.gz'
+
+def kept_runs(page:str, name:str, # the page and the table: one file per run, `predictions_dir(page)/NAME/RUN.csv.gz`
+              jobs:dict, # {run name: job} for `train_jobs`, with the jobs the kept runs build on (e.g. a registration network)
+              rows:Callable[[str, Run], pd.DataFrame], # rows(name, run): one finished run's predictions (`columns` and what the page reads)
+              keep:list|None=None, # the runs whose predictions are kept, in this order (default: every job)
+              prepare:Callable|None=None, # called once before anything is trained or predicted (e.g. to draw the phantoms)
+              workers:int=2, threads:int=1, progress:bool=True, # as `train_jobs`
+              root:str|os.PathLike|None=None, retrain:bool|None=None, # retrain (default: MAMMO_RETRAIN=1): every file written again
+              columns:tuple=KEEP_COLUMNS, # the columns each run's rows must have
+              ) -> pd.DataFrame:
+    "The kept predictions of many runs, each with its training record (`RUN_COLUMNS`); a run without a file is trained and its file written as soon as it ends."
+    retrain = os.environ.get('MAMMO_RETRAIN', '0') == '1' if retrain is None else retrain
+    keep = list(jobs) if keep is None else list(keep)
+    unknown = [k for k in keep if k not in jobs]
+    if unknown: raise MammoInputError(f"kept_runs: {', '.join(unknown)} not among the jobs")
+    files = {k: _kept_part(page, name, k, root) for k in keep}
+    missing = [k for k, f in files.items() if retrain or not f.exists()]
+    if missing:
+        if prepare is not None: prepare()
+        def write(n, run):
+            if n not in missing: return
+            t, _ = run_table({n: run}, threads=threads)                     # (refuses a run trained on another thread count)
+            r = t.iloc[0]
+            rec = dict(zip(RUN_COLUMNS, (run.key, r['best epoch'], r['monitor'], r['best value'], r['train minutes'], r['torch threads'])))
+            _write_kept(rows(n, run).assign(**rec), files[n], columns + RUN_COLUMNS)
+        todo = {n: j for n, j in jobs.items() if n in missing or n not in files}   # (the jobs no kept run needs are found finished, not trained)
+        train_jobs(todo, workers=workers, threads=threads, progress=progress, on_done=write)
+    return pd.concat([pd.read_csv(f, compression='gzip', keep_default_na=False, na_values=[''], low_memory=False) for f in files.values()],
+                     ignore_index=True)
 
 def _arm_rows(table:pd.DataFrame, arm:str, where:dict, what:str) -> pd.DataFrame:
     "The rows of `arm` that match every (column, value) of `where` (floats compared with `isclose`); `what` names the table in errors."
