@@ -271,11 +271,14 @@ def _write_kept(table:pd.DataFrame, f:Path, columns:tuple) -> Path:
     return f
 
 def load_predictions(page:str, name:str='predictions', root:str|os.PathLike|None=None, columns:tuple=KEEP_COLUMNS) -> pd.DataFrame:
-    "A page's kept predictions (what `keep_predictions` wrote)."
+    "A page's kept predictions: what `keep_predictions` wrote, or every run's file of a `kept_runs` table (the folder NAME)."
     f = _kept_file(page, name, root)
-    if not f.exists(): raise MammoInputError(f"no kept predictions {name!r} for page {page}: render the page's slow cells once "
-                                             f"(python tools/render_nb.py --slow nbs/tutorials/{page}_*.ipynb) to train and keep them", path=f)
-    t = pd.read_csv(f, compression='gzip', keep_default_na=False, na_values=[''], low_memory=False)
+    parts = [] if f.exists() else sorted(f.with_name(name).glob('*.csv.gz'))
+    if not f.exists() and not parts:
+        raise MammoInputError(f"no kept predictions {name!r} for page {page}: render the page's slow cells once "
+                              f"(python tools/render_nb.py --slow nbs/tutorials/{page}_*.ipynb) to train and keep them", path=f)
+    read = lambda x: pd.read_csv(x, compression='gzip', keep_default_na=False, na_values=[''], low_memory=False)
+    t = read(f) if f.exists() else pd.concat([read(x) for x in parts], ignore_index=True)
     missing = [c for c in columns if c not in t.columns]
     if missing: raise MammoInputError(f"not a kept predictions table: missing {', '.join(missing)}", path=f)
     return t
