@@ -83,6 +83,7 @@ for a in DIAL_ARMS:                                       # the arms differ only
 '''
 
 RUNS_CELL = '''
+test_eq(REG_JOBS[f'registration-d{DIAL}']['out'], DIAL_NET_RUN)      # the full arm's network is the one trained at the dial above
 def draw_dial_phantoms():
     "The two dial phantoms and the registration network's training phantom, drawn where missing."
     for s in DIALS:
@@ -99,6 +100,31 @@ DPRED = kept_runs('82', 'dial', {**REG_JOBS, **DIAL_JOBS}, dial_rows, keep=list(
                   workers=WORKERS, threads=1, progress=False)
 '''
 
+def insert():
+    "Put the section onto the page (once every run is kept): the generalised predict/run_rows, and the section after the attention ablation."
+    import uuid
+    nb = json.loads(PAGE.read_text())
+    cells = nb['cells']
+    src = lambda c: ''.join(c['source'])
+    def cell(kind, text):
+        c = {'cell_type': kind, 'id': uuid.uuid4().hex[:8], 'metadata': {}, 'source': text.strip('\n').splitlines(keepends=True)}
+        if kind == 'code': c.update(outputs=[], execution_count=None)
+        return c
+    imp = next(c for c in cells if 'from mammo_nb.train.experiments import' in src(c))
+    imp['source'] = src(imp).replace('Conclusions, kept, arm_scores', 'Conclusions, kept, kept_runs, arm_scores').splitlines(keepends=True)
+    assert 'kept_runs' in src(imp)
+    rc = next(c for c in cells if src(c).startswith('#| slow\ndef predict(r, ic, mask_prior=False):'))
+    head, tail = src(rc).split('def test_predictions()')
+    rc['source'] = ('#| slow\n' + ROWS_CELL.strip('\n') + '\n\ndef test_predictions()' + tail).splitlines(keepends=True)
+    at = next(i for i, c in enumerate(cells) if src(c).startswith('#| slow\n_att_runs = {}')) + 1
+    runs, pre = RUNS_CELL.split('DPRED = kept_runs')
+    new = [cell('markdown', INTRO_MD), cell('code', JOBS_CELL), cell('code', '#| slow\n' + runs.strip('\n') + '\n\n' + PRE_CELL.replace('#| slow\n', '')),
+           cell('markdown', PRE_MD), cell('code', '#| slow\nDPRED = kept_runs' + pre.rstrip('\n') + '\n' + VERDICT_CELL.replace('#| slow\n', '')),
+           cell('markdown', READING_MD)]
+    cells[at:at] = new
+    PAGE.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    print(f"inserted {len(new)} cells at {at}")
+
 def main():
     nb = json.loads(PAGE.read_text())
     src = lambda i: ''.join(nb['cells'][i]['source'])
@@ -113,4 +139,88 @@ def main():
     exec(RUNS_CELL, g)
     print(f"all {len(g['DPRED'].run.unique())} dial runs kept ({(time.time() - t0) / 60:.1f} min)", flush=True)
 
-if __name__ == '__main__': main()
+if __name__ == '__main__': insert() if sys.argv[1:] == ['insert'] else main()
+
+# ---- the section's other cells (page 82, after "A registration network trained at the dial"), drafted here ----
+INTRO_MD = '''### The experiment: registration with work to do
+
+With a grid whose cells are smaller than the misalignment and a network that removes most of it, the claim can finally
+be asked where registration has something to do. The design, fixed before any run:
+
+| choice | value | why |
+|---|---|---|
+| phantoms | two of 300 women, three yearly exams, 256×208, seed 0, `p_cancer=0.4`, `p_benign=0.6`, the page's splits; `interval_change` 1 and `deform_scale` 6 (registration has work) or 0 (the control: nothing to align) | the same women, exams and findings at both dial values; at the default `interval_change` 0.2 the generator cannot draw every woman at 6 (above), at 1 it draws them all — and 1 is where the prior matters most |
+| arms | the full model (MammoRegNet trained at the dial, the section above, fixed); the full model with an **identity registration** (an untrained MammoRegNet: the same architecture, nothing aligned); **no registration** (the prior's features subtracted unaligned) | full − no registration is the paper's claim; full − identity isolates the alignment from the rest of the full model's architecture |
+| encoder | `mid_cnn`'s first three stages (`encoder_kwargs={'out_stage': 3}`): a stride-8 encoder, 16×13 cells on 128×104 frames, from the same phantom-pretrained weights | 8-pixel cells: the grid on which the rule above is met at 6 |
+| optimisation | the page's settings, but 12 epochs (the first frozen) and the checkpoint of the best **validation 1-year AUC** | the page's 4 epochs picked best epochs 1–3 on the validation loss; longer runs, selected on what is judged |
+| seeds | 5 per arm and dial value: 30 runs, one torch thread each | the verdict rule's minimum |
+| judged | 1-year AUC on the test breast exams with a prior; full − no registration and full − identity at 6, each against its interaction with the dial at 0 | the rule of the ledger: the gain must exclude 0 at 6 and so must Δ(6) − Δ(0) |
+
+The runs are kept one file per run (`predictions/82/dial/`, `kept_runs`): each was written as its run ended, so the
+experiment could span machines. First the precondition on the experiment's own test pairs:
+'''
+
+PRE_CELL = '''#| slow
+def dial_precondition() -> pd.DataFrame:
+    "The experiment's own test prior/current pairs at each dial value: misalignment before and TRE after the network trained at the dial (128×104 frames)."
+    draw_dial_phantoms()
+    net, rows = train_jobs(REG_JOBS, workers=1, threads=1, progress=False)[f'registration-d{DIAL}'].path, []
+    for s in DIALS:
+        t0 = time.time()
+        ev = evaluate_registration(net/'best.safetensors', droot(s)/'manifest.csv', split='test', size=tuple(TRAIN['size']), root=droot(s),
+                                   cache=RUN/f'cache-ic{DIAL_IC:g}-d{s:g}', examples=0)
+        for kind, lm in (('lesion centres', ev.landmarks[ev.landmarks.kind == 'lesion']), ('all landmarks', ev.landmarks)):
+            b, a = lm.before_px.to_numpy(float), lm.after_px.to_numpy(float)
+            rows.append({'case': f'{s:g} {kind}', 'deform_scale': s, 'landmarks': kind, 'pairs': len(ev), 'n': len(lm),
+                         'before_median_px': np.median(b), 'after_median_px': np.median(a), 'before_mean_px': b.mean(), 'after_mean_px': a.mean(),
+                         **{f'{w}_over_{CELL8:g}px': float((v > CELL8).mean()) for w, v in (('before', b), ('after', a))},
+                         'minutes': (time.time() - t0) / 60})
+    return pd.DataFrame(rows).round(4)
+
+DPRE = kept('82', 'dial-precondition', dial_precondition, columns=('case',)).set_index(['landmarks', 'deform_scale']).sort_index()
+lc = DPRE.loc['lesion centres']
+DIAL_RULE = {s: bool(r.before_median_px > CELL8 and r.after_median_px <= r.before_median_px / 2) for s, r in lc.iterrows()}
+test_eq(DIAL_RULE, {0: False, 6: True})                    # work at 6, none at 0 (the control)
+test_eq(lc.loc[0, 'before_median_px'], 0.0)
+print(f"{int(lc.loc[6, 'pairs'])} test prior/current pairs at each dial value; {lc.minutes.sum():.1f} minutes (the phantoms' caches and both evaluations)")
+DPRE.drop(columns=['case', 'minutes']).round(2)
+'''
+
+VERDICT_CELL = '''#| slow
+DRUNS = DPRED.drop_duplicates('run').set_index('run').loc[list(DIAL_JOBS)]
+test_eq(set(DRUNS.torch_threads), {1}); test_eq(set(DRUNS.monitor), {'auc_1y'})
+DK = DPRED[DPRED.prior_known_1y]                                          # the ledger's subset: exams with a prior, outcome known at 1 year
+lab = {s: DK[DK.strength == s].drop_duplicates('item').set_index('item').sort_index()[['woman', 'y']] for s in DIALS}
+test_eq(lab[6], lab[0])                                                    # the same exams, women and truths at both dial values
+def dscores(arm, s):
+    y, g, S, it = arm_scores(DK, arm, 'risk_1y', strength=float(s))
+    assert it == list(lab[s].index) and S.shape[1] == len(SEEDS), (arm, s)
+    return y, g, S
+DCOMP = [('full − no registration', 'full', 'no_registration'), ('full − identity registration', 'full', 'identity'),
+         ('identity − no registration', 'identity', 'no_registration')]
+dial_rows_ = []
+for s in DIALS:
+    for c, a, b in DCOMP:
+        (y, g, A), (_, _, B) = dscores(a, s), dscores(b, s)
+        dial_rows_.append(compare(y, g, A, B, n_boot=1000, strength=float(s), comparison=c))
+DD = {(r['comparison'], r['strength']): r for r in dial_rows_}
+DIX = {c: interaction(DD[(c, 6.0)]['two_level'], DD[(c, 0.0)]['two_level']) for c, _, _ in DCOMP}
+DVERDICT = {c: verdict(DD[(c, 6.0)]['two_level'], None, DIX[c], direction=1) for c, _, _ in DCOMP[:2]}
+ARM_AUC = {(s, a): DD[(c, float(s))][side] for s in DIALS                   # each arm's per-seed AUC, as the comparisons computed it
+           for a, c, side in (('full', DCOMP[0][0], 'a'), ('identity', DCOMP[2][0], 'a'), ('no_registration', DCOMP[0][0], 'b'))}
+dial_auc = pd.DataFrame({(s, NAMES[a]): {'AUC 1 y, mean of seeds': round(float(np.mean(v)), 3), 'per seed': ' '.join(f'{x:.3f}' for x in v),
+                                         'best epochs (0–11)': ' '.join(str(int(DRUNS.loc[dname(s, a, i), 'best_epoch'])) for i in SEEDS),
+                                         'train minutes': round(float(DRUNS.loc[[dname(s, a, i) for i in SEEDS], 'train_minutes'].sum()), 1)}
+                         for (s, a), v in ARM_AUC.items()}).T
+dial_auc.index.names = ['deform_scale', 'arm']
+y6 = lab[6]['y'].to_numpy()
+print(f"{len(DK.item.unique())} test breast exams with a prior known at 1 year ({int(y6.sum())} cases) of {lab[6].woman.nunique()} women; "
+      f"{len(DRUNS)} runs, {DRUNS.train_minutes.sum():.1f} training minutes (one thread each)")
+display(dial_auc)
+display(pd.DataFrame([{'comparison': c, 'at 6 (registration has work)': fmt_diff(DD[(c, 6.0)]), 'at 0 (control)': fmt_diff(DD[(c, 0.0)]),
+                       'interaction Δ(6) − Δ(0)': f"{DIX[c].diff:+.3f} [{DIX[c].lo:+.3f}, {DIX[c].hi:+.3f}]",
+                       'per seed at 6': ' '.join(f'{x:+.3f}' for x in DD[(c, 6.0)]['diffs']), 'MDE at 6': round(DD[(c, 6.0)]['mde'], 3),
+                       'verdict': DVERDICT[c].verdict if c in DVERDICT else '(a check, not a claim)'} for c, _, _ in DCOMP]).set_index('comparison'))
+plot_forest({f"{r['comparison']} | dial {r['strength']:g}": r for r in dial_rows_}, xlabel='ΔAUC (A − B), 1 y, exams with a prior, 95% CI')
+plt.tight_layout()
+'''
