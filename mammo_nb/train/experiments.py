@@ -270,6 +270,8 @@ def _write_kept(table:pd.DataFrame, f:Path, columns:tuple) -> Path:
     tmp = f.with_name(f'.{f.name}.tmp'); tmp.write_bytes(buf.getvalue()); tmp.replace(f)
     return f
 
+def _read_kept(f:Path) -> pd.DataFrame: return pd.read_csv(f, compression='gzip', keep_default_na=False, na_values=[''], low_memory=False)
+
 def load_predictions(page:str, name:str='predictions', root:str|os.PathLike|None=None, columns:tuple=KEEP_COLUMNS) -> pd.DataFrame:
     "A page's kept predictions: what `keep_predictions` wrote, or every run's file of a `kept_runs` table (the folder NAME)."
     f = _kept_file(page, name, root)
@@ -277,8 +279,7 @@ def load_predictions(page:str, name:str='predictions', root:str|os.PathLike|None
     if not f.exists() and not parts:
         raise MammoInputError(f"no kept predictions {name!r} for page {page}: render the page's slow cells once "
                               f"(python tools/render_nb.py --slow nbs/tutorials/{page}_*.ipynb) to train and keep them", path=f)
-    read = lambda x: pd.read_csv(x, compression='gzip', keep_default_na=False, na_values=[''], low_memory=False)
-    t = read(f) if f.exists() else pd.concat([read(x) for x in parts], ignore_index=True)
+    t = _read_kept(f) if f.exists() else pd.concat([_read_kept(x) for x in parts], ignore_index=True)
     missing = [c for c in columns if c not in t.columns]
     if missing: raise MammoInputError(f"not a kept predictions table: missing {', '.join(missing)}", path=f)
     return t
@@ -324,10 +325,9 @@ def kept_runs(page:str, name:str, # the page and the table: one file per run, `p
             r = t.iloc[0]
             rec = dict(zip(RUN_COLUMNS, (run.key, r['best epoch'], r['monitor'], r['best value'], r['train minutes'], r['torch threads'])))
             _write_kept(rows(n, run).assign(**rec), files[n], columns + RUN_COLUMNS)
-        todo = {n: j for n, j in jobs.items() if n in missing or n not in files}   # (the jobs no kept run needs are found finished, not trained)
+        todo = {n: j for n, j in jobs.items() if n in missing or n not in files}   # and what they build on (trained only if not finished)
         train_jobs(todo, workers=workers, threads=threads, progress=progress, on_done=write)
-    return pd.concat([pd.read_csv(f, compression='gzip', keep_default_na=False, na_values=[''], low_memory=False) for f in files.values()],
-                     ignore_index=True)
+    return pd.concat([_read_kept(f) for f in files.values()], ignore_index=True)
 
 def _arm_rows(table:pd.DataFrame, arm:str, where:dict, what:str) -> pd.DataFrame:
     "The rows of `arm` that match every (column, value) of `where` (floats compared with `isclose`); `what` names the table in errors."
