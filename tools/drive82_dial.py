@@ -249,3 +249,19 @@ removes 0.69 of the median, 0.53 of the mean. At dial 0 nothing moves (0.00 pixe
 pixels of its own — the control gives registration nothing to do, and the full arm there measures what the network costs
 when there is nothing to align.
 '''
+
+# statements for the conclusions cell (after the "A registration network trained at the dial" statement, whose last
+# sentence "The experiment it enables is not run here." goes); V is the ledger with lmvnet.registration on the dial
+DIAL_CONCL = '''pre6, pre0 = DPRE.loc[('lesion centres', 6)], DPRE.loc[('lesion centres', 0)]
+C.state(f"**The dial experiment's precondition holds**: on its own {int(pre6.pairs)} test prior/current pairs the lesion centres move by a median "
+        f"{pre6.before_median_px:.2f} px at dial 6 ({pre6.before_median_px / CELL8:.2f} stride-8 cells, {pre6[f'before_over_{CELL8:g}px']:.2f} of them beyond "
+        f"a cell) and by {pre6.after_median_px:.2f} px after the network trained at the dial; at 0 nothing moves ({pre0.before_median_px:.2f} px).",
+        DIAL_RULE == {0: False, 6: True})
+rr, ri, rin = DD[('full − no registration', 6.0)], DD[('full − identity registration', 6.0)], DIX['full − no registration']
+v = V.loc['lmvnet.registration']
+C.state(f"**Registration with work to do, full − no registration: {v.verdict}** (the ledger's `lmvnet.registration`, judged where its precondition "
+        f"holds): at dial 6 {fmt_diff(rr)} (per seed {per_seed(rr)}; minimal detectable effect {rr['mde']:.3f}), at 0 "
+        f"{fmt_diff(DD[('full − no registration', 0.0)])}, the interaction {rin.diff:+.3f} [{rin.lo:+.3f}, {rin.hi:+.3f}]; against the identity "
+        f"registration (the rival control: the same architecture, nothing aligned) {fmt_diff(ri)}. {v.reason[0].upper() + v.reason[1:]}.",
+        v.verdict == verdict(rr['two_level'], None, rin, direction=1, rival=ri['two_level']).verdict)
+'''
