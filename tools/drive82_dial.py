@@ -20,6 +20,8 @@ When all 30 are kept (the checklist of the section's landing):
    new asserted statements for the dial), the callout (the kept dial files), the setup table, cell "Trained at the dial,
    the network does better" ("is not run on this page"), Reading the result, Further research 1, questionnaire Q6,
    the course row (nbs/course.ipynb, then tools/render_nb.py nbs/course.ipynb).
+Note: a resumed run's `train_minutes` counts only its last process (d6-no_registration-s2 says 3.0): fix the system's
+   `seconds.train` to accumulate across resumes, or state the cost from the epochs' times in history.csv.
 4. Delete this file; checks: tools/nbtest.py on 82/60g/course, tools/hygiene.py, pytest tests/test_claims.py
    tests/test_course.py tests/test_hygiene.py.
 """
