@@ -33,8 +33,8 @@ from ..core import (MammoInputError, atomic_path, write_json, environment_info, 
 __all__ = ['TinyTwoHead', 'SyntheticPairs', 'synthetic_dls', 'batch_size', 'DictLearner', 'DictLoss', 'DictMetric',
            'LossPartsLogger', 'set_trainable', 'FreezeEncoder', 'GradAccumulation', 'AugmentEpoch', 'AMP', 'scale_loss',
            'guarded_step', 'world_size', 'rank', 'is_main_process', 'unwrap', 'SaveBestCheckpoint', 'ResumeCheckpoint',
-           'load_resume_state', 'fit_resumable', 'shard_dl', 'DDPTrainer', 'dict_learner', 'predict_dicts',
-           'for_inference', 'demo_train_core']
+           'load_resume_state', 'resume_seconds', 'fit_resumable', 'shard_dl', 'DDPTrainer', 'dict_learner',
+           'predict_dicts', 'for_inference', 'demo_train_core']
 
 # %% ../../nbs/train/60_learner.ipynb #0ff9a909
 class TinyTwoHead(nn.Module):
@@ -352,6 +352,7 @@ class ResumeCheckpoint(Callback):
     def _trackers(self): return [cb for cb in self.learn.cbs if isinstance(cb, TrackerCallback)]
 
     def before_fit(self):
+        self.t0, self.before = time.time(), float((self.state or {}).get('fit_seconds') or 0.0)   # (training time of earlier processes)
         if self.state is None: return
         s, t = self.state, self.tensors
         random.setstate((s['rng']['python'][0], tuple(s['rng']['python'][1]), s['rng']['python'][2]))
@@ -407,6 +408,7 @@ class ResumeCheckpoint(Callback):
             history=[[_jsonable(v) for v in row] for row in (rec.values if rec is not None else [])],
             metric_names=list(rec.metric_names) if rec is not None else [],
             smooth_loss=[int(rec.smooth_loss.count), float(rec.smooth_loss.val)] if rec is not None else [0, 0.],
+            fit_seconds=self.before + time.time() - self.t0,   # the fit's seconds up to this checkpoint, every process's together
             versions=environment_info())
         write_json(self.path/'last.json', state)
         for old in self.path.glob('last-epoch*.safetensors'):
@@ -420,6 +422,10 @@ def load_resume_state(path:str|Path) -> tuple[dict, dict]|None:
     st = Path(path)/state['tensors']
     if not st.exists(): raise MammoInputError(f"resume checkpoint names missing weights {state['tensors']}", path=js)
     return state, load_file(str(st))
+
+def resume_seconds(path:str|Path) -> float:
+    "Training seconds that the resume checkpoints in folder `path` and below hold (`fit_seconds` of each `last.json`; 0 where none)."
+    return float(sum(json.loads(f.read_text()).get('fit_seconds') or 0.0 for f in sorted(Path(path).rglob('last.json'))))
 
 def _restore_model_and_opt(learn, state, tensors):
     unwrap(learn.model).load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith('model.')})

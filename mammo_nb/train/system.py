@@ -23,7 +23,7 @@ from ..data.cache import file_sha256
 from ..metrics.subgroups import small_subgroups, subgroup_warning, format_subgroups
 from ..models.backbones import ENCODER_WEIGHTS, Encoder, load_encoder_weights, phantom_weights_path
 from .learner import (dict_learner, fit_resumable, load_checkpoint, save_checkpoint, synthetic_dls, TinyTwoHead,
-                                    DictMetric, predict_dicts, is_main_process)
+                                    DictMetric, predict_dicts, is_main_process, resume_seconds)
 
 # %% auto #0
 __all__ = ['INPUT_COLUMNS', 'RUN_FILE', 'REFERENCE_RUNS', 'SystemConfig', 'resolve_encoder_weights', 'encoder_depends',
@@ -832,7 +832,7 @@ class System:
                      "set encoder_weights=imagenet, none or a file of your own if that is not what you want")
         learn = self.learner(cfg, dls, model, run, dev)
         run.update(precision=getattr(learn, 'precision', 'fp32'), parameters=int(sum(p.numel() for p in model.parameters())))
-        t1 = time.time()
+        t1, before = time.time(), resume_seconds(out)   # (a resumed run: the training seconds of the processes before this one)
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='metric ')   # an undefined metric on a tiny validation split is NaN, logged
             if progress: self.fit(learn, cfg, run)
@@ -843,7 +843,7 @@ class System:
             run.warn(f"{self.monitor!r} was never a number during training; the last epoch's weights are the checkpoint")
         best = json.loads((out/'best.json').read_text())
         run.update(status='complete', best=dict(epoch=best.get('epoch'), monitor=best.get('monitor'), value=best.get('value')),
-                   seconds=dict(data=round(t1 - t0, 1), train=round(time.time() - t1, 1)),
+                   seconds=dict(data=round(t1 - t0, 1), train=round(before + time.time() - t1, 1)),
                    finished=time.strftime('%Y-%m-%d %H:%M:%S'))
         return run
 
