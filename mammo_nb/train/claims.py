@@ -95,9 +95,8 @@ CLAIMS = [
           page='82',
           arm_a='full',
           arm_b='no_registration',
-          cue='interval_change',
-          page_quote='-0.044 [-0.076, -0.018]',
-          kept=Kept(strength=0.2, control=0.0, where=(('prior_known_1y', True),))),
+          cue='deform_scale',   # judged where registration has work (page 82's dial experiment); at the default it has next to none
+          kept=Kept(table='dial', strength=6.0, control=0.0, where=(('prior_known_1y', True),), rival='identity')),
     Claim('lmvnet.multiview_vs_cc',
           'LMV-Net',
           'The fused CC+MLO (multi-view) risk head beats the CC-only head of the same model.',
