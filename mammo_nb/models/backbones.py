@@ -16,10 +16,10 @@ from ..core import MammoInputError, MODELS, cache_dir
 from ..data.cache import file_sha256
 
 # %% auto #0
-__all__ = ['GRAY_MEAN', 'GRAY_STD', 'HRNET_TINY', 'ENCODER_WEIGHTS', 'PHANTOM_STARTS', 'SHIPPED_WEIGHTS', 'available_encoders',
-           'adapt_stem_weights', 'load_state_file', 'hrnet_arch', 'HRNetTrunk', 'HRNetV2Features', 'Encoder',
-           'create_encoder', 'phantom_weights_path', 'load_encoder_weights', 'build_encoder', 'set_bn_eval', 'freeze',
-           'unfreeze', 'count_parameters']
+__all__ = ['GRAY_MEAN', 'GRAY_STD', 'HRNET_TINY', 'STAGE_RESNETS', 'ENCODER_WEIGHTS', 'PHANTOM_STARTS', 'SHIPPED_WEIGHTS',
+           'available_encoders', 'adapt_stem_weights', 'load_state_file', 'hrnet_arch', 'HRNetTrunk', 'HRNetV2Features',
+           'ResNetTrunk', 'ResNetV2Features', 'stage_trunk', 'Encoder', 'create_encoder', 'phantom_weights_path',
+           'load_encoder_weights', 'build_encoder', 'set_bn_eval', 'freeze', 'unfreeze', 'count_parameters']
 
 # %% ../../nbs/models/50_backbones.ipynb #75905974
 GRAY_MEAN, GRAY_STD = 0.449, 0.226  # mean of ImageNet's RGB means / standard deviations
@@ -30,7 +30,7 @@ _TV_OTHER = ('efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2', 'efficient
 def available_encoders() -> list[str]:
     "Names `create_encoder` accepts (plus any `timm:<name>`)."
     from timm.models.hrnet import cfg_cls
-    return ['tiny_cnn', 'mid_cnn', 'hrnet_tiny', *sorted(cfg_cls), *_RESNETS, *_TV_OTHER, 'timm:<name>']
+    return ['tiny_cnn', 'mid_cnn', 'hrnet_tiny', 'resnet_tiny', *sorted(cfg_cls), *_RESNETS, *_TV_OTHER, 'timm:<name>']
 
 def adapt_stem_weights(weight:Tensor, # [O,3,k,k] RGB convolution weights
                        ) -> Tensor:
@@ -155,14 +155,73 @@ class HRNetTrunk(nn.Module):
 
     def forward(self, x:Tensor) -> list[Tensor]: return self.forward_stages(x, 1, 4)
 
+def _hypercolumn(trunk, x:Tensor) -> Tensor:
+    "Every stage-4 map of a stage trunk upsampled to the stride-4 one and concatenated, the padding's cells cropped away."
+    H, W = x.shape[-2:]
+    fs = trunk.forward_stages(trunk.pad(x), 1, 4)
+    h, w = fs[0].shape[-2:]
+    y = torch.cat([fs[0]] + [F.interpolate(f, (h, w), mode='bilinear', align_corners=False) for f in fs[1:]], 1)
+    return y[..., :-(-H // 4), :-(-W // 4)]
+
 class HRNetV2Features(HRNetTrunk):
     "An `HRNetTrunk` returning one map, the HRNetV2 representation: every branch upsampled to the stride-4 one and concatenated."
-    def forward(self, x:Tensor) -> Tensor:
-        H, W = x.shape[-2:]
-        fs = self.forward_stages(self.pad(x), 1, 4)
-        h, w = fs[0].shape[-2:]
-        y = torch.cat([fs[0]] + [F.interpolate(f, (h, w), mode='bilinear', align_corners=False) for f in fs[1:]], 1)
-        return y[..., :-(-H // 4), :-(-W // 4)]                  # the padding's cells cropped away
+    def forward(self, x:Tensor) -> Tensor: return _hypercolumn(self, x)
+
+
+# %% ../../nbs/models/50_backbones.ipynb #271d411a
+STAGE_RESNETS = {'resnet_tiny': dict(layers=(3, 4, 6, 3), channels=(8, 16, 32, 64))} # ResNet-50's layout at hrnet_tiny's widths
+
+class ResNetTrunk(nn.Module):
+    "A one-channel timm ResNet (no head) with `HRNetTrunk`'s interface: stage s appends its map to the list of the earlier ones."
+    def __init__(self,
+                 name:str='resnet_tiny', # `STAGE_RESNETS` name
+                 pretrained:bool=False, # no ImageNet weights exist at these widths (phantom weights: `build_encoder(name, 'phantom')`)
+                 weights_path:str|None=None, # a state dict of this trunk (.safetensors or torch file)
+                 ):
+        super().__init__()
+        from timm.models.resnet import ResNet, Bottleneck
+        if name not in STAGE_RESNETS: raise MammoInputError(f"unknown stage ResNet '{name}'; known: {', '.join(STAGE_RESNETS)}")
+        if pretrained: raise MammoInputError(f"{name} has no ImageNet weights; use pretrained=False (phantom weights: build_encoder('{name}', 'phantom'))")
+        self.name = name
+        self.net = ResNet(Bottleneck, STAGE_RESNETS[name]['layers'], channels=STAGE_RESNETS[name]['channels'], in_chans=1, num_classes=0, global_pool='')
+        if weights_path is not None:
+            try: self.net.load_state_dict(load_state_file(weights_path))
+            except RuntimeError as e: raise MammoInputError(f"weights do not fit '{name}' ({str(e).splitlines()[0]})", path=weights_path) from None
+        with torch.no_grad():
+            was = self.training; self.eval()
+            outs = self.forward_stages(torch.zeros(1, 1, 64, 64), 1, 4, keep_all=True)
+            self.train(was)
+        self.stage_channels = [[int(f.shape[1]) for f in o] for o in outs]   # widths of the maps after stage s
+
+    pad = staticmethod(HRNetTrunk.pad)
+
+    def stem(self, x:Tensor) -> Tensor:
+        n = self.net
+        return n.maxpool(n.act1(n.bn1(n.conv1(x))))
+
+    def forward_stages(self, x, # image [B,1,H,W] (start=1) or the list of maps after stage start-1
+                       start:int=1, stop:int=4, keep_all:bool=False):
+        "Run stages `start..stop`; the maps after `stop` (or after every stage with `keep_all`)."
+        if not 1 <= start <= stop <= 4: raise MammoInputError(f"stages must satisfy 1 <= start <= stop <= 4, got {start}..{stop}")
+        y, outs = x, []
+        for s in range(start, stop + 1):
+            y = [self.net.layer1(self.stem(y))] if s == 1 else [*y, getattr(self.net, f'layer{s}')(y[-1])]
+            if keep_all: outs.append(y)
+        return outs if keep_all else y
+
+    def forward(self, x:Tensor) -> list[Tensor]: return self.forward_stages(x, 1, 4)
+
+class ResNetV2Features(ResNetTrunk):
+    "A `ResNetTrunk` returning one map: its four stage maps upsampled to the stride-4 one and concatenated (as `HRNetV2Features`)."
+    def forward(self, x:Tensor) -> Tensor: return _hypercolumn(self, x)
+
+def stage_trunk(name:str, # 'hrnet_*' (timm's or 'hrnet_tiny') or a `STAGE_RESNETS` name
+                pretrained:bool=False, weights_path:str|None=None) -> nn.Module:
+    "The trunk of a network built on four stages of branch maps: an `HRNetTrunk` or a `ResNetTrunk`."
+    if name in STAGE_RESNETS: return ResNetTrunk(name, pretrained, weights_path)
+    if name.startswith('hrnet_'): return HRNetTrunk(name, pretrained, weights_path)
+    raise MammoInputError(f"'{name}' is not a stage trunk: an HRNet ('hrnet_tiny', 'hrnet_w18_small', ...) or one of {', '.join(STAGE_RESNETS)}")
+
 
 # %% ../../nbs/models/50_backbones.ipynb #433a090a
 class _TinyCNN(nn.Sequential):
@@ -316,6 +375,9 @@ def create_encoder(name:str='resnet18', # see `available_encoders()`; 'timm:<nam
     if name.startswith('hrnet_') and name in available_encoders():
         if out_stage is not None: raise MammoInputError(f"out_stage is not supported for HRNets ('{name}' returns the HRNetV2 representation)")
         return Encoder(HRNetV2Features(name, pretrained, weights_path), name, pretrained, normalize)
+    if name in STAGE_RESNETS:
+        if out_stage is not None: raise MammoInputError(f"out_stage is not supported for '{name}' (it returns its stages' hypercolumn, as an HRNet)")
+        return Encoder(ResNetV2Features(name, pretrained, weights_path), name, pretrained, normalize)
     raise MammoInputError(f"unknown encoder '{name}'; known: {', '.join(available_encoders())}")
 
 MODELS.register('encoder', create_encoder, kind='backbone', help='1-channel CNN encoder (torchvision / timm) returning a feature map')

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from scipy import ndimage
 from ..core import MammoInputError, MODELS
-from .backbones import GRAY_MEAN, GRAY_STD, HRNetTrunk
+from .backbones import GRAY_MEAN, GRAY_STD, HRNetTrunk, stage_trunk
 from ..registration.bilateral import register_bilateral
 from ..losses.detection import pixel_focal_loss
 from ..data.phantom import simulate_patient
@@ -158,7 +158,7 @@ class BiDualNet(nn.Module):
     "BiDualNet-v2: Siamese HRNet over the main and the registered contralateral image -> Bi-prob map (MommiNet-v2 §3.4)."
     loss_part_names = ('pwfl',)
     def __init__(self,
-                 hrnet:str='hrnet_w18_small', # timm HRNet ('hrnet_w48' = the paper's) or 'hrnet_tiny'
+                 hrnet:str='hrnet_w18_small', # timm HRNet ('hrnet_w48' = the paper's) or 'hrnet_tiny'; 'resnet_tiny': the original MommiNet's ResNet
                  concat_stage:int=3, # k: the Siamese stages 1..k are shared, fusion after stage k (Table 5: 1, 2, 3)
                  register:bool=True, # register the contralateral image onto the main one in the forward pass
                  focal_alpha:float=0.25, # PWFL alpha
@@ -174,7 +174,7 @@ class BiDualNet(nn.Module):
                            focal_alpha=float(focal_alpha), focal_gamma=float(focal_gamma), pretrained=bool(pretrained), weights_path=weights_path,
                            aux_view=aux_view)
         self.k, self.register, self.alpha, self.gamma, self.aux_view = int(concat_stage), bool(register), float(focal_alpha), float(focal_gamma), aux_view
-        self.trunk = HRNetTrunk(hrnet, pretrained, weights_path)
+        self.trunk = stage_trunk(hrnet, pretrained, weights_path)
         self.fusion = SiameseFusion(self.trunk.stage_channels[self.k - 1]) if aux_view != 'none' else None
         self.head = HRNetSegHead(self.trunk.stage_channels[-1])
 

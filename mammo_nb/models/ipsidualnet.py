@@ -17,7 +17,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.models.detection.image_list import ImageList
 from ..core import MammoInputError, MODELS
-from .backbones import GRAY_MEAN, GRAY_STD, HRNetTrunk
+from .backbones import GRAY_MEAN, GRAY_STD, HRNetTrunk, STAGE_RESNETS, stage_trunk
 from .nipple import detection_backbone, KernelRoIAlign
 from .bidualnet import pad_detections, detections_to_list
 from ..losses.detection import focal_loss, diou_loss
@@ -140,19 +140,19 @@ def boxes_to_prob_map(dets:Tensor|list, # [B,K,5] padded detections (x0, y0, x1,
 
 # %% ../../nbs/models/56c_ipsidualnet.ipynb #0fe6b709
 class HRNetFPN(nn.Module):
-    "An HRNet trunk (`models.bidualnet.HRNetTrunk`) with a torchvision feature pyramid over its four branches."
+    "A stage trunk (`HRNetTrunk`, or `ResNetTrunk` for `resnet_tiny`) with a torchvision feature pyramid over its four branch maps."
     def __init__(self, name:str='hrnet_w18_small', fpn_channels:int=128, pretrained:bool=False, weights_path:str|None=None):
         super().__init__()
-        self.body = HRNetTrunk(name, pretrained, weights_path)
+        self.body = stage_trunk(name, pretrained, weights_path)
         self.fpn = FeaturePyramidNetwork(self.body.stage_channels[-1], int(fpn_channels), extra_blocks=LastLevelMaxPool())
         self.out_channels = int(fpn_channels)
     def forward(self, x:Tensor) -> OrderedDict:
         return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(self.body(x))))
 
-def ipsi_backbone(name:str='hrnet_w18_small', # 'hrnet_*' (HRNet + FPN), 'resnet18/34/50' or 'tiny'
+def ipsi_backbone(name:str='hrnet_w18_small', # 'hrnet_*' (HRNet + FPN), 'resnet_tiny' (the same on ResNet-50's layout), 'resnet18/34/50' or 'tiny'
                   fpn_channels:int=128, pretrained:bool=False, weights_path:str|None=None) -> nn.Module:
     "A Siamese-ready backbone with a feature pyramid `{'0'..'3', 'pool'}` and `.out_channels`."
-    if name.startswith('hrnet_'): return HRNetFPN(name, fpn_channels, pretrained, weights_path)
+    if name.startswith('hrnet_') or name in STAGE_RESNETS: return HRNetFPN(name, fpn_channels, pretrained, weights_path)
     return detection_backbone(name, fpn_channels, pretrained, weights_path)
 
 # %% ../../nbs/models/56c_ipsidualnet.ipynb #3761c44c
