@@ -85,6 +85,7 @@ PRETRAIN_RECIPES = {
     'tiny_cnn': dict(patients=600, years=3, size=(128, 104), epochs=20, bs=32, lr=2e-3, device='cpu'),
     'mid_cnn': dict(patients=600, years=3, size=(128, 104), epochs=16, bs=32, lr=2e-3, device='cpu'),
     'hrnet_tiny': dict(patients=600, years=3, size=(128, 104), epochs=16, bs=32, lr=2e-3, device='cpu'),
+    'resnet_tiny': dict(patients=600, years=3, size=(128, 104), epochs=16, bs=32, lr=2e-3, device='cpu'),   # hrnet_tiny's recipe: the original MommiNet's trunk
     'hrnet_w18_small': dict(patients=1500, years=3, size=(256, 208), epochs=20, bs=32, lr=1e-3, device='auto'),
     'resnet18': dict(patients=1500, years=3, size=(256, 208), epochs=20, bs=32, lr=1e-3, device='auto'),
     # the same encoders, phantom and budgets taught where the breast is and its density only: a start that does not localise findings

@@ -197,7 +197,7 @@ class MommiNetConfig(SystemConfig):
     nipples:str = 'detector' # nipples for IpsiDualNet-v2 and the MLO registration: 'detector', 'annotation' (manifest, else estimate) or 'estimate'
     stage_epochs:dict = field(default_factory=dict) # epochs per stage, e.g. {"fusion": 4} (others: epochs)
     stage_lr:dict = field(default_factory=dict) # learning rate per stage, e.g. {"nipple": 0.003} (others: lr)
-    ipsi_backbone:str = 'hrnet_w18_small' # IpsiDualNet-v2 backbone: 'hrnet_*' (the paper: hrnet_w48), 'resnet18/34/50' or 'tiny'
+    ipsi_backbone:str = 'hrnet_w18_small' # IpsiDualNet-v2 backbone: 'hrnet_*' (the paper: hrnet_w48), 'resnet_tiny' (the original MommiNet's ResNet-50 layout at hrnet_tiny's widths), 'resnet18/34/50' or 'tiny'
     fpn_channels:int = 128 # IpsiDualNet-v2 pyramid width
     representation_size:int = 512 # d_f: width of the RoI head and the relation blocks
     relation_blocks:int = 2 # relation blocks (0: single-view Faster R-CNN, the paper: 2)
@@ -209,7 +209,7 @@ class MommiNetConfig(SystemConfig):
     aux_rois:int = 64 # J: auxiliary-view RoIs a main RoI relates to
     rois_per_image:int = 256 # main-view RoIs sampled for the RoI head's losses
     anchor_fracs:tuple = (0.03, 0.06, 0.12, 0.25, 0.5) # anchor side / frame height on pyramid levels 0-3 and pool
-    bi_hrnet:str = 'hrnet_w18_small' # BiDualNet-v2 HRNet ('hrnet_w48' = the paper's, 'hrnet_tiny' for CPUs)
+    bi_hrnet:str = 'hrnet_w18_small' # BiDualNet-v2 HRNet ('hrnet_w48' = the paper's, 'hrnet_tiny' for CPUs; 'resnet_tiny': the original MommiNet's ResNet trunk)
     concat_stage:int = 3 # HRNet stage after which the bilateral features are concatenated (Table 5: 1, 2, 3)
     bi_aux_view:str = 'contra' # BiDualNet-v2's auxiliary view: 'contra' (the paper's), 'ipsi' (Table 2) or 'none' (HRNet + PWFL, Table 6)
     register:bool = True # register the contralateral view onto the main one (§3.3)
