@@ -18,15 +18,15 @@ def settings_v1(c:int, arm:str, s:int) -> dict:
     if arm == 'v1': kw.update(ipsi_run=str(RUN/name(c, 'v1-ipsi', s)), bi_run=str(RUN/name(c, 'v1-bi', s)))
     return kw
 job = lambda c, k, st: dict(system='momminet', manifest=ROOT(c)/'manifest.csv', root=ROOT(c), cache=CACHE(c), out=RUN/k, settings=st)
-JOBS_V1 = {name(c, a, s): job(c, name(c, a, s), settings_v1(c, a, s)) for c in (1, 0) for s in SEEDS + MORE_SEEDS for a in V1_ARMS}
-NIPPLE_JOBS = {NIPPLE_RUN(c): JOBS[NIPPLE_RUN(c)] for c in (1, 0)}       # the nipple detectors they use (trained only if missing)
+JOBS_V1 = {name(c, a, s): job(c, name(c, a, s), settings_v1(c, a, s)) for c in (1,) for s in SEEDS + MORE_SEEDS for a in V1_ARMS}   # the default phantom
+NIPPLE_JOBS = {NIPPLE_RUN(1): JOBS[NIPPLE_RUN(1)]}                          # the nipple detector they use (trained only if missing)
 cv = {k: MommiNetConfig(**{**j['settings'], 'size': (128, 104)}) for k, j in JOBS_V1.items()}
 for c in cv.values(): c.check()
 v2 = {'v1-ipsi': 'ipsi', 'v1-bi': 'bi', 'v1': 'fusion'}
 for a, b in v2.items():                                                   # each differs from its MommiNet-v2 run in the trunks only
     d1, d2 = cv[name(1, a, 2)].to_dict(), cm[name(1, b, 2)].to_dict()
     test_eq(sorted(k for k in d1 if k not in PLUMBING and d1[k] != d2[k]), ['bi_hrnet', 'ipsi_backbone'])
-print(f"{len(JOBS_V1)} runs of the original MommiNet: {', '.join(V1_ARMS)} x {len(SEEDS + MORE_SEEDS)} seeds x cues 1 and 0")
+print(f"{len(JOBS_V1)} runs of the original MommiNet: {', '.join(V1_ARMS)} x {len(SEEDS + MORE_SEEDS)} seeds, at the default cue")
 '''
 
 KEEP_CELL = '''#| slow
@@ -44,10 +44,11 @@ def v1_rows(k:str, r) -> pd.DataFrame:
         recs = predict_detections(r.load_model('cpu'), v1_loader(c))
     route = {x['image_path']: int(x['route']) for x in recs}
     t = kept_detections(recs, V1_HEAD[arm])
-    return t.assign(run=k, arm=arm, seed=s, strength=float(c), route=t.image.map(route), item=t.image + '#' + t.box.astype(str))
+    start = ', '.join(f"{p}: {e['weights']} {e['arch']}" for p, e in (r.info.get('encoders') or {}).items()) or '(the branches of its runs)'
+    return t.assign(run=k, arm=arm, seed=s, strength=float(c), route=t.image.map(route), item=t.image + '#' + t.box.astype(str), start=start)
 assert phantom_weights_path('resnet_tiny').exists()                      # 'auto' would otherwise start the ResNet trunks from random weights
 PV1 = kept_runs('85', 'v1', {**NIPPLE_JOBS, **JOBS_V1}, v1_rows, keep=list(JOBS_V1), prepare=phantoms, workers=WORKERS, threads=1, progress=False,
-                columns=('run', 'arm', 'seed', 'woman', 'item', 'image', 'box', 'score', 'hit', 'strength', 'route'))
+                columns=('run', 'arm', 'seed', 'woman', 'item', 'image', 'box', 'score', 'hit', 'strength', 'route', 'start'))
 print(f"{PV1.run.nunique()} runs kept, {PV1.train_minutes.groupby(PV1.run).first().sum():.1f} training minutes")
 '''
 
