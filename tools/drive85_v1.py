@@ -17,7 +17,9 @@ Landing checklist (when all 15 files are kept):
 4. Around it: the callout (the `v1` folder, 15 more runs), "Where the models start" (resnet_tiny), the setup table
    (a row), `what_it_means` (the ResNet trunks' start), the reading/take-aways, the command-line block
    (`--set ipsi_backbone=resnet_tiny bi_hrnet=resnet_tiny`, checked like the others), the course row (cost, status).
-5. Re-render 60g (the ledger page) and `make page PAGE=85`; delete this file; the gate.
+5. Re-render 60g (the ledger page) and `make page PAGE=85`; delete this file and tools/drive85_v1_weights/ (the
+   `mammo-nb pretrain resnet_tiny --threads 1 --workers 1` build of session 74, copied into the cache by `main`; the
+   page prints its card's held-out figures from `phantom_weights_path('resnet_tiny')`); the gate.
 """
 import json, os, sys
 from pathlib import Path
@@ -143,6 +145,11 @@ def main():
     exec(JOBS_CELL, g)
     if os.environ.get('DRY'):
         d = Path('nbs/tutorials/predictions/85/v1'); print(len(list(d.glob('*.csv.gz'))) if d.exists() else 0, 'of', len(g['JOBS_V1'])); return
+    from mammo_nb.core import cache_dir
+    import shutil
+    w = Path('tools/drive85_v1_weights'); dst = cache_dir() / 'encoders'   # resnet_tiny is not shipped (the package's 25 MB): its build, kept here until the section lands
+    for f in w.glob('resnet_tiny.*'):
+        if not (dst / f.name).exists(): dst.mkdir(parents=True, exist_ok=True); shutil.copy2(f, dst / f.name)
     exec(KEEP_CELL.replace('#| slow\n', ''), g)
 
 os.chdir(Path(__file__).resolve().parents[1])
