@@ -325,7 +325,9 @@ def kept_runs(page:str, name:str, # the page and the table: one file per run, `p
             r = t.iloc[0]
             rec = dict(zip(RUN_COLUMNS, (run.key, r['best epoch'], r['monitor'], r['best value'], r['train minutes'], r['torch threads'])))
             _write_kept(rows(n, run).assign(**rec), files[n], columns + RUN_COLUMNS)
-        todo = {n: j for n, j in jobs.items() if n in missing or n not in files}   # and what they build on (trained only if not finished)
+        deps, need = _job_deps({n: _check_job(n, j) for n, j in jobs.items()}), set(missing)
+        while more := set().union(*(deps[n] for n in need)) - need: need |= more   # what they build on, kept or not (a kept run's folder may be gone)
+        todo = {n: j for n, j in jobs.items() if n in need or n not in files}      # (trained only if not finished)
         train_jobs(todo, workers=workers, threads=threads, progress=progress, on_done=write)
     return pd.concat([_read_kept(f) for f in files.values()], ignore_index=True)
 
