@@ -4,7 +4,8 @@
 
 # %% ../../nbs/train/60g_claims.ipynb #d8336116
 from __future__ import annotations
-import json
+import json, os
+from pathlib import Path
 from dataclasses import dataclass, asdict, replace
 import numpy as np
 import pandas as pd
@@ -385,7 +386,11 @@ CLAIMS = [
           'MommiNet-v2 (HRNet-48 branches) detects masses better than the original MommiNet (ResNet-50 branches).',
           source='momminet_v2_media2021.md, Highlights/Abstract; Table 6 (DDSM: MommiNet-v2 0.831/0.850/0.898 vs MommiNet 0.802/0.849/0.892); Table 7 (in-house)',
           metric='FROC score (mean recall at 0.5, 1 and 2 FPPI)',
-          paper_effect=0.012),
+          paper_effect=0.012,
+          page='85',
+          arm_a='fusion',
+          arm_b='v1',
+          kept=Kept(table_b='v1', strength=1.0, stat='froc', more=('predictions-more',))),   # a performance claim: no negative control
     Claim('momminet.ipsi_vs_single',
           'MommiNet-v2',
           "Adding the ipsilateral view through IpsiDualNet-v2's relation blocks beats a single-view Faster R-CNN.",
@@ -747,14 +752,16 @@ def citation(paper:str) -> str:
 
 def start_sentence(weights:str, # an `encoder_weights` value: 'phantom', 'phantom-density', 'imagenet', 'none' (random)
                    encoder:str, # the encoder's name, e.g. 'mid_cnn'
+                   card_file:str|os.PathLike|None=None, # the weights' card where it is not beside them (weights not shipped, e.g. a card kept with a page's runs)
                    ) -> str:
-    "Where an encoder starts, in one sentence: its pretraining task, labels and data from the shipped card."
+    "Where an encoder starts, in one sentence: its pretraining task, labels and data from its card (shipped, cached, or given)."
     if weights in ('none', 'random'): return f"`{encoder}` from random initialisation: it knows nothing of the phantom before this page's training."
     if weights == 'imagenet': return f"`{encoder}` from ImageNet weights: natural images, no mammograms."
     from mammo_nb.models.backbones import phantom_weights_path
-    card_file = phantom_weights_path(encoder, weights).with_suffix('.json')
+    card_file = phantom_weights_path(encoder, weights).with_suffix('.json') if card_file is None else Path(card_file)
     if not card_file.exists(): raise MammoInputError(f"the {weights} weights of {encoder} have no card", path=card_file)
     card = json.loads(card_file.read_text())
+    if card.get('encoder') != encoder: raise MammoInputError(f"this card is of encoder {card.get('encoder')!r}, not {encoder!r}", path=card_file)
     ph = card['phantom']
     knows = ('it already localises lesions' if 'lesion map' in card['task'] else 'it was never told where lesions are')
     return (f"`{encoder}` from the `{weights}` weights: {card['task']}: {ph['patients']} other women (seed {ph['seed']}, "
@@ -767,7 +774,7 @@ INTERVALS = {'two-level': 'two-level 95 % intervals: they resample the training 
                       'seed-to-seed spread of training is not in them and a verdict may not survive another seed'}
 
 def what_it_means(page:str, # the tutorial, e.g. '84'
-                  starts:dict, # {which part: (encoder_weights, encoder)}, e.g. {'both branches': ('phantom', 'mid_cnn')}
+                  starts:dict, # {which part: (encoder_weights, encoder[, card file])}, e.g. {'both branches': ('phantom', 'mid_cnn')} (`start_sentence`)
                   preset:str='teaching', # the phantom preset the page's data come from
                   intervals:str='two-level', # 'two-level' or 'women' (`INTERVALS`)
                   table:pd.DataFrame|None=None, # the page's ledger rows, where the page has them already (else computed)
