@@ -4,7 +4,7 @@
 
 # %% ../../nbs/train/60f_experiments.ipynb #1e9bb3c3
 from __future__ import annotations
-import importlib, json, os, subprocess, sys, tempfile, time
+import importlib, json, os, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -88,6 +88,10 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc='runs', disable=not progress)
     running, failed, logs = {}, {}, {}
     done = [n for n in specs if n not in todo]                                  # finished runs waiting for `on_done`
+    term = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if term:                                                                    # a SIGTERM (`kill`) ends the workers with their parent
+        def _stop(signum, frame): raise SystemExit(128 + signum)
+        signal.signal(signal.SIGTERM, _stop)
     env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
     try:
         while todo or running or (on_done is not None and done):
@@ -118,7 +122,9 @@ def train_jobs(jobs:dict, # {name: {'system', 'manifest', 'out', 'root', 'cache'
                 logs[n].close()
     finally:
         for p in running.values(): p.kill()
+        for p in running.values(): p.wait()
         bar.close()
+        if term: signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if failed:
         n, tail = next((k, v) for k, v in failed.items() if not v.startswith('not started'))   # the first run that failed
         skipped = [f"{k}: {v}" for k, v in failed.items() if v.startswith('not started')]
