@@ -38,6 +38,58 @@ PLONG = kept_runs('85', 'long', {**NIPPLE_JOBS2, **JOBS_LONG}, lambda k, r: run_
 print(f"{PLONG.run.nunique()} runs kept, {PLONG.train_minutes.groupby(PLONG.run).first().sum():.1f} training minutes")
 '''
 
+INTRO_MD = """### Table 2 again, with twice the budget
+
+Were the relation blocks simply not given the time to learn? Two of the things that could stop them are already out of
+the way in every run on this page: a relation block **starts at the identity** (its value projection is zero, so at
+first it passes the RoI stream unchanged and IpsiDualNet-v2 begins as its own single-view detector; a block that has
+learned nothing costs nothing), and a nipple the detector scores below 0.7 **falls back to the geometric estimate**
+([The nipple detector](#the-nipple-detector) below). What is left is the budget. The three arms of Table 2 —
+IpsiDualNet-v2, IpsiDualNet w/o relation blocks, the single view — are trained again with **24 epochs instead of 12**
+(the one-cycle schedule stretched over twice the steps), at both cues, five seeds each: 30 runs, each differing from
+the page's run of its arm, seed and cue in the budget only (checked below, setting by setting), so every longer run
+also pairs with its 12-epoch run:"""
+
+CMP_MD = """The validation FROC of the longer runs by epoch (solid: cue 1, dashed: cue 0; grey: the same arm's 12-epoch runs),
+the arms' recall with each budget, and the comparisons (two-level intervals: five seeds and the women; the interaction
+with the mimics: the difference at the default cue minus the same difference at cue 0):"""
+
+CMP_CELL = """#| slow
+HIST_LONG = kept('85', 'history-long', lambda: history_record({k: r for k, r in train_jobs({**NIPPLE_JOBS2, **JOBS_LONG}, workers=WORKERS, threads=1,
+                 progress=False).items() if k in JOBS_LONG}), columns=('id',))
+hist_long = {k: HIST_LONG[HIST_LONG.run == k].sort_values('epoch').reset_index(drop=True) for k in JOBS_LONG}
+fig, axs = plt.subplots(1, 3, figsize=(14, 3.4), sharey=True)
+for ax, a in zip(axs, LONG_ARMS):
+    for c in CUES:
+        for s in SEEDS + MORE_SEEDS:
+            h12, h24 = hist[name(c, a, s)], hist_long[name(c, a + '-long', s)]
+            ax.plot(h12.epoch, h12.froc, '-' if c else '--', color='0.7', lw=1)
+            ax.plot(h24.epoch, h24.froc, '-' if c else '--', color=f'C{c}', alpha=0.8, label=f'cue {c}, 24 epochs' if s == 0 else None)
+    ax.set(title=ARM_TITLE[a], xlabel='epoch', ylim=(0, 1)); ax.legend(fontsize=7)
+axs[0].set_ylabel('validation FROC score'); plt.tight_layout(); plt.show()
+flat_long = pd.Series({k: plateau(h) for k, h in hist_long.items()})
+best_long = PLONG.groupby('run').best_epoch.first().astype(int)
+print(f"24-epoch runs: validation FROC over the last 4 epochs varies by a median {flat_long.median():.3f} (largest {flat_long.max():.3f}); "
+      f"best epochs {best_long.min()}-{best_long.max()} (median {best_long.median():.0f}); {PLONG.train_minutes.groupby(PLONG.run).first().mean():.1f} "
+      f"training minutes per run")
+P2L = pd.concat([P5, PLONG], ignore_index=True)
+def cmp_long(c:int, a:str, b:str, comparison:str) -> dict:
+    "Arm a − arm b at cue c, on the page's kept boxes and the longer runs' (two-level, 1,000 resamples)."
+    return compare_froc(P2L, a, b, FPPI, where={'strength': float(c)}, n_boot=1000, comparison=comparison, strength=c)
+TL = [('IpsiDualNet-v2 − IpsiDualNet w/o relation blocks, 24 epochs', 'ipsi-long', 'concat-long'),
+      ('IpsiDualNet w/o relation blocks − single view, 24 epochs', 'concat-long', 'single-long'),
+      ('IpsiDualNet-v2 − single view, 24 epochs', 'ipsi-long', 'single-long')]
+TL += [(f'{ARM_TITLE[a]}: 24 − 12 epochs', a + '-long', a) for a in LONG_ARMS]
+tl = [cmp_long(c, a, b, t) for c in CUES for t, a, b in TL]
+gl = lambda c, t: next(r for r in tl if r['comparison'] == t and r['strength'] == c)
+IX_LONG = {t: interaction(gl(1, t)['two_level'], gl(0, t)['two_level']) for t, _, _ in TL}
+print('interaction with the mimics (Δ at cue 1 − Δ at cue 0): ' + '; '.join(f"{t} {fmt_diff(x)}" for t, x in IX_LONG.items()))
+levels_long = pd.DataFrame({(c, ARM_TITLE[a], e): recall_row(c, a + ('-long' if e == 24 else ''), P2L) for c in CUES for a in LONG_ARMS for e in (12, 24)}).T
+levels_long.index.names = ['cue', 'arm', 'epochs']
+display(levels_long)
+diff_table(tl)
+"""
+
 def insert():
     "Put the section's cells on page 85, before '## Table 4' (once)."
     import uuid
@@ -46,7 +98,15 @@ def insert():
     at = next(i for i, c in enumerate(nb['cells']) if ''.join(c['source']).startswith("## Table 4"))
     cell = lambda kind, s: {'cell_type': kind, 'id': uuid.uuid4().hex[:8], 'metadata': {}, 'source': s.splitlines(keepends=True),
                             **({'outputs': [], 'execution_count': None} if kind == 'code' else {})}
-    nb['cells'][at:at] = [cell('code', JOBS_CELL), cell('code', KEEP_CELL)]
+    nb['cells'][at:at] = [cell('markdown', INTRO_MD), cell('code', JOBS_CELL), cell('code', KEEP_CELL), cell('markdown', CMP_MD), cell('code', CMP_CELL)]
+    i = next(i for i, c in enumerate(nb['cells']) if ''.join(c['source']).startswith('#| slow\ndef recall_row'))
+    src = ''.join(nb['cells'][i]['source'])                               # recall_row reads any kept table (P5 by default)
+    for a, b in (("def recall_row(c:int, a:str) -> dict:\n    ms, images, _ = arm_matches(P5, a, strength=float(c))",
+                  "def recall_row(c:int, a:str, table:pd.DataFrame|None=None) -> dict:\n    t = P5 if table is None else table\n    ms, images, _ = arm_matches(t, a, strength=float(c))"),
+                 ("boxes = P5[(P5.arm == a) & (P5.strength == c)]", "boxes = t[(t.arm == a) & (t.strength == c)]")):
+        assert src.count(a) == 1, a
+        src = src.replace(a, b)
+    nb['cells'][i]['source'] = src.splitlines(keepends=True)
     p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 def main():
