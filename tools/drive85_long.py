@@ -7,6 +7,7 @@ then the cells below, which go onto the page unchanged when the section lands (t
     .venv/bin/python tools/drive85_long.py          # trains what is not kept yet (two one-thread runs at a time)
     DRY=1 .venv/bin/python tools/drive85_long.py    # counts the kept files
     .venv/bin/python tools/drive85_long.py insert   # puts the section's cells on page 85, before "## Table 4"
+    .venv/bin/python tools/drive85_long.py ledger   # 60g: momminet.relation_blocks judged on the 24-epoch runs
 
 Landing checklist (when all 30 files are kept): `insert`; the ledger (60g): `momminet.relation_blocks` judged on the long
 runs (Kept(table='long', strength=1.0, control=0.0, stat='froc') with arms 'ipsi-long' / 'concat-long'), or a second row;
@@ -109,6 +110,27 @@ def insert():
     nb['cells'][i]['source'] = src.splitlines(keepends=True)
     p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
+def ledger_row():
+    "60g: judge momminet.relation_blocks on the 24-epoch runs (once)."
+    p = Path('nbs/train/60g_claims.ipynb'); nb = json.load(open(p))
+    i = next(i for i, c in enumerate(nb['cells']) if "Claim('momminet.relation_blocks'" in ''.join(c['source']))
+    src = ''.join(nb['cells'][i]['source'])
+    old = """          arm_a='ipsi',
+          arm_b='concat',
+          cue='summation',
+          page_quote='-0.045 [-0.086, -0.006]',
+          kept=Kept(strength=1.0, control=0.0, stat='froc', more=('predictions-more',))),
+    Claim('momminet.ipsi_own_pairs',"""
+    new = """          arm_a='ipsi-long',            # Table 2 again with 24 epochs per run (page 85 shows the 12-epoch runs, ipsi - concat, beside them)
+          arm_b='concat-long',
+          cue='summation',
+          page_quote='-0.045 [-0.086, -0.006]',
+          kept=Kept('long', strength=1.0, control=0.0, stat='froc')),
+    Claim('momminet.ipsi_own_pairs',"""
+    assert src.count(old) == 1
+    nb['cells'][i]['source'] = src.replace(old, new).splitlines(keepends=True)
+    p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+
 def main():
     nb = json.load(open('nbs/tutorials/85_momminet_phantom_reproduction.ipynb'))
     cells = [''.join(c['source']) for c in nb['cells']]
@@ -129,4 +151,4 @@ def main():
     exec(KEEP_CELL.replace('#| slow\n', ''), g)
 
 os.chdir(Path(__file__).resolve().parents[1])
-if __name__ == '__main__': insert() if sys.argv[1:] == ['insert'] else main()
+if __name__ == '__main__': {'insert': insert, 'ledger': ledger_row}.get(sys.argv[1] if sys.argv[1:] else '', main)()
