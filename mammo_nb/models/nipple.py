@@ -248,7 +248,7 @@ def detect_nipples(model:NippleDetector, # a (trained) detector
                    chunk:int=8, # images per forward pass
                    views:list|None=None, # [B] 'CC' / 'MLO' for the geometric fallback (None: it looks for a clear pectoral muscle)
                    ) -> dict:
-    "`{'nipple': [B,2] (x, y), 'score': [B], 'source': ['detector'|'geometric'|'none', ...]}` for canonical images."
+    "`{'nipple': [B,2] (x, y), 'score': [B], 'source': ['detector'|'geometric'|'none', ...], 'detected': [B,2]}` for canonical images (`detected`: the detector's own point whatever its score, NaN where it found nothing)."
     if fallback not in (None, 'geometric'): raise MammoInputError(f"fallback must be None or 'geometric', got {fallback!r}")
     if views is not None and len(views) != len(images): raise MammoInputError(f"views must name one view per image ({len(images)}), got {len(views)}")
     if not torch.is_tensor(images) or images.ndim != 4 or images.shape[1] != 1:
@@ -262,6 +262,7 @@ def detect_nipples(model:NippleDetector, # a (trained) detector
                 o = model({'image': images[i:i + chunk]}); xy.append(o['nipple']); sc.append(o['nipple_score'])
     finally: model.train(was)
     xy, sc = torch.cat(xy).cpu(), torch.cat(sc).cpu()
+    detected = xy.clone()
     found = torch.isfinite(xy).all(1) & (sc >= min_score)
     source = ['detector' if f else 'none' for f in found.tolist()]
     xy = torch.where(found[:, None], xy, torch.full_like(xy, float('nan')))
@@ -269,7 +270,7 @@ def detect_nipples(model:NippleDetector, # a (trained) detector
         for i in torch.nonzero(~found)[:, 0].tolist():
             v = views[i] if views is not None else None
             xy[i] = torch.from_numpy(geometric_nipple(images[i, 0].float().cpu().numpy(), view=v)).float(); source[i] = 'geometric'
-    return {'nipple': xy, 'score': sc, 'source': source}
+    return {'nipple': xy, 'score': sc, 'source': source, 'detected': detected}
 
 def nipple_error_mm(pred:Tensor, # [B,2] predicted (x, y) pixels (NaN: no prediction)
                     true:Tensor, # [B,2] true (x, y) pixels

@@ -498,7 +498,7 @@ def nipple_table(detector:NippleDetector, # a trained detector
                  keys:Sequence, # cache keys (None entries are skipped)
                  chunk:int=16, # images per forward pass
                  ) -> tuple[dict, pd.DataFrame]:
-    "`({key: [x, y]}, table)` of detected nipples (the geometric estimate where the detector finds nothing)."
+    "`({key: [x, y]}, table)` of detected nipples (the geometric estimate where the detector finds nothing or scores below `FALLBACK_MIN_SCORE`)."
     c = cache if isinstance(cache, Cache) else Cache(cache)
     ks = list(dict.fromkeys(k for k in keys if isinstance(k, str)))
     dev = next(detector.parameters()).device
@@ -508,9 +508,9 @@ def nipple_table(detector:NippleDetector, # a trained detector
         es = [c.load(k) for k in part]
         imgs = torch.from_numpy(np.stack([np.asarray(e.image, np.float32) for e in es])).to(dev)
         r = detect_nipples(detector, imgs, fallback='geometric', chunk=chunk, views=[e.meta.get('view') for e in es])
-        for k, e, xy, s, src in zip(part, es, r['nipple'].tolist(), r['score'].tolist(), r['source']):
-            rows.append(dict(key=k, image_path=e.meta.get('image_path'), x=xy[0], y=xy[1], score=s, source=src))
-    t = pd.DataFrame(rows, columns=['key', 'image_path', 'x', 'y', 'score', 'source'])
+        for k, e, xy, s, src, d in zip(part, es, r['nipple'].tolist(), r['score'].tolist(), r['source'], r['detected'].tolist()):
+            rows.append(dict(key=k, image_path=e.meta.get('image_path'), x=xy[0], y=xy[1], score=s, source=src, detected_x=d[0], detected_y=d[1]))
+    t = pd.DataFrame(rows, columns=['key', 'image_path', 'x', 'y', 'score', 'source', 'detected_x', 'detected_y'])
     return {r.key: [float(r.x), float(r.y)] for r in t.itertuples()}, t
 
 def _load_part(model:MommiNet, part:str, r:Run):
@@ -865,7 +865,7 @@ def frame_spacing(entry:CacheEntry, original_spacing:float) -> float:
 def nipple_report(detector:NippleDetector, # a trained detector
                   manifest, split:str|None='test', # images of this split (None: all)
                   root=None, cache=None, size:tuple=(256, 208)) -> pd.DataFrame:
-    "One row per image with an annotated nipple: the detector's and the geometric estimate's error (frame px and mm)."
+    "One row per image with an annotated nipple: the error (frame px and mm) of the detector with its fallback, of the detector alone and of the geometric estimate."
     df = _load(manifest, root)
     if split is not None and split not in set(df['split']):
         raise MammoInputError(f"the manifest has no split {split!r} (it has {', '.join(sorted(set(df['split'])))})", column='split')
@@ -877,22 +877,26 @@ def nipple_report(detector:NippleDetector, # a trained detector
     keys = [res['key'].iloc[i] for i in rows]
     table, t = nipple_table(detector, c, keys)
     out = []
-    for i, k, src in zip(rows, keys, t.set_index('key').loc[keys, 'source']):
-        e, r = c.load(k), df.iloc[i]
+    tk = t.set_index('key')
+    for i, k in zip(rows, keys):
+        e, r, tr = c.load(k), df.iloc[i], tk.loc[k]
         true, est, det = np.asarray(e.nipple), np.asarray(e.meta['nipple_estimate'], float), np.asarray(table[k], float)
         s = frame_spacing(e, _spacing_of(r, df.attrs['root']))
         d_det, d_est = float(np.linalg.norm(det - true)), float(np.linalg.norm(est - true))
+        d_alone = float(np.linalg.norm(np.array([tr.detected_x, tr.detected_y], float) - true))            # NaN where it found nothing
         out.append(dict(patient_id=r['patient_id'], image_path=r['image_path'], laterality=e.meta['laterality'], view=e.meta['view'],
-                        source=src, detector_px=d_det, estimate_px=d_est, spacing_mm=s, detector_mm=d_det * s, estimate_mm=d_est * s))
+                        source=tr.source, score=float(tr.score), detector_px=d_det, alone_px=d_alone, estimate_px=d_est, spacing_mm=s,
+                        detector_mm=d_det * s, alone_mm=d_alone * s, estimate_mm=d_est * s))
     return pd.DataFrame(out)
 
 def nipple_summary(report:pd.DataFrame) -> pd.DataFrame:
-    "`models.nipple.nipple_error_summary` of the detector and of the geometric estimate, overall and per view (mm)."
-    rows = []
+    "`models.nipple.nipple_error_summary` of the detector (with its geometric fallback), of the detector alone and of the geometric estimate, overall and per view (mm); `replaced`: the images where the fallback stood in."
+    rows, names = [], {'detector': 'nipple detector', 'alone': 'detector alone', 'estimate': 'geometric estimate'}
     for view, g in [('all', report), *report.groupby('view')]:
-        for who in ('detector', 'estimate'):
+        for who, title in names.items():
+            if f'{who}_mm' not in g: continue                          # (a report written before the detector-alone column)
             s = nipple_error_summary(torch.tensor(g[f'{who}_mm'].to_numpy(float)))
-            rows.append(dict(view=view, nipple=('nipple detector' if who == 'detector' else 'geometric estimate'), **s))
+            rows.append(dict(view=view, nipple=title, **s, replaced=int((g['source'] == 'geometric').sum()) if who == 'detector' else 0))
     return pd.DataFrame(rows)
 
 # %% ../../../nbs/systems/momminet/65a_momminet_train.ipynb #2e0bc1ba
