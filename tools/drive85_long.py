@@ -8,6 +8,7 @@ then the cells below, which go onto the page unchanged when the section lands (t
     DRY=1 .venv/bin/python tools/drive85_long.py    # counts the kept files
     .venv/bin/python tools/drive85_long.py insert   # puts the section's cells on page 85, before "## Table 4"
     .venv/bin/python tools/drive85_long.py ledger   # 60g: momminet.relation_blocks judged on the 24-epoch runs
+    .venv/bin/python tools/drive85_long.py prose    # the page's records and prose the longer runs change (the reading: by hand)
 
 Landing checklist (when all 30 files are kept): `insert`; the ledger (60g): `momminet.relation_blocks` judged on the long
 runs (Kept(table='long', strength=1.0, control=0.0, stat='froc') with arms 'ipsi-long' / 'concat-long'), or a second row;
@@ -131,6 +132,33 @@ def ledger_row():
     nb['cells'][i]['source'] = src.replace(old, new).splitlines(keepends=True)
     p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
+def prose():
+    "The page's prose and records that the longer runs change, whatever their outcome (once; the reading and the verdict sentences are written from the render)."
+    p = Path('nbs/tutorials/85_momminet_phantom_reproduction.ipynb'); nb = json.load(open(p))
+    cells = lambda: [''.join(c['source']) for c in nb['cells']]
+    def rep(start, old, new):
+        i = next(i for i, s in enumerate(cells()) if s.startswith(start)); s = cells()[i]
+        assert s.count(old) == 1, (start, old[:60]); nb['cells'][i]['source'] = s.replace(old, new).splitlines(keepends=True)
+    rep('Are the budgets long enough?', 'Are the budgets long enough? The validation FROC of every run by epoch (every seed; solid: cue 1, dashed: cue 0):',
+        'Do the runs level off? The validation FROC of every run by epoch (every seed; solid: cue 1, dashed: cue 0). A curve '
+        'that flattens at the end of a one-cycle schedule shows the learning rate annealing, not only a plateau: '
+        '[Table 2 again, with twice the budget](#table-2-again-with-twice-the-budget) trains three arms for 24 epochs instead of 12.')
+    rep('## Table 5: where BiDualNet-v2 concatenates', 'cue, equal budgets (the curves above show each levelling off):',
+        'cue, equal budgets (12 epochs each, as every table but the longer Table 2 below it):')
+    rep('## The setup', 'equal budgets within each table; the validation curves below show where they level off |',
+        "equal budgets within each table; Table 2's three arms also at 24 epochs, to see what twelve leave unlearned |")
+    rep('::: {.callout-note}\n## How this page was rendered', "original MommiNet's boxes, one file per run with its training record (`v1/`, with the card of the ResNet trunks' weights\nbeside it).",
+        "original MommiNet's boxes, one file per run with its training record (`v1/`, with the card of the ResNet trunks' weights\n"
+        "beside it); and Table 2's three arms trained again for 24 epochs, one file per run (`long/`, their validation logs in\n`history-long`).")
+    rep('#| slow\nR = {(r[', "for r in t6 + t2 + t4 + t5 + tm + ts + tn + tv1}", "for r in t6 + t2 + t4 + t5 + tm + ts + tn + tv1 + tl}")
+    rep('#| slow\nR = {(r[', "f\"{len(SEEDS + MORE_SEEDS)} seeds per arm, {COST['runs'] + COST_MORE['runs'] + PV1.run.nunique()} runs, \"\n"
+        "                f\"{COST['cpu_minutes'] + COST_MORE['cpu_minutes'] + V1_RUNS.train_minutes.sum():.1f} CPU minutes;",
+        "f\"{len(SEEDS + MORE_SEEDS)} seeds per arm, {COST['runs'] + COST_MORE['runs'] + PV1.run.nunique() + PLONG.run.nunique()} runs, \"\n"
+        "                f\"{COST['cpu_minutes'] + COST_MORE['cpu_minutes'] + V1_RUNS.train_minutes.sum() + PLONG.train_minutes.groupby(PLONG.run).first().sum():.1f} CPU minutes;")
+    rep('#| slow\nR = {(r[', "'momminet.relation_blocks': 'IpsiDualNet-v2 − IpsiDualNet w/o relation blocks',",
+        "'momminet.relation_blocks': 'IpsiDualNet-v2 − IpsiDualNet w/o relation blocks, 24 epochs',")
+    p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+
 def main():
     nb = json.load(open('nbs/tutorials/85_momminet_phantom_reproduction.ipynb'))
     cells = [''.join(c['source']) for c in nb['cells']]
@@ -151,4 +179,4 @@ def main():
     exec(KEEP_CELL.replace('#| slow\n', ''), g)
 
 os.chdir(Path(__file__).resolve().parents[1])
-if __name__ == '__main__': {'insert': insert, 'ledger': ledger_row}.get(sys.argv[1] if sys.argv[1:] else '', main)()
+if __name__ == '__main__': {'insert': insert, 'ledger': ledger_row, 'prose': prose}.get(sys.argv[1] if sys.argv[1:] else '', main)()
