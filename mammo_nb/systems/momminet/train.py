@@ -894,7 +894,6 @@ def nipple_summary(report:pd.DataFrame) -> pd.DataFrame:
     rows, names = [], {'detector': 'nipple detector', 'alone': 'detector alone', 'estimate': 'geometric estimate'}
     for view, g in [('all', report), *report.groupby('view')]:
         for who, title in names.items():
-            if f'{who}_mm' not in g: continue                          # (a report written before the detector-alone column)
             s = nipple_error_summary(torch.tensor(g[f'{who}_mm'].to_numpy(float)))
             rows.append(dict(view=view, nipple=title, **s, replaced=int((g['source'] == 'geometric').sum()) if who == 'detector' else 0))
     return pd.DataFrame(rows)
