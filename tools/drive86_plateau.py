@@ -57,7 +57,7 @@ def plateau_history(k:str, run) -> pd.DataFrame:
     return h.assign(run=k, id=k + '/e' + h.epoch.astype(str))
 PPLAT = kept_runs('86', 'plateau', JOBS_PLATEAU, plateau_rows, keep=PLATEAU_RUNS, prepare=prepared, workers=WORKERS, threads=1, progress=False)
 HPLAT = kept_runs('86', 'plateau-history', JOBS_PLATEAU, plateau_history, keep=PLATEAU_RUNS, prepare=prepared, workers=WORKERS, threads=1,
-                  progress=False, columns=('id', 'run', 'epoch'))
+                  progress=False, columns=('id', 'epoch'))
 print(f"{PPLAT.run.nunique()} runs kept, {PPLAT.groupby('run').train_minutes.first().sum():.1f} training minutes")
 '''
 
@@ -77,11 +77,22 @@ def main():
         assert (t.estimate - g['T1'].estimate.loc[t.index]).abs().max() < 1e-6, 'stage 1 differs from the kept one'
         print('stage 1 reproduces its kept test record')
     g['plt'].close('all')
+    exec('from mammo_nb.train.experiments import kept_runs', g)              # (the page imports it when the section lands)
     exec(JOBS_CELL, g)
     g['WORKERS'] = int(os.environ.get('WORKERS', '2'))
     d = Path('nbs/tutorials/predictions/86/plateau')
     if os.environ.get('DRY'): print(len(list(d.glob('*.csv.gz'))) if d.exists() else 0, 'of', len(g['PLATEAU_RUNS'])); return
-    exec(KEEP_CELL.replace('#| slow\n', ''), g)
+    defs, rest = KEEP_CELL.replace('#| slow\n', '').split('PPLAT = ')
+    exec(defs, g)
+    from mammo_nb.train.experiments import _kept_part, _write_kept, RUN_COLUMNS
+    rows, hist = g['plateau_rows'], g['plateau_history']
+    def rows_and_history(k, run):                                            # the log kept as soon as the run ends too, not after all 15
+        r = g['run_table']({k: run}, threads=1)[0].iloc[0]                   # the training record, as kept_runs writes it
+        rec = dict(zip(RUN_COLUMNS, (run.key, r['best epoch'], r['monitor'], r['best value'], r['train minutes'], r['torch threads'])))
+        _write_kept(hist(k, run).assign(**rec), _kept_part('86', 'plateau-history', k, None), ('id', 'epoch') + RUN_COLUMNS)
+        return rows(k, run)
+    g['plateau_rows'] = rows_and_history
+    exec('PPLAT = ' + rest, g)
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.chdir(Path(__file__).resolve().parents[1])
