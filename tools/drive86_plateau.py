@@ -91,7 +91,7 @@ for s in ALL_SEEDS:
         ax[1].plot(h.epoch, h.valid_loss_eps, color=c, lw=1, alpha=0.8, label=f'{a}, from the {PLATEAU["epochs"]}-epoch base' if s == 0 else None)
 ax[0].set(xlabel='epoch', ylabel='validation $L_\\\\epsilon$ (EMA weights)', yscale='log', ylim=(0.015, 1.2)); ax[0].legend(fontsize=7)
 ax[1].set(xlabel='fine-tuning epoch', ylabel='validation $L_\\\\epsilon$ (EMA weights)'); ax[1].legend(fontsize=7); plt.tight_layout(); plt.show()
-RUNS_P = PPLAT[PPLAT.classifier_scale == 0].groupby('run')[['best_epoch', 'best_value', 'train_minutes', 'torch_threads', 'fid', 'kid']].first()
+RUNS_P = PPLAT[~PPLAT.run.str.endswith(' guided')].groupby('run')[['best_epoch', 'best_value', 'train_minutes', 'torch_threads', 'fid', 'kid']].first()
 test_eq(set(RUNS_P.torch_threads), {1})
 print(f"{PLATEAU['epochs']} epochs: last-quarter gain {min(gain_p.values()):.1%}–{max(gain_p.values()):.1%} (120 epochs: "
       f"{min(late_gain[f'attributes + ViT-s{s}'] for s in ALL_SEEDS):.1%}–{max(late_gain[f'attributes + ViT-s{s}'] for s in ALL_SEEDS):.1%}); "
