@@ -7,6 +7,13 @@ setup cells, then the cells below, which go onto the page when the section lands
 
     .venv/bin/python tools/drive86_plateau.py          # trains and scores what is not kept yet (WORKERS=1 or 2)
     DRY=1 .venv/bin/python tools/drive86_plateau.py    # counts the kept files
+    .venv/bin/python tools/drive86_plateau.py insert   # puts the section on page 86, after the cost, before the verdicts
+
+Landing checklist (when all 15 runs are kept): `insert`; the INTRO_MD's {LATE} from the page's last-quarter gains; the ledger
+(60g): `ldm.reconstruction_loop` judged on the plateau runs (Kept('plateau', stat='mean', score='counterfactual pathology'),
+arms 'loop, 360 epochs' / 'control, 360 epochs'); `make page PAGE=86`; the section's reading, the conclusions (the
+"still falling" statement, the loop statements, the ledger-agreement check), the cost, the callout, Reading the result and
+the course row from its outputs; delete this file.
 
 Why 360 epochs: the page's 120-epoch runs still gained 12-16 % of validation loss in their last quarter; a power law
 fitted to their epochs 40-119 (five seeds) projects a last-quarter gain of about 3 % at 240 epochs and about 1 % at 360.
@@ -125,6 +132,21 @@ pd.DataFrame({k: {'A − B [95% CI]': fmt_diff(v, 2 if 'PSNR' in k else 3), 'per
 """
 
 
+def insert():
+    "Puts the section on page 86 after the cost (its histories of seeds 2-4 are read there), before the verdicts; imports kept_runs."
+    p = Path('nbs/tutorials/86_lesion_ldm_phantom.ipynb'); nb = json.load(open(p))
+    src = lambda c: ''.join(c['source'])
+    md = lambda s: dict(cell_type='markdown', metadata={}, source=s.splitlines(keepends=True))
+    code = lambda s: dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=s.splitlines(keepends=True))
+    assert not any(src(c).startswith('## A base trained to a plateau') for c in nb['cells']), 'already inserted'
+    i = next(i for i, c in enumerate(nb['cells']) if src(c).startswith('## The verdicts'))
+    nb['cells'][i:i] = [md(INTRO_MD), code('#| slow\n' + JOBS_CELL), code(KEEP_CELL), md(CMP_MD), code(CMP_CELL)]
+    c2 = nb['cells'][2]; s2 = src(c2)
+    old = 'from mammo_nb.train.experiments import train_jobs, run_table,'
+    assert s2.count(old) == 1; c2['source'] = s2.replace(old, 'from mammo_nb.train.experiments import train_jobs, kept_runs, run_table,').splitlines(keepends=True)
+    p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+
+
 def main():
     p = Path('nbs/tutorials/86_lesion_ldm_phantom.ipynb')
     nb = json.load(open(p))
@@ -159,4 +181,4 @@ def main():
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.chdir(Path(__file__).resolve().parents[1])
-if __name__ == '__main__': main()
+if __name__ == '__main__': {'insert': insert}.get(sys.argv[1] if sys.argv[1:] else '', main)()
