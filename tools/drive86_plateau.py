@@ -8,6 +8,7 @@ setup cells, then the cells below, which go onto the page when the section lands
     .venv/bin/python tools/drive86_plateau.py          # trains and scores what is not kept yet (WORKERS=1 or 2)
     DRY=1 .venv/bin/python tools/drive86_plateau.py    # counts the kept files
     .venv/bin/python tools/drive86_plateau.py insert   # puts the section on page 86, after the cost, before the verdicts
+    .venv/bin/python tools/drive86_plateau.py ledger   # 60g: ldm.reconstruction_loop judged on the plateau runs (then make export)
 
 Landing checklist (when all 15 runs are kept): `insert`; the INTRO_MD's {LATE} from the page's last-quarter gains; the ledger
 (60g): `ldm.reconstruction_loop` judged on the plateau runs (Kept('plateau', stat='mean', score='counterfactual pathology'),
@@ -147,6 +148,24 @@ def insert():
     p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 
+def ledger_row():
+    "60g: judge ldm.reconstruction_loop on the loop and control fine-tuned from the 360-epoch base (once)."
+    p = Path('nbs/train/60g_claims.ipynb'); nb = json.load(open(p))
+    i = next(i for i, c in enumerate(nb['cells']) if "Claim('ldm.reconstruction_loop'" in ''.join(c['source']))
+    src = ''.join(nb['cells'][i]['source'])
+    old = """          arm_a='loop',
+          arm_b='control',
+          page_quote='+0.099 [+0.070, +0.129]',
+          kept=Kept('loop-predictions', stat='mean', score='counterfactual pathology', more=('loop-predictions-more',))),"""
+    new = """          arm_a='loop, 360 epochs',     # fine-tuned from a base trained three times as long (page 86 shows the 120-epoch base's loop beside it)
+          arm_b='control, 360 epochs',
+          page_quote='+0.099 [+0.070, +0.129]',
+          kept=Kept('plateau', stat='mean', score='counterfactual pathology')),"""
+    assert src.count(old) == 1
+    nb['cells'][i]['source'] = src.replace(old, new).splitlines(keepends=True)
+    p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+
+
 def main():
     p = Path('nbs/tutorials/86_lesion_ldm_phantom.ipynb')
     nb = json.load(open(p))
@@ -181,4 +200,4 @@ def main():
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.chdir(Path(__file__).resolve().parents[1])
-if __name__ == '__main__': {'insert': insert}.get(sys.argv[1] if sys.argv[1:] else '', main)()
+if __name__ == '__main__': {'insert': insert, 'ledger': ledger_row}.get(sys.argv[1] if sys.argv[1:] else '', main)()
