@@ -63,8 +63,8 @@ def plateau_history(k:str, run) -> pd.DataFrame:
     "One plateau run's validation log, one row per epoch."
     h = pd.read_csv(run.path/'history.csv')
     return h.assign(run=k, id=k + '/e' + h.epoch.astype(str))
-PPLAT = kept_runs('86', 'plateau', JOBS_PLATEAU, plateau_rows, keep=PLATEAU_RUNS, prepare=prepared, workers=WORKERS, threads=1, progress=False)
-HPLAT = kept_runs('86', 'plateau-history', JOBS_PLATEAU, plateau_history, keep=PLATEAU_RUNS, prepare=prepared, workers=WORKERS, threads=1,
+PPLAT = kept_runs('86', 'plateau', JOBS_PLATEAU, plateau_rows, keep=PLATEAU_RUNS, prepare=prepared, workers=2, threads=1, progress=False)
+HPLAT = kept_runs('86', 'plateau-history', JOBS_PLATEAU, plateau_history, keep=PLATEAU_RUNS, prepare=prepared, workers=2, threads=1,
                   progress=False, columns=('id', 'epoch'))
 print(f"{PPLAT.run.nunique()} runs kept, {PPLAT.groupby('run').train_minutes.first().sum():.1f} training minutes")
 '''
@@ -183,10 +183,10 @@ def main():
     g['plt'].close('all')
     exec('from mammo_nb.train.experiments import kept_runs', g)              # (the page imports it when the section lands)
     exec(JOBS_CELL, g)
-    g['WORKERS'] = int(os.environ.get('WORKERS', '2'))
+    workers = f"workers={int(os.environ.get('WORKERS', '2'))}"           # the page trains two at a time; the driver as told
     d = Path('nbs/tutorials/predictions/86/plateau')
     if os.environ.get('DRY'): print(len(list(d.glob('*.csv.gz'))) if d.exists() else 0, 'of', len(g['PLATEAU_RUNS'])); return
-    defs, rest = KEEP_CELL.replace('#| slow\n', '').split('PPLAT = ')
+    defs, rest = KEEP_CELL.replace('#| slow\n', '').replace('workers=2', workers).split('PPLAT = ')
     exec(defs, g)
     from mammo_nb.train.experiments import _kept_part, _write_kept, RUN_COLUMNS
     rows, hist = g['plateau_rows'], g['plateau_history']
