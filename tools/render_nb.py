@@ -27,7 +27,7 @@ def _skip(cell, slow: bool) -> bool:
     return 'slow' in d and not slow
 
 
-MAX_PNG_WIDTH, MAX_PNG_BYTES = 900, 250_000
+MAX_PNG_WIDTH, MAX_PNG_BYTES = 900, 100_000    # a figure above 100 kB is re-encoded with a 256-colour palette (no visible change on plots)
 
 
 def _shrink_png(b64: str) -> str:
